@@ -1,0 +1,267 @@
+"""The one error hierarchy of tradeledger.
+
+Every error a user can meet is a :class:`TradeLedgerError`. Each subclass knows
+
+* ``code``: a stable machine-readable slug (the last part of its RFC 9457 problem type URI),
+* ``status``: the HTTP status the API answers with,
+* ``exit_code``: what the CLI exits with,
+* ``title``: a short human summary that does not change between occurrences,
+
+and each instance carries ``detail`` (one plain sentence about this occurrence) and optional
+``location`` (a JSON pointer, XPath or ``height/entry`` reference). The API turns any of these
+into a problem-details body with :meth:`TradeLedgerError.problem`; the CLI prints
+:meth:`TradeLedgerError.one_line` and exits with ``exit_code``.
+
+The tree, at a glance::
+
+    TradeLedgerError
+    ├── InvalidInput                  422  bad input from a user or a file
+    │   ├── EncodingError             422  not in the canonical encoding
+    │   ├── DocumentInvalid           422  a trade document fails its schema or business rules
+    │   ├── OriginInputError          422  a bill of materials or rule table is unusable
+    │   └── PayloadTooLarge           413
+    ├── NoRuleData                    422  no rule data for a product (CLI exit 3)
+    ├── Unauthenticated               401
+    ├── Forbidden                     403
+    ├── NotFound                      404
+    ├── Conflict                      409
+    │   └── DuplicateEntry            409  an entry already on the ledger (or the same nonce)
+    ├── EntryRejected                 422  an entry that cannot be appended
+    │   ├── UnknownKey / KeyRevoked / RoleNotAllowed / SignatureInvalid
+    │   ├── UnknownReference / TimestampInFuture / QuorumNotMet
+    ├── IntegrityError                     the ledger's bytes do not verify (audit exit 1)
+    │   ├── BlockInvalid, MerkleRootMismatch, ChainBroken, CheckpointInvalid
+    │   └── ProofInvalid
+    ├── ConfigurationError            500  a home, genesis or settings file is unusable (exit 2)
+    └── StorageError                  503  the database failed (exit 2)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_BASE = "https://tradeledger.dev/problems/"
+
+
+class TradeLedgerError(Exception):
+    """Base of every error tradeledger raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    title: ClassVar[str] = "Trade ledger error"
+    status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, detail: str, *, location: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.location = location
+        self.extra: dict[str, Any] = extra
+
+    @property
+    def problem_type(self) -> str:
+        return PROBLEM_BASE + self.code
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        """RFC 9457 problem details for this error (extension members from ``extra``)."""
+        body: dict[str, Any] = {
+            "type": self.problem_type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if instance is not None:
+            body["instance"] = instance
+        if self.location is not None:
+            body["location"] = self.location
+        body.update(self.extra)
+        return body
+
+    def one_line(self) -> str:
+        """The single line the CLI prints."""
+        where = f" (at {self.location})" if self.location else ""
+        return f"error[{self.code}]: {self.detail}{where}"
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+class InvalidInput(TradeLedgerError):
+    code = "invalid-input"
+    title = "Invalid input"
+    status = 422
+    exit_code = 1
+
+
+class EncodingError(InvalidInput):
+    code = "non-canonical-encoding"
+    title = "Not in the canonical encoding"
+
+
+class DocumentInvalid(InvalidInput):
+    """A trade document that fails schema or business-rule validation.
+
+    ``errors`` is a list of ``{"code", "location", "message"}`` dicts, one per finding.
+    """
+
+    code = "document-invalid"
+    title = "The document is not valid"
+
+    def __init__(
+        self, detail: str, *, errors: list[dict[str, str]] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail, errors=errors or [], **extra)
+        self.errors: list[dict[str, str]] = errors or []
+
+
+class OriginInputError(InvalidInput):
+    code = "origin-input-invalid"
+    title = "The origin input is not usable"
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload-too-large"
+    title = "The request body is too large"
+    status = 413
+
+
+class NoRuleData(TradeLedgerError):
+    code = "no-rule-data"
+    title = "No rule data for this product"
+    status = 422
+    exit_code = 3
+
+
+# --- access ------------------------------------------------------------------------------
+
+
+class Unauthenticated(TradeLedgerError):
+    code = "unauthenticated"
+    title = "Authentication required"
+    status = 401
+    exit_code = 2
+
+
+class Forbidden(TradeLedgerError):
+    code = "forbidden"
+    title = "Not allowed for this role"
+    status = 403
+    exit_code = 2
+
+
+class NotFound(TradeLedgerError):
+    code = "not-found"
+    title = "Not found"
+    status = 404
+    exit_code = 1
+
+
+class Conflict(TradeLedgerError):
+    code = "conflict"
+    title = "Conflicts with the ledger's state"
+    status = 409
+
+
+class DuplicateEntry(Conflict):
+    code = "duplicate-entry"
+    title = "The entry is already on the ledger"
+
+
+# --- entries refused at append time (and found again by replay) ---------------------------
+
+
+class EntryRejected(TradeLedgerError):
+    code = "entry-rejected"
+    title = "The entry cannot be appended"
+    status = 422
+
+
+class UnknownKey(EntryRejected):
+    code = "unknown-key"
+    title = "The signing key is not a member's key"
+
+
+class KeyRevoked(EntryRejected):
+    code = "key-revoked"
+    title = "The signing key was revoked"
+
+
+class RoleNotAllowed(EntryRejected):
+    code = "role-not-allowed"
+    title = "The author's roles do not allow this entry type"
+    status = 403
+
+
+class SignatureInvalid(EntryRejected):
+    code = "bad-signature"
+    title = "A signature does not verify"
+
+
+class UnknownReference(EntryRejected):
+    code = "unknown-reference"
+    title = "The entry refers to an entry that is not on the ledger"
+
+
+class TimestampInFuture(EntryRejected):
+    code = "timestamp-in-future"
+    title = "The entry's timestamp is too far in the future"
+
+
+class QuorumNotMet(EntryRejected):
+    code = "quorum-not-met"
+    title = "Not enough member signatures"
+
+
+# --- integrity of stored bytes -------------------------------------------------------------
+
+
+class IntegrityError(TradeLedgerError):
+    """The ledger's bytes do not verify. ``height`` and ``entry`` name the first failure."""
+
+    code = "integrity"
+    title = "The ledger does not verify"
+    status = 500
+    exit_code = 1
+
+
+class BlockInvalid(IntegrityError):
+    code = "block-invalid"
+    title = "A block does not verify"
+
+
+class ChainBroken(IntegrityError):
+    code = "chain-broken"
+    title = "A block does not link to its predecessor"
+
+
+class MerkleRootMismatch(IntegrityError):
+    code = "merkle-root-mismatch"
+    title = "A block's Merkle root does not match its entries"
+
+
+class CheckpointInvalid(IntegrityError):
+    code = "checkpoint-invalid"
+    title = "A checkpoint does not verify"
+
+
+class ProofInvalid(IntegrityError):
+    code = "proof-invalid"
+    title = "A Merkle proof does not verify"
+    status = 422
+
+
+# --- the shell ---------------------------------------------------------------------------
+
+
+class ConfigurationError(TradeLedgerError):
+    code = "configuration"
+    title = "The configuration is unusable"
+    status = 500
+    exit_code = 2
+
+
+class StorageError(TradeLedgerError):
+    code = "storage"
+    title = "The ledger store failed"
+    status = 503
+    exit_code = 2

@@ -1,0 +1,40 @@
+"""The ``tradeledger`` command line: one Typer app assembling each command group.
+
+Every command raises :class:`ledger.errors.TradeLedgerError` for expected failures; :func:`main`
+prints its one line to stderr and exits with its exit code, so users never see a traceback for a
+bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ledger.errors import TradeLedgerError
+from nodes.cli import audit, doc, node, origin, proof
+
+app = typer.Typer(
+    name="tradeledger",
+    help="A verifiable ledger for certificates of origin and customs declarations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+node.register(app)
+app.add_typer(audit.app, name="audit", help="Verify the chain as an auditor.")
+app.add_typer(doc.app, name="doc", help="Validate trade documents.")
+app.add_typer(origin.app, name="origin", help="Rules-of-origin determinations.")
+app.add_typer(proof.app, name="proof", help="Check proofs offline.")
+
+
+def main() -> None:
+    try:
+        app()
+    except TradeLedgerError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()
