@@ -1,21 +1,35 @@
 """The ``tradeledger`` command line: one Typer app assembling each command group.
 
-Every command raises :class:`ledger.errors.TradeLedgerError` for expected failures; :func:`main`
-prints its one line to stderr and exits with its exit code, so users never see a traceback for a
-bad input.
+Commands raise :class:`ledger.errors.TradeLedgerError` for expected failures; the root group
+prints the error's one line to stderr and exits with its exit code, so users never see a
+traceback for a bad input (and tests driving the app see the same exit codes).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from ledger.errors import TradeLedgerError
 from nodes.cli import audit, doc, node, origin, proof
 
+
+class TradeLedgerGroup(TyperGroup):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TradeLedgerError as exc:
+            click.echo(exc.one_line(), err=True)
+            raise click.exceptions.Exit(exc.exit_code) from exc
+
+
 app = typer.Typer(
     name="tradeledger",
+    cls=TradeLedgerGroup,
     help="A verifiable ledger for certificates of origin and customs declarations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -31,7 +45,7 @@ app.add_typer(proof.app, name="proof", help="Check proofs offline.")
 def main() -> None:
     try:
         app()
-    except TradeLedgerError as exc:
+    except TradeLedgerError as exc:  # raised outside a command (e.g. while parsing options)
         print(exc.one_line(), file=sys.stderr)
         sys.exit(exc.exit_code)
 

@@ -1,0 +1,392 @@
+"""The chain as a state machine: accept entries and blocks, or say precisely why not.
+
+:class:`ChainState` holds what a verifier must remember while folding over blocks: the head,
+the membership in force, the Merkle frontier and the set of entry hashes seen. The node's
+sequencer uses :meth:`ChainState.check_entry` before acknowledging a submission and
+:meth:`ChainState.apply_block` when it cuts a block; replay uses ``apply_block`` alone. Both
+paths therefore apply exactly the same rules (``docs/ledger-format.md`` §4.4, §5, §6).
+
+Signature verification is the expensive part of replay, so it can be done beforehand, in other
+processes, by :func:`preverify`; ``apply_block`` then only looks at the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from ledger.blocks import (
+    BlockHeader,
+    Checkpoint,
+    checkpoint_body,
+    checkpoint_origin,
+)
+from ledger.consortium import CONFIG_TYPE, Consortium, Membership
+from ledger.entries import Entry, parse_entry
+from ledger.errors import (
+    BlockInvalid,
+    ChainBroken,
+    CheckpointInvalid,
+    DuplicateEntry,
+    EncodingError,
+    EntryRejected,
+    IntegrityError,
+    KeyRevoked,
+    MerkleRootMismatch,
+    SignatureInvalid,
+    TimestampInFuture,
+    TradeLedgerError,
+    UnknownKey,
+    UnknownReference,
+)
+from ledger.keys import SigningKey, verify_signature
+from ledger.merkle import CompactRange
+from ledger.timefmt import format_time, parse_time
+
+MAX_CLOCK_SKEW = timedelta(seconds=300)
+
+
+class KnownEntries(Protocol):
+    """The set of entry hashes already on the ledger (in memory for replay, a table for nodes)."""
+
+    def __contains__(self, entry_hash: object) -> bool: ...
+
+    def add(self, entry_hash: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedEntry:
+    """An entry parsed, with the outcome of its signature checks done ahead of time."""
+
+    entry: Entry
+    good_keys: frozenset[str]
+    bad_keys: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFailure:
+    """Why an entry could not even be parsed (returned by workers instead of raised)."""
+
+    code: str
+    detail: str
+
+
+def preverify(
+    envelope: bytes, payload: bytes | None, raw_keys: dict[str, bytes]
+) -> CheckedEntry | EntryFailure:
+    """Parse an entry and check each signature whose key is in ``raw_keys``. Pure; cheap to
+    run in a worker process. Signatures by keys not in ``raw_keys`` are left to the caller."""
+    try:
+        entry = parse_entry(envelope, payload)
+    except TradeLedgerError as exc:
+        return EntryFailure(exc.code, exc.detail)
+    message = entry.signing_message
+    good: set[str] = set()
+    bad: set[str] = set()
+    for key_id, sig in entry.signatures:
+        raw = raw_keys.get(key_id)
+        if raw is None:
+            continue
+        (good if verify_signature(raw, sig, message) else bad).add(key_id)
+    return CheckedEntry(entry, frozenset(good), frozenset(bad))
+
+
+def preverify_batch(
+    items: Sequence[tuple[bytes, bytes | None]], raw_keys: dict[str, bytes]
+) -> list[CheckedEntry | EntryFailure]:
+    return [preverify(env, pl, raw_keys) for env, pl in items]
+
+
+@dataclass(frozen=True)
+class BlockSummary:
+    """What applying one block produced (for stores and progress reports)."""
+
+    header: BlockHeader
+    block_hash: bytes
+    checkpoint: Checkpoint
+    entries: tuple[Entry, ...]
+    new_nodes: tuple[tuple[int, int, bytes], ...]
+    signers: dict[str, str]
+
+
+@dataclass
+class ChainState:
+    """Everything a verifier remembers between blocks. Start with :meth:`genesis`."""
+
+    consortium: Consortium
+    membership: Membership
+    height: int
+    head_hash: bytes
+    head_time: str | None
+    tree: CompactRange
+    known: KnownEntries = field(default_factory=lambda: _empty_known())
+
+    @classmethod
+    def genesis(cls, consortium: Consortium, known: KnownEntries | None = None) -> ChainState:
+        return cls(
+            consortium=consortium,
+            membership=consortium.membership,
+            height=0,
+            head_hash=consortium.hash,
+            head_time=None,
+            tree=CompactRange(),
+            known=_empty_known() if known is None else known,
+        )
+
+    @property
+    def origin(self) -> str:
+        return checkpoint_origin(self.consortium.consortium_id)
+
+    @property
+    def tree_size(self) -> int:
+        return self.tree.size
+
+    # -- entries ------------------------------------------------------------------------
+
+    def check_entry(
+        self,
+        checked: CheckedEntry | Entry,
+        *,
+        reference_time: datetime,
+        pending: Iterable[bytes] | Callable[[bytes], bool] = (),
+        config_base: Membership | None = None,
+    ) -> set[str]:
+        """Apply §4.4 to one entry; return the organisations that signed it.
+
+        ``reference_time`` is the block time (replay) or the node's clock (append);
+        ``pending`` holds hashes accepted earlier in the same block; ``config_base`` is the
+        membership with that block's earlier changes applied, against which a membership
+        change must make sense (it still needs a quorum of the membership in force).
+        """
+        if isinstance(checked, Entry):
+            checked = CheckedEntry(checked, frozenset(), frozenset())
+        entry = checked.entry
+        in_pending: Callable[[bytes], bool]
+        if callable(pending):
+            in_pending = pending
+        else:
+            pending_set = set(pending)
+            in_pending = pending_set.__contains__
+        membership = self.membership
+        membership.check_author(entry.author, entry.key_id, entry.type)
+        signers = self._signature_orgs(checked, membership)
+        if entry.entry_hash in self.known or in_pending(entry.entry_hash):
+            raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
+        for ref in entry.refs:
+            raw = bytes.fromhex(ref)
+            if raw not in self.known and not in_pending(raw):
+                raise UnknownReference(f"entry refers to {ref}, which is not an earlier entry")
+        if parse_time(entry.timestamp) > reference_time + MAX_CLOCK_SKEW:
+            raise TimestampInFuture(
+                f"timestamp {entry.timestamp} is more than {MAX_CLOCK_SKEW.seconds} s after "
+                f"{format_time(reference_time)}"
+            )
+        if entry.type == CONFIG_TYPE:
+            membership.require_config_quorum(signers)
+            (config_base or membership).apply(config_changes(entry))
+        return signers
+
+    @staticmethod
+    def _signature_orgs(checked: CheckedEntry, membership: Membership) -> set[str]:
+        entry = checked.entry
+        orgs: set[str] = set()
+        message: bytes | None = None
+        for key_id, sig in entry.signatures:
+            owner = membership.key_owner(key_id)
+            if owner is None:
+                raise UnknownKey(f"signature by key {key_id}, which is not a member's key")
+            key = membership.organisations[owner].keys[key_id]
+            if key.status != "active":
+                raise KeyRevoked(f"signature by key {key_id} of {owner}, revoked earlier")
+            if key_id in checked.bad_keys:
+                ok = False
+            elif key_id in checked.good_keys:
+                ok = True
+            else:
+                message = message or entry.signing_message
+                ok = key.public_key.verify(sig, message)
+            if not ok:
+                raise SignatureInvalid(f"the signature by key {key_id} of {owner} does not verify")
+            orgs.add(owner)
+        return orgs
+
+    # -- blocks -------------------------------------------------------------------------
+
+    def apply_block(
+        self,
+        header_bytes: bytes,
+        checkpoint_text: str,
+        entries: Sequence[tuple[bytes, bytes | None]] | None = None,
+        *,
+        checked: Sequence[CheckedEntry | EntryFailure] | None = None,
+    ) -> BlockSummary:
+        """Verify one block against the state and advance it; raise an :class:`IntegrityError`
+        naming the height, the entry and the reason for the first thing that is wrong.
+
+        Give either raw ``entries`` (envelope, payload) or their ``checked`` form from
+        :func:`preverify`. Nothing in the state changes unless the whole block verifies.
+        """
+        height = self.height + 1
+        try:
+            header = BlockHeader.from_bytes(header_bytes)
+        except EncodingError as exc:
+            raise BlockInvalid(f"block header: {exc.detail}", height=height) from exc
+        if header.height != height:
+            raise ChainBroken(f"expected height {height}, found {header.height}", height=height)
+        if header.consortium != self.consortium.hash.hex():
+            raise ChainBroken("the block belongs to another consortium", height=height)
+        if header.prev_hash != self.head_hash.hex():
+            raise ChainBroken("prev_hash does not match the previous block's hash", height=height)
+        block_time = parse_time(header.time)
+        if self.head_time is not None and block_time < parse_time(self.head_time):
+            raise BlockInvalid("block time is earlier than the previous block's", height=height)
+        if checked is None:
+            if entries is None:
+                raise BlockInvalid("no entries given", height=height)
+            checked = [preverify(env, pl, {}) for env, pl in entries]
+        if header.first_index != self.tree.size:
+            raise ChainBroken(
+                f"first_index {header.first_index} but the log has {self.tree.size} entries",
+                height=height,
+            )
+        if header.entry_count != len(checked) or header.entry_count < 1:
+            raise BlockInvalid(
+                f"the header counts {header.entry_count} entries, the block has {len(checked)}",
+                height=height,
+            )
+        if header.tree_size != header.first_index + header.entry_count:
+            raise BlockInvalid("tree_size is not first_index + entry_count", height=height)
+        try:
+            self.membership.active_key(header.proposer, header.key_id)
+        except EntryRejected as exc:
+            raise BlockInvalid(f"proposer: {exc.detail}", height=height) from exc
+
+        # Entries, in order, against the membership in force when the block began.
+        tree = self.tree.copy()
+        pending: set[bytes] = set()
+        accepted: list[Entry] = []
+        new_nodes: list[tuple[int, int, bytes]] = []
+        next_membership = self.membership
+        for i, item in enumerate(checked):
+            index = header.first_index + i
+            if isinstance(item, EntryFailure):
+                raise BlockInvalid(
+                    f"entry {index}: {item.detail}",
+                    height=height,
+                    entry_index=index,
+                    reason=item.code,
+                )
+            entry = item.entry
+            try:
+                self.check_entry(
+                    item,
+                    reference_time=block_time,
+                    pending=pending.__contains__,
+                    config_base=next_membership,
+                )
+                if entry.type == CONFIG_TYPE:
+                    next_membership = next_membership.apply(config_changes(entry))
+            except TradeLedgerError as exc:
+                raise BlockInvalid(
+                    f"entry {index} ({entry.hash_hex}): {exc.detail}",
+                    height=height,
+                    entry_index=index,
+                    entry_hash=entry.hash_hex,
+                    reason=exc.code,
+                ) from exc
+            pending.add(entry.entry_hash)
+            accepted.append(entry)
+            new_nodes.extend(tree.append(entry.entry_hash))
+        if tree.root().hex() != header.tree_root:
+            raise MerkleRootMismatch(
+                f"tree_root {header.tree_root} does not match the entries "
+                f"(computed {tree.root().hex()})",
+                height=height,
+            )
+        try:
+            checkpoint = Checkpoint.from_text(checkpoint_text)
+            if checkpoint.body != checkpoint_body(self.origin, header):
+                raise CheckpointInvalid("the checkpoint does not describe this block")
+            signers = checkpoint.verify(self.membership, required={header.proposer: header.key_id})
+        except (CheckpointInvalid, EncodingError, ValueError) as exc:
+            detail = exc.detail if isinstance(exc, TradeLedgerError) else str(exc)
+            raise CheckpointInvalid(f"checkpoint: {detail}", height=height) from exc
+
+        # Everything verified: advance.
+        for h in pending:
+            self.known.add(h)
+        self.tree = tree
+        self.height = height
+        self.head_hash = header.block_hash
+        self.head_time = header.time
+        self.membership = next_membership
+        return BlockSummary(
+            header, self.head_hash, checkpoint, tuple(accepted), tuple(new_nodes), signers
+        )
+
+    # -- making blocks (the proposer's side) ---------------------------------------------
+
+    def propose_block(
+        self,
+        entries: Sequence[Entry],
+        proposer: str,
+        key: SigningKey,
+        time: datetime,
+    ) -> tuple[bytes, str]:
+        """Header bytes and signed checkpoint text for a block of already-checked entries.
+
+        The caller then applies it with :meth:`apply_block`, the same path replay takes.
+        """
+        tree = self.tree.copy()
+        for entry in entries:
+            tree.append(entry.entry_hash)
+        block_time = max(
+            format_time(time), self.head_time or ""
+        )  # equal-width strings compare chronologically
+        header = BlockHeader(
+            consortium=self.consortium.hash.hex(),
+            height=self.height + 1,
+            prev_hash=self.head_hash.hex(),
+            time=block_time,
+            proposer=proposer,
+            key_id=key.key_id,
+            first_index=self.tree.size,
+            entry_count=len(entries),
+            tree_size=tree.size,
+            tree_root=tree.root().hex(),
+        )
+        checkpoint = Checkpoint(checkpoint_body(self.origin, header)).signed_by(proposer, key)
+        return header.to_bytes(), checkpoint.to_text()
+
+
+def _empty_known() -> KnownEntries:
+    known: set[bytes] = set()
+    return known
+
+
+def config_changes(entry: Entry) -> list[Any]:
+    """The change list of a ``config.update`` entry (its payload must be present)."""
+    if entry.payload is None:
+        raise EntryRejected("a membership change must be stored with its payload")
+    try:
+        doc = json.loads(entry.payload)
+    except ValueError as exc:
+        raise EntryRejected("a membership change's payload is not JSON") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("changes"), list):
+        raise EntryRejected('a membership change\'s payload is {"changes": [...]}')
+    changes: list[Any] = doc["changes"]
+    return changes
+
+
+def describe_failure(exc: IntegrityError) -> dict[str, Any]:
+    """The fields an audit report gives for the first failure."""
+    return {
+        "height": exc.extra.get("height"),
+        "entry_index": exc.extra.get("entry_index"),
+        "entry_hash": exc.extra.get("entry_hash"),
+        "reason": exc.extra.get("reason", exc.code),
+        "detail": exc.detail,
+    }

@@ -1,0 +1,275 @@
+"""Signed ledger entries (``docs/ledger-format.md`` §4).
+
+An entry is an envelope ``{"signatures": […], "signed": {…}}`` in canonical bytes plus an
+opaque payload carried beside it and committed to by digest and size. :func:`build_entry` makes
+one; :func:`parse_entry` reads one back from bytes and checks everything that needs no ledger
+state (encoding, fields, payload digest). Signatures and membership are checked by
+:mod:`ledger.chain`, which knows who may sign what at each height.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ledger.encoding import Tag, b64decode, b64encode, canonical_bytes, fast_canonical_bytes
+from ledger.errors import EncodingError, EntryRejected
+from ledger.keys import SigningKey
+from ledger.merkle import leaf_hash
+from ledger.timefmt import format_time, now, parse_time
+
+ENTRY_VERSION = 1
+MAX_REFS = 64
+MAX_SUBJECT = 200
+MAX_PAYLOAD = 4 * 1024 * 1024
+ENTRY_TYPE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*(;[ -~]*)?$")
+_SIGNED_FIELDS = frozenset(
+    {"v", "type", "author", "key_id", "timestamp", "nonce", "subject", "payload", "refs"}
+)
+_PAYLOAD_FIELDS = frozenset({"content_type", "digest", "size"})
+_SIG_PREFIX = b'{"signatures":'
+_SIGNED_SEP = b',"signed":'
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A parsed entry: ``envelope`` is its canonical bytes, ``entry_hash`` its leaf hash."""
+
+    envelope: bytes
+    entry_hash: bytes
+    signed_bytes: bytes
+    signatures: tuple[tuple[str, bytes], ...]
+    type: str
+    author: str
+    key_id: str
+    timestamp: str
+    nonce: str
+    subject: str | None
+    refs: tuple[str, ...]
+    content_type: str
+    payload_digest: str
+    payload_size: int
+    payload: bytes | None
+
+    @property
+    def hash_hex(self) -> str:
+        return self.entry_hash.hex()
+
+    @property
+    def signing_message(self) -> bytes:
+        """What each signer signed: the entry-signature tag and the canonical ``signed`` object."""
+        return Tag.ENTRY_SIGNATURE.value + self.signed_bytes
+
+    @property
+    def canonical_size(self) -> int:
+        """Bytes of the entry in canonical form: envelope plus payload."""
+        return len(self.envelope) + self.payload_size
+
+    def signed_dict(self) -> dict[str, Any]:
+        return {
+            "v": ENTRY_VERSION,
+            "type": self.type,
+            "author": self.author,
+            "key_id": self.key_id,
+            "timestamp": self.timestamp,
+            "nonce": self.nonce,
+            "subject": self.subject,
+            "payload": {
+                "content_type": self.content_type,
+                "digest": self.payload_digest,
+                "size": self.payload_size,
+            },
+            "refs": list(self.refs),
+        }
+
+    def with_payload(self, payload: bytes | None) -> Entry:
+        return parse_entry(self.envelope, payload)
+
+
+def entry_leaf_hash(envelope: bytes) -> bytes:
+    return leaf_hash(Tag.ENTRY_LEAF.value + envelope)
+
+
+def build_entry(
+    entry_type: str,
+    author: str,
+    signing_key: SigningKey,
+    payload: bytes,
+    content_type: str,
+    *,
+    subject: str | None = None,
+    refs: Sequence[str] = (),
+    timestamp: datetime | None = None,
+    nonce: str | None = None,
+    cosigners: Sequence[SigningKey] = (),
+) -> Entry:
+    """Make and sign an entry. ``cosigners`` add signatures (membership changes need a quorum)."""
+    signed = {
+        "v": ENTRY_VERSION,
+        "type": entry_type,
+        "author": author,
+        "key_id": signing_key.key_id,
+        "timestamp": format_time(timestamp or now()),
+        "nonce": nonce or secrets.token_hex(16),
+        "subject": subject,
+        "payload": {
+            "content_type": content_type,
+            "digest": hashlib.sha256(payload).hexdigest(),
+            "size": len(payload),
+        },
+        "refs": list(refs),
+    }
+    signed_bytes = canonical_bytes(signed)
+    message = Tag.ENTRY_SIGNATURE.value + signed_bytes
+    signers = {k.key_id: k for k in (signing_key, *cosigners)}
+    signatures = [
+        {"key_id": kid, "sig": b64encode(signers[kid].sign(message))} for kid in sorted(signers)
+    ]
+    envelope = _SIG_PREFIX + fast_canonical_bytes(signatures) + _SIGNED_SEP + signed_bytes + b"}"
+    return parse_entry(envelope, payload)
+
+
+def add_signatures(entry: Entry, keys: Sequence[SigningKey]) -> Entry:
+    """The same entry with more signatures (collecting a quorum for a membership change)."""
+    sigs = dict(entry.signatures)
+    for key in keys:
+        sigs[key.key_id] = key.sign(entry.signing_message)
+    signatures = [{"key_id": k, "sig": b64encode(sigs[k])} for k in sorted(sigs)]
+    envelope = (
+        _SIG_PREFIX + fast_canonical_bytes(signatures) + _SIGNED_SEP + entry.signed_bytes + b"}"
+    )
+    return parse_entry(envelope, entry.payload)
+
+
+def parse_entry(envelope: bytes, payload: bytes | None = None) -> Entry:
+    """Read an entry from its canonical bytes; raise :class:`EncodingError` or
+    :class:`EntryRejected` for anything wrong that needs no ledger state to see."""
+    import json
+
+    try:
+        doc = json.loads(envelope)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EncodingError(f"the entry is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or doc.keys() != {"signatures", "signed"}:
+        raise EncodingError("an entry is an object with exactly signatures and signed")
+    signed, sig_list = doc["signed"], doc["signatures"]
+    if not isinstance(signed, dict) or not isinstance(sig_list, list):
+        raise EncodingError("an entry's signed must be an object and signatures a list")
+    signed_bytes = fast_canonical_bytes(signed)
+    if envelope != _SIG_PREFIX + fast_canonical_bytes(sig_list) + _SIGNED_SEP + signed_bytes + b"}":
+        raise EncodingError("the entry is not in the canonical encoding (RFC 8785)")
+    return _entry_from_signed(envelope, signed, signed_bytes, sig_list, payload)
+
+
+def _entry_from_signed(
+    envelope: bytes,
+    signed: dict[str, Any],
+    signed_bytes: bytes,
+    sig_list: list[Any],
+    payload: bytes | None,
+) -> Entry:
+    if signed.keys() != _SIGNED_FIELDS:
+        missing = _SIGNED_FIELDS - signed.keys()
+        extra = signed.keys() - _SIGNED_FIELDS
+        detail = (
+            f"missing {', '.join(sorted(missing))}"
+            if missing
+            else f"unexpected {', '.join(sorted(extra))}"
+        )
+        raise EncodingError(f"the entry's signed object: {detail}", location="/signed")
+    if signed["v"] != ENTRY_VERSION:
+        raise EncodingError("unsupported entry version", location="/signed/v")
+    etype, author, key_id = signed["type"], signed["author"], signed["key_id"]
+    if not isinstance(etype, str) or not ENTRY_TYPE.match(etype):
+        raise EncodingError("entry type must look like 'co.issued'", location="/signed/type")
+    if not isinstance(author, str) or not author:
+        raise EncodingError("author must be an organisation id", location="/signed/author")
+    if not isinstance(key_id, str) or not HEX16.match(key_id):
+        raise EncodingError("key_id must be 16 hex digits", location="/signed/key_id")
+    timestamp = signed["timestamp"]
+    parse_time(timestamp, "timestamp")
+    nonce = signed["nonce"]
+    if not isinstance(nonce, str) or not HEX32.match(nonce):
+        raise EncodingError("nonce must be 32 hex digits", location="/signed/nonce")
+    subject = signed["subject"]
+    if subject is not None and (
+        not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT
+    ):
+        raise EncodingError("subject must be a document id or null", location="/signed/subject")
+    refs = signed["refs"]
+    if (
+        not isinstance(refs, list)
+        or len(refs) > MAX_REFS
+        or not all(isinstance(r, str) and HEX64.match(r) for r in refs)
+        or len(set(refs)) != len(refs)
+    ):
+        raise EncodingError(
+            f"refs must be at most {MAX_REFS} distinct entry hashes", location="/signed/refs"
+        )
+    pl = signed["payload"]
+    if not isinstance(pl, dict) or pl.keys() != _PAYLOAD_FIELDS:
+        raise EncodingError(
+            "payload must have content_type, digest and size", location="/signed/payload"
+        )
+    content_type, digest, size = pl["content_type"], pl["digest"], pl["size"]
+    if not isinstance(content_type, str) or not CONTENT_TYPE.match(content_type):
+        raise EncodingError("payload content_type is not a media type", location="/signed/payload")
+    if not isinstance(digest, str) or not HEX64.match(digest):
+        raise EncodingError("payload digest must be SHA-256 hex", location="/signed/payload")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_PAYLOAD:
+        raise EncodingError("payload size is out of range", location="/signed/payload")
+    if payload is not None and (
+        len(payload) != size or hashlib.sha256(payload).hexdigest() != digest
+    ):
+        raise EntryRejected("the payload does not match the entry's payload digest and size")
+    signatures = _signatures(sig_list)
+    if key_id not in {k for k, _ in signatures}:
+        raise EntryRejected("the entry carries no signature by its own key_id")
+    return Entry(
+        envelope=envelope,
+        entry_hash=entry_leaf_hash(envelope),
+        signed_bytes=signed_bytes,
+        signatures=signatures,
+        type=etype,
+        author=author,
+        key_id=key_id,
+        timestamp=timestamp,
+        nonce=nonce,
+        subject=subject,
+        refs=tuple(refs),
+        content_type=content_type,
+        payload_digest=digest,
+        payload_size=size,
+        payload=payload,
+    )
+
+
+def _signatures(sig_list: list[Any]) -> tuple[tuple[str, bytes], ...]:
+    if not sig_list:
+        raise EncodingError("an entry needs at least one signature", location="/signatures")
+    out: list[tuple[str, bytes]] = []
+    for i, item in enumerate(sig_list):
+        if not isinstance(item, dict) or item.keys() != {"key_id", "sig"}:
+            raise EncodingError("a signature is {key_id, sig}", location=f"/signatures/{i}")
+        kid, sig = item["key_id"], item["sig"]
+        if not isinstance(kid, str) or not HEX16.match(kid) or not isinstance(sig, str):
+            raise EncodingError("a signature is {key_id, sig}", location=f"/signatures/{i}")
+        raw = b64decode(sig, "signature")
+        if len(raw) != 64:
+            raise EncodingError("an Ed25519 signature is 64 bytes", location=f"/signatures/{i}")
+        out.append((kid, raw))
+    ids = [k for k, _ in out]
+    if ids != sorted(set(ids)):
+        raise EncodingError(
+            "signatures must be sorted by key_id with no key twice", location="/signatures"
+        )
+    return tuple(out)

@@ -1,0 +1,29 @@
+"""The ledger's one time format: RFC 3339 UTC with six fractional digits and ``Z``."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from ledger.errors import EncodingError
+
+_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
+def format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise EncodingError("times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str, what: str = "time") -> datetime:
+    if not isinstance(text, str) or not _PATTERN.match(text):
+        raise EncodingError(f"{what} must look like 2026-11-22T10:00:00.000000Z")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise EncodingError(f"{what} is not a valid date and time") from exc
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

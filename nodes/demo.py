@@ -1,0 +1,320 @@
+"""``tradeledger demo``: a development consortium and a realistic trade history.
+
+The consortium has the parties of a Japan→Viet Nam / Japan→Thailand trade lane: a Japanese
+issuing authority, a Japanese exporter, Japanese, Vietnamese and Thai customs, a bank and an
+auditor, each with its own Ed25519 key. The history is generated deterministically from a seed
+and appended through :class:`nodes.writer.LedgerWriter`, the path a node uses.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from ledger.consortium import FoundingMember, create_genesis
+from ledger.entries import Entry, build_entry
+from ledger.keys import SigningKey
+from ledger.timefmt import now
+from nodes.home import NodeHome
+from nodes.writer import LedgerWriter
+
+CONSORTIUM_ID = "tradeledger-dev"
+BLOCK_SIZE = 500
+
+
+@dataclass(frozen=True)
+class DemoOrg:
+    id: str
+    legal_name: str
+    country: str
+    roles: tuple[str, ...]
+
+
+DEMO_ORGS: tuple[DemoOrg, ...] = (
+    DemoOrg("jp-jcci", "The Japan Chamber of Commerce and Industry", "JP", ("issuing_authority",)),
+    DemoOrg("jp-tanaka-machinery", "Tanaka Precision Machinery Co., Ltd.", "JP", ("exporter",)),
+    DemoOrg("jp-customs", "Japan Customs, Tokyo Customs Headquarters", "JP", ("customs",)),
+    DemoOrg("vn-customs", "General Department of Viet Nam Customs", "VN", ("customs",)),
+    DemoOrg("th-customs", "The Customs Department of Thailand", "TH", ("customs",)),
+    DemoOrg("jp-sakura-bank", "Sakura Trade Bank, Ltd.", "JP", ("bank",)),
+    DemoOrg("jp-kanto-audit", "Kanto Trade Assurance LLC", "JP", ("auditor",)),
+)
+NODE_ORG = "jp-jcci"
+
+_GOODS = (
+    ("845811", "Horizontal lathes, numerically controlled", "RVC", "USD"),
+    ("847989", "Industrial robots for welding", "CTH", "USD"),
+    ("851762", "Network routers", "CTSH", "USD"),
+    ("870830", "Brake assemblies for motor vehicles", "RVC", "USD"),
+    ("940320", "Steel office furniture", "CTH", "USD"),
+    ("853931", "Fluorescent hot-cathode lamps", "CTSH", "USD"),
+)
+_IMPORTERS = {
+    "VN": ("Saigon Industrial Equipment JSC", "Lot B2, Tan Thuan EPZ, Ho Chi Minh City", "VNSGN"),
+    "TH": ("Siam Precision Parts Co., Ltd.", "88 Bangna-Trad Rd, Bangkok 10260", "THLCH"),
+}
+
+
+def ensure_consortium(home: NodeHome) -> None:
+    """Create the development consortium in ``home`` unless it is already there."""
+    if home.exists():
+        return
+    keys = {org.id: SigningKey.generate() for org in DEMO_ORGS}
+    members = [
+        FoundingMember(
+            o.id,
+            o.legal_name,
+            o.country,
+            o.roles,
+            keys[o.id],
+            ("http://127.0.0.1:8000",) if o.id == NODE_ORG else (),
+        )
+        for o in DEMO_ORGS
+    ]
+    consortium = create_genesis(
+        CONSORTIUM_ID, "tradeledger development consortium (Japan–ASEAN)", members
+    )
+    home.write_consortium(consortium)
+    for org_id, key in keys.items():
+        home.save_key(org_id, key)
+    home.write_settings(NODE_ORG, sorted(keys), None)
+
+
+def open_writer(home: NodeHome) -> LedgerWriter:
+    consortium = home.consortium()
+    org_id = home.org_id
+    return LedgerWriter(home.open_store(), consortium, org_id, home.signing_key(org_id))
+
+
+def run_demo(home: NodeHome, entries: int, *, seed: int = 2026) -> LedgerWriter:
+    """Create the consortium if needed and append ``entries`` entries in blocks of 500."""
+    ensure_consortium(home)
+    writer = open_writer(home)
+    keys = home.signing_keys()
+    scenario = TradeScenario(
+        random.Random(seed + writer.state.tree_size), keys, start=writer.state.tree_size
+    )
+    batch: list[Entry] = []
+    for entry in scenario.entries(entries):
+        writer.offer(entry)
+        batch.append(entry)
+        if len(batch) >= BLOCK_SIZE:
+            writer.cut_block(BLOCK_SIZE)
+            batch.clear()
+    while writer.pending_count():
+        writer.cut_block(BLOCK_SIZE)
+    return writer
+
+
+class TradeScenario:
+    """Deterministic stream of trade events: COs and everything that refers to them."""
+
+    def __init__(self, rng: random.Random, keys: dict[str, SigningKey], *, start: int = 0) -> None:
+        self.rng = rng
+        self.keys = keys
+        self.serial = start
+        self.clock = now() - timedelta(days=30)
+        self.open_cos: list[tuple[str, str, str, dict[str, object]]] = []
+
+    def _entry(
+        self,
+        etype: str,
+        author: str,
+        subject: str,
+        doc: dict[str, object],
+        refs: tuple[str, ...] = (),
+    ) -> Entry:
+        self.clock += timedelta(milliseconds=self.rng.randint(1, 50))
+        payload = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        return build_entry(
+            etype,
+            author,
+            self.keys[author],
+            payload,
+            "application/json",
+            subject=subject,
+            refs=refs,
+            timestamp=min(self.clock, now()),
+            nonce=f"{self.rng.getrandbits(128):032x}",
+        )
+
+    def entries(self, count: int) -> Iterator[Entry]:
+        produced = 0
+        while produced < count:
+            for entry in self._next_story():
+                yield entry
+                produced += 1
+                if produced >= count:
+                    return
+
+    def _next_story(self) -> Iterator[Entry]:
+        roll = self.rng.random()
+        if not self.open_cos or roll < 0.35:
+            yield from self._issue()
+            return
+        co_id, co_hash, country, co = self.rng.choice(self.open_cos)
+        if roll < 0.55:
+            yield self._declaration("customs.export_declaration", "jp-customs", co_id, co_hash, co)
+        elif roll < 0.72:
+            author = "vn-customs" if country == "VN" else "th-customs"
+            yield self._declaration("customs.import_declaration", author, co_id, co_hash, co)
+        elif roll < 0.82:
+            yield self._presentation(co_id, co_hash, co)
+        elif roll < 0.90:
+            yield from self._verification(co_id, co_hash, country)
+        elif roll < 0.96:
+            yield from self._amend(co_id, co_hash, co)
+        else:
+            yield self._revoke(co_id, co_hash)
+
+    def _co_number(self) -> str:
+        self.serial += 1
+        return f"JCCI-{self.clock.year}-{self.serial:07d}"
+
+    def _issue(self) -> Iterator[Entry]:
+        country = self.rng.choice(("VN", "TH"))
+        agreement = "RCEP" if country == "VN" or self.rng.random() < 0.5 else "AJCEP"
+        importer = _IMPORTERS[country]
+        items = []
+        for n in range(1, self.rng.randint(1, 4) + 1):
+            hs, desc, criterion, _cur = self.rng.choice(_GOODS)
+            fob = f"{self.rng.randint(2_000, 90_000)}.00"
+            items.append(
+                {
+                    "item_number": n,
+                    "description": desc,
+                    "hs_code": hs,
+                    "hs_edition": "HS2012",
+                    "origin_criterion": criterion,
+                    "country_of_origin": "JP",
+                    "quantity": str(self.rng.randint(1, 40)),
+                    "unit": "PCE",
+                    "fob_value": fob if criterion == "RVC" else None,
+                    "currency": "USD",
+                }
+            )
+        number = self._co_number()
+        shipped: date = (self.clock - timedelta(days=1)).date()
+        co: dict[str, object] = {
+            "document_type": "certificate_of_origin",
+            "agreement": agreement,
+            "number": number,
+            "issuer": "jp-jcci",
+            "exporter": {
+                "name": "Tanaka Precision Machinery Co., Ltd.",
+                "address": "2-1-1 Marunouchi, Chiyoda-ku, Tokyo",
+                "country": "JP",
+            },
+            "importer": {"name": importer[0], "address": importer[1], "country": country},
+            "transport": {
+                "departure_date": shipped.isoformat(),
+                "vessel": "ONE HARMONY 041S",
+                "port_of_loading": "JPTYO",
+                "port_of_discharge": importer[2],
+            },
+            "invoice": {"number": f"INV-{self.serial:07d}", "date": shipped.isoformat()},
+            "items": items,
+            "issue_date": self.clock.date().isoformat(),
+            "importing_country": country,
+        }
+        co_id = f"jp-jcci/{number}"
+        if self.rng.random() < 0.3:
+            yield self._entry(
+                "co.application",
+                "jp-tanaka-machinery",
+                co_id,
+                {"document_type": "co_application", "co": co},
+            )
+        entry = self._entry("co.issued", "jp-jcci", co_id, co)
+        self.open_cos.append((co_id, entry.hash_hex, country, co))
+        if len(self.open_cos) > 200:
+            self.open_cos.pop(0)
+        yield entry
+
+    def _declaration(
+        self, etype: str, author: str, co_id: str, co_hash: str, co: dict[str, object]
+    ) -> Entry:
+        self.serial += 1
+        kind = "export" if etype.endswith("export_declaration") else "import"
+        number = f"{author[:2].upper()}-{kind[:2].upper()}-{self.serial:08d}"
+        doc = {
+            "document_type": "customs_declaration",
+            "declaration_type": kind,
+            "number": number,
+            "customs_office": author,
+            "preference_claimed": kind == "import",
+            "co_reference": co_id,
+            "items": co["items"],
+        }
+        return self._entry(etype, author, f"{author}/{number}", doc, (co_hash,))
+
+    def _presentation(self, co_id: str, co_hash: str, co: dict[str, object]) -> Entry:
+        lc = f"LC-SKR-{self.rng.randint(100000, 999999)}"
+        return self._entry(
+            "bank.presentation",
+            "jp-sakura-bank",
+            co_id,
+            {
+                "document_type": "bank_presentation",
+                "co_reference": co_id,
+                "letter_of_credit": lc,
+                "presented_by": "jp-tanaka-machinery",
+            },
+            (co_hash,),
+        )
+
+    def _verification(self, co_id: str, co_hash: str, country: str) -> Iterator[Entry]:
+        author = "vn-customs" if country == "VN" else "th-customs"
+        request = self._entry(
+            "customs.verification_requested",
+            author,
+            co_id,
+            {
+                "document_type": "verification_request",
+                "co_reference": co_id,
+                "reason": "Random post-importation check of origin criterion",
+            },
+            (co_hash,),
+        )
+        yield request
+        accepted = self.rng.random() < 0.9
+        yield self._entry(
+            "customs.verification_result",
+            author,
+            co_id,
+            {
+                "document_type": "verification_result",
+                "co_reference": co_id,
+                "result": "accepted" if accepted else "rejected",
+                "reason": None if accepted else "Supplier declaration not provided",
+            },
+            (request.hash_hex,),
+        )
+
+    def _amend(self, co_id: str, co_hash: str, co: dict[str, object]) -> Iterator[Entry]:
+        number = self._co_number()
+        amended = dict(
+            co, number=number, supersedes=co_id, remarks="Amended: corrected invoice date"
+        )
+        new_id = f"jp-jcci/{number}"
+        entry = self._entry("co.amended", "jp-jcci", new_id, amended, (co_hash,))
+        self.open_cos = [c for c in self.open_cos if c[0] != co_id]
+        self.open_cos.append((new_id, entry.hash_hex, str(co["importing_country"]), amended))
+        yield entry
+
+    def _revoke(self, co_id: str, co_hash: str) -> Entry:
+        self.open_cos = [c for c in self.open_cos if c[0] != co_id]
+        return self._entry(
+            "co.revoked",
+            "jp-jcci",
+            co_id,
+            {
+                "document_type": "co_revocation",
+                "co_reference": co_id,
+                "reason": "Issued in error: goods did not meet the origin criterion",
+            },
+            (co_hash,),
+        )

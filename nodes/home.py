@@ -1,0 +1,114 @@
+"""A node's home directory: its consortium file, its keys, its settings and its database.
+
+Layout::
+
+    <home>/consortium.json      the signed genesis (the trust anchor auditors need)
+    <home>/node.json            {"org_id", "database_url", "signs_for": [org ids]}
+    <home>/keys/<org_id>.pem    PKCS#8 Ed25519 private keys of the organisations this node
+                                signs for (a development consortium keeps them all in one node)
+    <home>/ledger.db            the embedded SQLite database (unless database_url says otherwise)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.consortium import Consortium
+from ledger.errors import ConfigurationError
+from ledger.keys import SigningKey
+from nodes.store import LedgerStore, sqlite_url
+
+DEFAULT_HOME = Path(".tradeledger")
+
+
+@dataclass
+class NodeHome:
+    path: Path
+
+    @property
+    def consortium_file(self) -> Path:
+        return self.path / "consortium.json"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.path / "node.json"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.path / "keys"
+
+    def exists(self) -> bool:
+        return self.consortium_file.exists() and self.settings_file.exists()
+
+    # -- settings -----------------------------------------------------------------------
+
+    def settings(self) -> dict[str, object]:
+        try:
+            data = json.loads(self.settings_file.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigurationError(
+                f"{self.path} is not a tradeledger home (no node.json); "
+                "create one with `tradeledger demo --home DIR`"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"cannot read {self.settings_file}: {exc}") from exc
+        if not isinstance(data, dict) or "org_id" not in data:
+            raise ConfigurationError(f"{self.settings_file} has no org_id")
+        return data
+
+    def write_settings(self, org_id: str, signs_for: list[str], database_url: str | None) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        data = {"org_id": org_id, "signs_for": signs_for, "database_url": database_url}
+        self.settings_file.write_text(json.dumps(data, indent=2) + "\n")
+
+    @property
+    def org_id(self) -> str:
+        return str(self.settings()["org_id"])
+
+    def database_url(self) -> str:
+        url = self.settings().get("database_url")
+        env = os.environ.get("TRADELEDGER_DATABASE_URL")
+        if env:
+            return env
+        return str(url) if url else sqlite_url(self.path.resolve() / "ledger.db")
+
+    # -- trust anchor and keys ------------------------------------------------------------
+
+    def consortium(self) -> Consortium:
+        try:
+            return Consortium.from_bytes(self.consortium_file.read_bytes())
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"{self.consortium_file} does not exist") from exc
+
+    def write_consortium(self, consortium: Consortium) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.consortium_file.write_bytes(consortium.to_bytes())
+
+    def save_key(self, org_id: str, key: SigningKey) -> None:
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        path = self.keys_dir / f"{org_id}.pem"
+        path.write_bytes(key.to_pem())
+        path.chmod(0o600)
+
+    def signing_key(self, org_id: str) -> SigningKey:
+        path = self.keys_dir / f"{org_id}.pem"
+        try:
+            return SigningKey.from_pem(path.read_bytes())
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"this node holds no key for {org_id}") from exc
+
+    def signing_keys(self) -> dict[str, SigningKey]:
+        if not self.keys_dir.exists():
+            return {}
+        return {
+            p.stem: SigningKey.from_pem(p.read_bytes()) for p in sorted(self.keys_dir.glob("*.pem"))
+        }
+
+    def open_store(self) -> LedgerStore:
+        store = LedgerStore(self.database_url())
+        store.create_schema()
+        store.save_consortium(self.consortium_file.read_bytes())
+        return store

@@ -1,0 +1,427 @@
+"""The ledger store: SQLModel tables on SQLite (embedded default) or PostgreSQL (by URL).
+
+Append-only by construction and by the database: no code path here updates or deletes a ledger
+row, and triggers installed with the schema refuse UPDATE and DELETE on every ``ledger_*`` table.
+A block and all its entries and tree nodes are written in one transaction with a durable commit
+(SQLite: WAL with ``synchronous=FULL``), so a block is either wholly on disk or not at all.
+
+Tree nodes: the hash of every complete Merkle subtree at level ≥ 1 is stored
+(``ledger_tree_nodes``); level-0 hashes are the entries' own hashes. That is what makes an
+inclusion or consistency proof a handful of look-ups at any log size (``docs/ledger-format.md`` §7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Index, LargeBinary, event, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlmodel import Field, SQLModel, create_engine
+
+from ledger.chain import BlockSummary
+from ledger.errors import ConfigurationError, DuplicateEntry, NotFound, StorageError
+
+LEDGER_TABLES = (
+    "ledger_meta",
+    "ledger_blocks",
+    "ledger_entries",
+    "ledger_tree_nodes",
+    "ledger_checkpoint_signatures",
+)
+
+
+class LedgerMeta(SQLModel, table=True):
+    __tablename__ = "ledger_meta"
+    key: str = Field(primary_key=True)
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class BlockRow(SQLModel, table=True):
+    __tablename__ = "ledger_blocks"
+    height: int = Field(primary_key=True)
+    block_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    header: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    checkpoint: str
+    first_index: int
+    entry_count: int
+
+
+class EntryRow(SQLModel, table=True):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_subject", "subject"),)
+    idx: int = Field(primary_key=True)
+    height: int
+    entry_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    type: str
+    subject: str | None = None
+
+
+class TreeNodeRow(SQLModel, table=True):
+    __tablename__ = "ledger_tree_nodes"
+    level: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CheckpointSignatureRow(SQLModel, table=True):
+    __tablename__ = "ledger_checkpoint_signatures"
+    height: int = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    line: str
+
+
+@dataclass(frozen=True)
+class RawBlock:
+    """A block as stored: what replay and the API hand on, verifiable from its bytes."""
+
+    height: int
+    header: bytes
+    checkpoint: str
+    entries: list[tuple[bytes, bytes | None]]
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    idx: int
+    height: int
+    entry_hash: bytes
+    envelope: bytes
+    payload: bytes | None
+    type: str
+    subject: str | None
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class LedgerStore:
+    """One database holding one ledger. Thread-safe for one writer and many readers."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        try:
+            if self.is_sqlite:
+                self.engine: Engine = create_engine(
+                    url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+                )
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            else:
+                self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        except Exception as exc:  # a malformed URL or a missing driver
+            raise ConfigurationError(f"cannot open database {url!r}: {exc}") from exc
+
+    # -- schema --------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create tables and the append-only triggers (idempotent)."""
+        try:
+            SQLModel.metadata.create_all(self.engine, tables=_ledger_tables())
+            with self.engine.begin() as conn:
+                for statement in _sqlite_triggers() if self.is_sqlite else _postgres_triggers():
+                    conn.execute(text(statement))
+        except (OperationalError, ProgrammingError) as exc:
+            raise StorageError(f"cannot create the ledger schema: {exc.orig}") from exc
+
+    def drop_append_only_triggers(self) -> None:
+        """Only for tests that play an attacker with direct database access."""
+        with self.engine.begin() as conn:
+            for table in LEDGER_TABLES:
+                for op in ("update", "delete"):
+                    name = f"{table}_no_{op}"
+                    if self.is_sqlite:
+                        conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+                    else:
+                        conn.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+
+    # -- consortium ----------------------------------------------------------------------
+
+    def save_consortium(self, data: bytes) -> None:
+        with self.engine.begin() as conn:
+            existing = conn.execute(
+                select(LedgerMeta.value).where(LedgerMeta.key == "consortium")  # type: ignore[arg-type]
+            ).scalar()
+            if existing is None:
+                conn.execute(LedgerMeta.__table__.insert(), {"key": "consortium", "value": data})
+            elif existing != data:
+                raise ConfigurationError("this database already holds another consortium")
+
+    def load_consortium(self) -> bytes | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(LedgerMeta.value).where(LedgerMeta.key == "consortium")  # type: ignore[arg-type]
+            ).scalar()
+        return None if value is None else bytes(value)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append_block(self, summary: BlockSummary, header: bytes, checkpoint: str) -> None:
+        """Write a verified block, its entries and its new tree nodes in one transaction."""
+        h = summary.header
+        entry_rows = [
+            {
+                "idx": h.first_index + i,
+                "height": h.height,
+                "entry_hash": e.entry_hash,
+                "envelope": e.envelope,
+                "payload": e.payload,
+                "type": e.type,
+                "subject": e.subject,
+            }
+            for i, e in enumerate(summary.entries)
+        ]
+        node_rows = [
+            {"level": lvl, "idx": idx, "hash": hsh}
+            for lvl, idx, hsh in summary.new_nodes
+            if lvl > 0
+        ]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    BlockRow.__table__.insert(),
+                    {
+                        "height": h.height,
+                        "block_hash": summary.block_hash,
+                        "header": header,
+                        "checkpoint": checkpoint,
+                        "first_index": h.first_index,
+                        "entry_count": h.entry_count,
+                    },
+                )
+                conn.execute(EntryRow.__table__.insert(), entry_rows)
+                if node_rows:
+                    conn.execute(TreeNodeRow.__table__.insert(), node_rows)
+        except SAIntegrityError as exc:
+            raise DuplicateEntry(
+                f"block {h.height} conflicts with stored data: {exc.orig}"
+            ) from exc
+        except OperationalError as exc:
+            raise StorageError(f"could not write block {h.height}: {exc.orig}") from exc
+
+    def add_cosignature(self, height: int, name: str, line: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    CheckpointSignatureRow.__table__.insert(),
+                    {"height": height, "name": name, "line": line},
+                )
+        except SAIntegrityError:
+            return  # the same member cosigned twice: keep the first, nothing to add
+
+    # -- reading -------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, int]:
+        """(height, tree size) of the last block; (0, 0) for an empty ledger."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(BlockRow.height, BlockRow.first_index, BlockRow.entry_count)
+                .order_by(BlockRow.height.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            ).first()
+        if row is None:
+            return 0, 0
+        return int(row[0]), int(row[1] + row[2])
+
+    def block(self, height: int) -> RawBlock:
+        for raw in self.iter_blocks(height, height):
+            return raw
+        raise NotFound(f"there is no block at height {height}")
+
+    def iter_blocks(self, start: int = 1, stop: int | None = None) -> Iterator[RawBlock]:
+        """Blocks ``start..stop`` in order, one at a time (memory flat in chain length)."""
+        height = start
+        while stop is None or height <= stop:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(
+                        BlockRow.height,
+                        BlockRow.header,
+                        BlockRow.checkpoint,
+                        BlockRow.first_index,
+                        BlockRow.entry_count,
+                    )
+                    .where(BlockRow.height >= height)  # type: ignore[arg-type]
+                    .where(BlockRow.height <= (stop if stop is not None else 2**62))  # type: ignore[arg-type]
+                    .order_by(BlockRow.height)  # type: ignore[arg-type]
+                    .limit(64)
+                ).all()
+                if not rows:
+                    return
+                first = rows[0][3]
+                last = rows[-1][3] + rows[-1][4]
+                entries = conn.execute(
+                    select(EntryRow.idx, EntryRow.envelope, EntryRow.payload)
+                    .where(EntryRow.idx >= first)  # type: ignore[arg-type]
+                    .where(EntryRow.idx < last)  # type: ignore[arg-type]
+                    .order_by(EntryRow.idx)  # type: ignore[arg-type]
+                ).all()
+                cosigs = conn.execute(
+                    select(CheckpointSignatureRow.height, CheckpointSignatureRow.line)
+                    .where(CheckpointSignatureRow.height >= rows[0][0])  # type: ignore[arg-type]
+                    .where(CheckpointSignatureRow.height <= rows[-1][0])  # type: ignore[arg-type]
+                    .order_by(CheckpointSignatureRow.height, CheckpointSignatureRow.name)  # type: ignore[arg-type]
+                ).all()
+            by_height: dict[int, list[str]] = {}
+            for h, line in cosigs:
+                by_height.setdefault(int(h), []).append(line)
+            by_idx = {
+                int(i): (bytes(env), None if pl is None else bytes(pl)) for i, env, pl in entries
+            }
+            for h, header, checkpoint, fi, count in rows:
+                # A missing entry row shows up as a gap; replay reports it as a count mismatch.
+                block_entries = [by_idx[i] for i in range(fi, fi + count) if i in by_idx]
+                yield RawBlock(
+                    int(h),
+                    bytes(header),
+                    checkpoint + "".join(by_height.get(int(h), [])),
+                    block_entries,
+                )
+                if int(h) != height:
+                    return  # a missing height: stop, replay reports the gap
+                height += 1
+
+    def entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(EntryRow).where(EntryRow.entry_hash == entry_hash)  # type: ignore[arg-type]
+            ).first()
+        return None if row is None else _stored(row)
+
+    def entries_by_subject(self, subject: str) -> list[StoredEntry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(EntryRow).where(EntryRow.subject == subject).order_by(EntryRow.idx)  # type: ignore[arg-type]
+            ).all()
+        return [_stored(r) for r in rows]
+
+    def entries_of_type(self, entry_type: str) -> list[StoredEntry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(EntryRow).where(EntryRow.type == entry_type).order_by(EntryRow.idx)  # type: ignore[arg-type]
+            ).all()
+        return [_stored(r) for r in rows]
+
+    def contains_entry(self, entry_hash: bytes) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(EntryRow.idx).where(EntryRow.entry_hash == entry_hash)  # type: ignore[arg-type]
+                ).first()
+                is not None
+            )
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Hash of the complete subtree (level, index) — the SubtreeHashes protocol."""
+        with self.engine.connect() as conn:
+            if level == 0:
+                value = conn.execute(
+                    select(EntryRow.entry_hash).where(EntryRow.idx == index)  # type: ignore[arg-type]
+                ).scalar()
+            else:
+                value = conn.execute(
+                    select(TreeNodeRow.hash)
+                    .where(TreeNodeRow.level == level)  # type: ignore[arg-type]
+                    .where(TreeNodeRow.idx == index)  # type: ignore[arg-type]
+                ).scalar()
+        if value is None:
+            raise KeyError((level, index))
+        return bytes(value)
+
+    def stored_bytes(self) -> int:
+        """Bytes the database files take (SQLite) or the ledger tables take (PostgreSQL)."""
+        if self.is_sqlite:
+            path = Path(self.url.removeprefix("sqlite:///"))
+            return sum(
+                p.stat().st_size
+                for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+                if p.exists()
+            )
+        with self.engine.connect() as conn:
+            total = 0
+            for table in LEDGER_TABLES:
+                total += int(
+                    conn.execute(text(f"SELECT pg_total_relation_size('{table}')")).scalar() or 0
+                )
+            return total
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class StoreKnownEntries:
+    """``KnownEntries`` over the store, for a node whose log may not fit in memory."""
+
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+        self.recent: set[bytes] = set()
+
+    def __contains__(self, entry_hash: object) -> bool:
+        if not isinstance(entry_hash, bytes):
+            return False
+        return entry_hash in self.recent or self.store.contains_entry(entry_hash)
+
+    def add(self, entry_hash: bytes) -> None:
+        # Kept only until the block is on disk, where the database answers for it.
+        self.recent.add(entry_hash)
+        if len(self.recent) > 100_000:
+            self.recent.clear()
+
+
+def _stored(row: Any) -> StoredEntry:
+    r = row[0] if not isinstance(row, EntryRow) and hasattr(row, "__getitem__") else row
+    return StoredEntry(
+        r.idx,
+        r.height,
+        bytes(r.entry_hash),
+        bytes(r.envelope),
+        None if r.payload is None else bytes(r.payload),
+        r.type,
+        r.subject,
+    )
+
+
+def _ledger_tables() -> Sequence[Any]:
+    return [SQLModel.metadata.tables[name] for name in LEDGER_TABLES]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_triggers() -> list[str]:
+    statements = []
+    for table in LEDGER_TABLES:
+        for op in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            )
+    return statements
+
+
+def _postgres_triggers() -> list[str]:
+    statements = [
+        "CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql"
+    ]
+    for table in LEDGER_TABLES:
+        for op in ("UPDATE", "DELETE"):
+            name = f"{table}_no_{op.lower()}"
+            statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            statements.append(
+                f"CREATE TRIGGER {name} BEFORE {op} ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"
+            )
+    return statements

@@ -1,0 +1,161 @@
+"""The append path: check entries against the chain, cut blocks, store them durably.
+
+:class:`LedgerWriter` is what a node's sequencer, ``tradeledger demo`` and the append benchmark
+all go through. It keeps a :class:`ChainState` at the stored head; an entry is checked once
+(signatures included) when it is offered, and the block built from checked entries goes through
+:meth:`ChainState.apply_block` — the very fold replay uses — before it is written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from ledger.merkle import CompactRange
+
+from ledger.blocks import BlockHeader
+from ledger.chain import BlockSummary, ChainState, CheckedEntry, config_changes
+from ledger.consortium import CONFIG_TYPE, Consortium, Membership
+from ledger.entries import Entry
+from ledger.errors import ConfigurationError, DuplicateEntry
+from ledger.keys import SigningKey
+from ledger.timefmt import now
+from nodes.store import LedgerStore, StoreKnownEntries
+
+
+def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
+    """The chain state at the store's head, without replaying signatures (the node trusts its
+    own database; auditors replay). Membership is rebuilt from the stored config entries."""
+    state = ChainState.genesis(consortium, known=StoreKnownEntries(store))
+    height, size = store.head()
+    if height == 0:
+        return state
+    last = BlockHeader.from_bytes(store.block(height).header)
+    membership: Membership = consortium.membership
+    for stored in store.entries_of_type(CONFIG_TYPE):
+        from ledger.entries import parse_entry
+
+        membership = membership.apply(config_changes(parse_entry(stored.envelope, stored.payload)))
+    peaks = []
+    index_base = 0
+    for level in reversed(range(size.bit_length())):
+        if size & (1 << level):
+            peaks.append(store.subtree_hash(level, index_base >> level))
+            index_base += 1 << level
+    state.tree = CompactRange.from_state(size, peaks)
+    state.height = height
+    state.head_hash = last.block_hash
+    state.head_time = last.time
+    state.membership = membership
+    return state
+
+
+class LedgerWriter:
+    """Single writer of one ledger. Thread-safe: callers may offer entries from many threads."""
+
+    def __init__(
+        self, store: LedgerStore, consortium: Consortium, proposer: str, key: SigningKey
+    ) -> None:
+        if consortium.membership.key_owner(key.key_id) != proposer:
+            raise ConfigurationError(f"the proposer key is not a key of {proposer}")
+        self.store = store
+        self.consortium = consortium
+        self.proposer = proposer
+        self.key = key
+        self.state = load_state(store, consortium)
+        self._lock = threading.RLock()
+        self._pending: list[CheckedEntry] = []
+        self._pending_hashes: set[bytes] = set()
+        self._pending_membership: Membership | None = None
+
+    @property
+    def height(self) -> int:
+        return self.state.height
+
+    def check(self, entry: Entry, *, at: datetime | None = None) -> CheckedEntry:
+        """Check one entry against the head and the entries waiting for the next block."""
+        with self._lock:
+            base = self._pending_membership or self.state.membership
+            signers = self.state.check_entry(
+                entry,
+                reference_time=at or now(),
+                pending=self._pending_hashes.__contains__,
+                config_base=base,
+            )
+            good = frozenset(k for k, _ in entry.signatures)
+            del signers
+            return CheckedEntry(entry, good, frozenset())
+
+    def offer(self, entry: Entry) -> CheckedEntry:
+        """Check ``entry`` and queue it for the next block."""
+        with self._lock:
+            checked = self.check(entry)
+            if entry.type == CONFIG_TYPE:
+                base = self._pending_membership or self.state.membership
+                self._pending_membership = base.apply(config_changes(entry))
+            self._pending.append(checked)
+            self._pending_hashes.add(entry.entry_hash)
+            return checked
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def cut_block(
+        self, max_entries: int = 500, *, time: datetime | None = None
+    ) -> BlockSummary | None:
+        """Make a block of up to ``max_entries`` queued entries and store it durably."""
+        with self._lock:
+            if not self._pending:
+                return None
+            batch = self._pending[:max_entries]
+            summary = self._commit(batch, time)
+            del self._pending[: len(batch)]
+            for c in batch:
+                self._pending_hashes.discard(c.entry.entry_hash)
+            if not any(c.entry.type == CONFIG_TYPE for c in self._pending):
+                self._pending_membership = None
+            return summary
+
+    def append(self, entries: Sequence[Entry], *, time: datetime | None = None) -> BlockSummary:
+        """Check ``entries`` and store them as one block (membership changes take effect after)."""
+        with self._lock:
+            if self._pending:
+                raise DuplicateEntry("entries are waiting for a block; cut it first")
+            checked: list[CheckedEntry] = []
+            try:
+                for e in entries:
+                    checked.append(self.offer(e))
+            finally:
+                self._pending.clear()
+                self._pending_hashes.clear()
+                self._pending_membership = None
+            return self._commit(checked, time)
+
+    def _commit(self, batch: Sequence[CheckedEntry], time: datetime | None) -> BlockSummary:
+        entries = [c.entry for c in batch]
+        header, checkpoint = self.state.propose_block(
+            entries, self.proposer, self.key, time or now()
+        )
+        snapshot = (
+            self.state.tree,
+            self.state.height,
+            self.state.head_hash,
+            self.state.head_time,
+            self.state.membership,
+        )
+        summary = self.state.apply_block(header, checkpoint, checked=list(batch))
+        try:
+            self.store.append_block(summary, header, checkpoint)
+        except Exception:
+            # Nothing was acknowledged for this block: put the state back as it was.
+            (
+                self.state.tree,
+                self.state.height,
+                self.state.head_hash,
+                self.state.head_time,
+                self.state.membership,
+            ) = snapshot
+            raise
+        return summary
