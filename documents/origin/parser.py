@@ -150,7 +150,9 @@ class _Parser:
             t = self.peek()
             if self.is_word(t, "or"):
                 self.i += 1
-            elif self.is_punct(t, ";") or (self.is_punct(t, ",") and self.is_word(self.peek(1), "or")):
+            elif self.is_punct(t, ";") or (
+                self.is_punct(t, ",") and self.is_word(self.peek(1), "or")
+            ):
                 self.i += 1
                 if self.is_word(self.peek(), "or"):
                     self.i += 1
