@@ -64,6 +64,8 @@ def build_hs(src: Path, out: Path) -> None:
             code = item["id"]
             if not (code.isdigit() and len(code) in (2, 4, 6)):
                 continue  # aggregates: ALL, TOTAL, AG2, AG4, AG6
+            if code.startswith("99"):
+                continue  # UN Comtrade's "commodities not specified", not part of the HS
             text = item["text"]
             prefix = f"{code} - "
             if text.startswith(prefix):
