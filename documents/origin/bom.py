@@ -185,7 +185,8 @@ def parse_bom(data: Any) -> Bom:
     except ValidationError as exc:
         errors = []
         for e in exc.errors():
-            loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function")))
+            loc = tuple(p for p in e["loc"]
+                        if not (isinstance(p, str) and p.startswith("function")))
             msg = e["msg"].removeprefix("Value error, ")
             errors.append({"location": _pointer(loc), "message": msg})
         first = errors[0]

@@ -41,6 +41,7 @@ from documents.origin.ast import (
     WhollyObtained,
 )
 from documents.origin.bom import UNKNOWN, Bom, Material, normalise_operation, parse_bom
+from documents.origin.parser import parse_rule
 from documents.origin.rules import RuleRow, RuleTable, load_rules
 from ledger.encoding import Tag, canonical_bytes, tagged_hash
 from ledger.errors import NoRuleData, OriginInputError
@@ -454,10 +455,10 @@ def _merge_failures(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _find_rule(table: RuleTable, code: str) -> RuleRow | None:
     row = table.lookup(code)
-    if row is None and table.general_rule is not None:
-        # the general rule applies only where the table is known to list every PSR of the chapter
-        if table.chapter_coverage(code[:2]).get("status") == "full":
-            return table.general_rule
+    # the general rule applies only where the table is known to list every PSR of the chapter
+    if (row is None and table.general_rule is not None
+            and table.chapter_coverage(code[:2]).get("status") == "full"):
+        return table.general_rule
     return row
 
 
@@ -466,13 +467,22 @@ def _determine_one(profile: AgreementProfile, table: RuleTable, bom: Bom, produc
                    mapping_note: hs.Correlation) -> Determination | NoRuleData:
     row = _find_rule(table, code)
     if row is None:
-        note = "" if code == product_hs else f" (mapped from {in_edition} {product_hs})"
-        return table.no_rule_data(code, note)
+        # WO and PE (Art. 3.2(a), (b)) apply to every tariff line: decidable without a row
+        basis = ("WO" if bom.wholly_obtained and not ctx.nonorig
+                 else "PE" if ctx.mats and not ctx.nonorig else None)
+        if basis is None or bom.exporting_country not in profile.parties:
+            note = "" if code == product_hs else f" (mapped from {in_edition} {product_hs})"
+            return table.no_rule_data(code, note)
+        article = profile.wholly_obtained_article if basis == "WO" else profile.pe_article
+        row = RuleRow(profile.code, "article", "", basis, "origin criterion open to every "
+                      "tariff line", article, parse_rule("WO") if basis == "WO"
+                      else AllOf(()), 0)
     reasons: list[str] = []
     if in_edition != table.hs_edition:
         reasons.append(f"HS: {in_edition} {product_hs} is {table.hs_edition} {code} "
                        f"({mapping_note.relationship}).")
-    where = "general rule" if row.level == "general" else f"{row.level} {_dotted(row.code)}"
+    where = {"general": "general rule", "article": "no product-specific rule needed"}.get(
+        row.level) or f"{row.level} {_dotted(row.code)}"
     reasons.append(f"Rule: {profile.code} {where}: '{row.text}' (source: {row.source}; rule "
                    f"table {table.version}).")
     for m in ctx.mats:
