@@ -23,7 +23,7 @@ def materials(draw, min_size=0):
     out = []
     for _ in range(n):
         originating = draw(st.booleans())
-        origin = draw(st.sampled_from(PARTIES + ["US", "unknown"]))
+        origin = draw(st.sampled_from([*PARTIES, "US", "unknown"]))
         out.append({"hs": draw(st.sampled_from(CODES)), "origin": origin,
                     "value": str(draw(money)), "originating": originating})
     return out
@@ -64,8 +64,9 @@ def test_adding_an_originating_material_keeps_a_pure_ctc_good_originating(
     table = parse_table("agreement,level,code,rule,description,source\n" + PURE_CTC[rule],
                         agreement="RCEP", version="2099.1", hs_edition="HS2012")
     before = determine("RCEP", "940360", bom(mats, fob), rules=table)
-    added = mats + [{"hs": added_hs, "origin": added_origin, "value": str(added_value),
-                     "originating": True}]
+    new = {"hs": added_hs, "origin": added_origin, "value": str(added_value),
+           "originating": True}
+    added = [*mats, new]
     after = determine("RCEP", "940360", bom(added, fob), rules=table)
     if before.originating:
         assert after.originating
