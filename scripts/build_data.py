@@ -183,7 +183,8 @@ def _install_table(directory: Path, version: str, rows: list[list[str]], manifes
     # validate exactly as the runtime will (raises OriginInputError naming each bad row)
     table = parse_table(path.read_text(encoding="utf-8"), agreement=manifest["agreement"],
                         version=version, hs_edition=manifest["hs_edition"],
-                        coverage=manifest["coverage"], source=str(path))
+                        coverage=manifest["coverage"], source=str(path),
+                        general_rule=manifest.get("general_rule"))
     (directory / f"{version}.json").write_text(
         json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{manifest['agreement']} {version}: {len(table.rows)} rules")

@@ -64,6 +64,11 @@ class AgreementProfile:
     criterion_codes: dict[str, str | None]
     certificate: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # chapters (as ints) where de minimis by value applies; None: every chapter
+    de_minimis_value_chapters: frozenset[int] | None = None
+
+    def de_minimis_value_applies(self, chapter: int) -> bool:
+        return self.de_minimis_value_chapters is None or chapter in self.de_minimis_value_chapters
 
     def in_force(self, country: str, on: date | None = None) -> bool:
         start = self.parties.get(country)
@@ -118,7 +123,9 @@ AJCEP = AgreementProfile(
         "TH": date(2009, 6, 1), "KH": date(2009, 12, 1), "PH": date(2010, 7, 1),
         "ID": date(2018, 3, 1),
     },
-    hs_edition="HS2012",  # see schemas/origin/AJCEP manifest for the edition of its rows
+    # Annex 2 as signed is based on the HS as amended on 1 January 2002; the general rule
+    # (Art. 26.1) is applied here on HS2012 headings (see schemas/origin/AJCEP manifest)
+    hs_edition="HS2012",
     rvc_label="RVC",
     rvc_article="AJCEP Art. 27",
     build_up_allowed=False,  # Art. 27 gives the build-down formula only
@@ -148,9 +155,13 @@ JTEPA = AgreementProfile(
     rvc_label="QVC",
     rvc_article="JTEPA Art. 28 (qualifying value content)",
     build_up_allowed=False,
+    # Annex 2, Section 1, note (e): 10 % in value for Chapters 28-49 and 64-97, 7 % by weight
+    # for Chapters 50-63 (the goods of other chapters have product-specific percentages that
+    # are not in this build)
     de_minimis_value_pct=Decimal(10),
-    de_minimis_weight_pct=Decimal(10),
-    de_minimis_article="JTEPA Art. 30",
+    de_minimis_weight_pct=Decimal(7),
+    de_minimis_value_chapters=frozenset([*range(28, 50), *range(64, 98)]),
+    de_minimis_article="JTEPA Art. 30 and Annex 2 Section 1 note (e)",
     accumulation_article="JTEPA Art. 29",
     wholly_obtained_article="JTEPA Art. 28(1)(a)",
     pe_article="JTEPA Art. 28(1)(b)",
@@ -160,8 +171,8 @@ JTEPA = AgreementProfile(
     criterion_codes={"WO": "WO", "PE": "PE", "CTC": "PS", "RVC": "PS", "SP": "PS",
                      "CR": "PS", "ACU": None, "DMI": None},
     certificate="JTEPA certificate of origin, field 'Preference criterion'",
-    notes=("De minimis percentages are taken as 10 % by value / weight pending a check of "
-           "JTEPA Art. 30's text.",
+    notes=("Annex 2 is based on the HS as amended on 1 January 2002 (Section 1 note (d)); no "
+           "product-specific rule of it is in this build.",
            "Minimal operations use the RCEP Art. 3.6 codes; JTEPA Art. 31's own list was not "
            "checked line by line.",),
 )

@@ -298,7 +298,11 @@ def _de_minimis(failing: list[_Mat], ctx: _Ctx) -> tuple[bool, str]:
     if p.de_minimis_value_pct is None and p.de_minimis_weight_pct is None:
         return False, f"De minimis: {p.code} has none."
     parts = []
-    if p.de_minimis_value_pct is not None:
+    chapter = int(ctx.product[:2])
+    if p.de_minimis_value_pct is not None and not p.de_minimis_value_applies(chapter):
+        parts.append(f"by value, not available for goods of chapter {chapter:02d} under "
+                     f"{p.code}")
+    elif p.de_minimis_value_pct is not None:
         value = sum((m.material.value for m in failing), Decimal(0))
         share = value / fob * HUNDRED
         ok = share <= p.de_minimis_value_pct
@@ -307,7 +311,7 @@ def _de_minimis(failing: list[_Mat], ctx: _Ctx) -> tuple[bool, str]:
                      f"({'within' if ok else 'over'} {p.de_minimis_value_pct} %)")
         if ok:
             return True, f"De minimis ({art}): {parts[0]}: passes."
-    if p.de_minimis_weight_pct is not None and int(ctx.product[:2]) in TEXTILE_CHAPTERS:
+    if p.de_minimis_weight_pct is not None and chapter in TEXTILE_CHAPTERS:
         weights = [m.material.weight_kg for m in failing]
         if ctx.bom.weight_kg is None or any(w is None for w in weights):
             parts.append("by weight (Chapters 50-63), not computable: the BOM lacks the good's "

@@ -162,7 +162,7 @@ def parse_table(text: str, *, agreement: str, version: str, hs_edition: str,
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         raise RuleTableInvalid(f"{len(errors)} bad row(s) in the {agreement} rule table: "
                                f"{listing}{more}", errors=errors)
-    if not rows:
+    if not rows and not general_rule:
         raise RuleTableInvalid("the rule table has no rows", errors=[])
     general = None
     if general_rule:
@@ -267,6 +267,12 @@ def install_table(agreement: str, csv_text: str, home: Path | str, *,
             version = f"{_version_key(newest)[0]}.{_version_key(newest)[1] + 1}"
     elif version in existing:
         raise OriginInputError(f"{agreement} rule table version {version} already exists")
+    if general_rule is None:
+        # the agreement's general rule (e.g. AJCEP Art. 26.1) carries over from the shipped table
+        shipped = _versions(SHIPPED_DIR / agreement)
+        if shipped:
+            m = json.loads((SHIPPED_DIR / agreement / f"{shipped[-1]}.json").read_text("utf-8"))
+            general_rule = m.get("general_rule")
     table = parse_table(csv_text, agreement=agreement, version=version, hs_edition=hs_edition,
                         coverage=coverage, source=source, general_rule=general_rule)
     d.mkdir(parents=True, exist_ok=True)

@@ -274,3 +274,43 @@ def test_json_carries_the_interface_fields():
                 "rvc_percent", "reasons", "rules_version"):
         assert key in j
     assert isinstance(j["reasons"], list) and all(isinstance(r, str) for r in j["reasons"])
+
+
+# --- AJCEP general rule and JTEPA de minimis scope, driven by the agreement profiles
+
+AJCEP_GENERAL = {"rule": "CTH or RVC40", "source": "AJCEP Art. 26.1"}
+HEADER = "agreement,level,code,rule,description,source\n"
+
+
+def test_shipped_ajcep_table_has_no_psr_so_no_rule_data():
+    with pytest.raises(NoRuleData) as info:
+        determine("AJCEP", "940360", bom(mat("440399", "100.00"), exporting="TH",
+                                          importing="JP"))
+    assert info.value.extra["coverage"]["status"] == "missing"
+
+
+def test_ajcep_general_rule_applies_where_a_chapter_is_fully_known():
+    table = parse_table(HEADER, agreement="AJCEP", version="2099.1", hs_edition="HS2012",
+                        coverage={"94": {"status": "full", "note": "no Annex 2 row"}},
+                        general_rule=AJCEP_GENERAL)
+    d = determine("AJCEP", "940360", bom(mat("440399", "600.00"), exporting="TH",
+                                          importing="JP"), rules=table)
+    assert d.originating and d.criterion == "CTH"  # Form AJ: 'CTH' for Art. 26.1
+    assert d.rule_level == "general"
+    # accumulation is limited to AJCEP Parties: Chinese 'originating' parts do not count
+    d2 = determine("AJCEP", "940360", bom(mat("940390", "700.00", origin="CN", originating=True),
+                                           exporting="TH", importing="JP"), rules=table)
+    assert not d2.originating and any("CN is not a Party to AJCEP" in r for r in d2.reasons)
+
+
+def test_jtepa_de_minimis_only_for_listed_chapters():
+    table = parse_table(HEADER + "JTEPA,chapter,94,CTH,Furniture,test\n"
+                                 "JTEPA,chapter,14,CC,Vegetable products,test\n",
+                        agreement="JTEPA", version="2099.1", hs_edition="HS2012")
+    ok = determine("JTEPA", "940360", bom(mat("940390", "100.00"), exporting="TH",
+                                           importing="JP"), rules=table)
+    assert ok.originating and ok.criterion == "PS"  # JTEPA certificate: WO, PE, PS
+    ko = determine("JTEPA", "140490", bom(mat("140110", "50.00"), exporting="TH",
+                                           importing="JP"), rules=table)
+    assert not ko.originating
+    assert any("not available for goods of chapter 14" in r for r in ko.reasons)
