@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from ledger.errors import InvalidInput
@@ -62,7 +62,9 @@ def _nomenclature(edition: str) -> dict[str, str]:
 
 
 @cache
-def _correlation_table(from_edition: str, to_edition: str) -> dict[str, tuple[tuple[str, ...], str]]:
+def _correlation_table(
+    from_edition: str, to_edition: str
+) -> dict[str, tuple[tuple[str, ...], str]]:
     key = (from_edition, to_edition)
     inverse = False
     if key not in _CORRELATION_FILES:
@@ -110,6 +112,7 @@ def describe(code: str, edition: str) -> str | None:
     return _nomenclature(edition).get(code) if isinstance(code, str) else None
 
 
+@lru_cache(maxsize=65536)
 def correlate(code6: str, from_edition: str, to_edition: str) -> Correlation:
     """Map a 6-digit code of ``from_edition`` to ``to_edition`` through the UNSD tables.
 

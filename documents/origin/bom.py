@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import pycountry
@@ -55,10 +56,20 @@ Money = Annotated[Decimal, BeforeValidator(_to_decimal), Field(ge=0, allow_inf_n
 Weight = Annotated[Decimal, BeforeValidator(_to_decimal), Field(ge=0, allow_inf_nan=False)]
 
 
+@lru_cache(maxsize=512)
+def _known_country(code: str) -> bool:
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
+@lru_cache(maxsize=64)
+def _known_currency(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
+
+
 def _country(code: str) -> str:
     if not isinstance(code, str) or len(code) != 2 or not code.isupper():
         raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code (two capital letters)")
-    if pycountry.countries.get(alpha_2=code) is None:
+    if not _known_country(code):
         raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
     return code
 
@@ -133,7 +144,7 @@ class Bom(BaseModel):
     @field_validator("currency")
     @classmethod
     def _check_currency(cls, v: str) -> str:
-        if len(v) != 3 or not v.isupper() or pycountry.currencies.get(alpha_3=v) is None:
+        if len(v) != 3 or not v.isupper() or not _known_currency(v):
             raise ValueError(f"{v!r} is not an ISO 4217 currency code")
         return v
 

@@ -185,9 +185,12 @@ def _eval(node: Rule, ctx: _Ctx) -> _Outcome:
     if isinstance(node, AnyOf):
         outs = [_eval(o, ctx) for o in node.options]
         reasons = [r for o in outs for r in o.reasons]
-        for o in outs:
-            if o.passed:
-                return _Outcome(True, o.bases, reasons)
+        passing = [o for o in outs if o.passed]
+        if passing:
+            # the exporter may rely on any alternative (RCEP Annex 3A headnote 8); prefer one
+            # that does not lean on de minimis
+            best = next((o for o in passing if "DMI" not in o.bases), passing[0])
+            return _Outcome(True, best.bases, reasons)
         undecided = [o for o in outs if o.passed is None]
         if undecided:
             return _Outcome(None, [], reasons, [f for o in outs for f in o.failing],
