@@ -11,6 +11,7 @@ import hashlib
 import json
 import random
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -392,7 +393,7 @@ def test_every_mutated_inclusion_proof_fails(case: tuple[int, int], rng: random.
         if m in (0, n) or m > N:
             continue
         same_shape = i < m and ref_sides(i, m) == ref_sides(i, n)
-        failed = raises_proof_invalid(lambda m=m: verify_inclusion(leaf, i, m, proof, root))
+        failed = raises_proof_invalid(partial(verify_inclusion, leaf, i, m, proof, root))
         assert failed != same_shape, (i, n, m)
 
 
@@ -476,7 +477,7 @@ def test_every_mutated_consistency_proof_fails(case: tuple[int, int], rng: rando
         if k == n or k > N:
             continue
         same_shape = k > m and ref_sides(m - 1, k) == ref_sides(m - 1, n)
-        failed = raises_proof_invalid(lambda k=k: verify_consistency(m, k, r1, r2, proof))
+        failed = raises_proof_invalid(partial(verify_consistency, m, k, r1, r2, proof))
         assert failed != same_shape, (m, n, k)
 
 
