@@ -80,12 +80,32 @@ def fast_canonical_bytes(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def parse_canonical(data: bytes, what: str = "object") -> Any:
-    """Parse ``data`` and insist it is exactly the canonical encoding of what it holds."""
+def _no_float(text: str) -> Any:
+    raise EncodingError(f"the number {text} is not an integer; the canonical model has no floats")
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise EncodingError(f"integer {text} is outside the safe range")
+    return value
+
+
+def parse_json(data: bytes, what: str = "object") -> Any:
+    """Parse JSON within the canonical data model (no floats, NaN or unsafe integers)."""
     try:
-        value = json.loads(data)
+        return json.loads(
+            data, parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_float
+        )
+    except EncodingError as exc:
+        raise EncodingError(f"{what}: {exc.detail}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise EncodingError(f"{what} is not valid JSON: {exc}") from exc
+
+
+def parse_canonical(data: bytes, what: str = "object") -> Any:
+    """Parse ``data`` and insist it is exactly the canonical encoding of what it holds."""
+    value = parse_json(data, what)
     if fast_canonical_bytes(value) != data:
         raise EncodingError(f"{what} is not in the canonical encoding (RFC 8785)")
     return value

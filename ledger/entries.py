@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ledger.encoding import Tag, b64decode, b64encode, canonical_bytes, fast_canonical_bytes
+from ledger.encoding import (
+    Tag,
+    b64decode,
+    b64encode,
+    canonical_bytes,
+    fast_canonical_bytes,
+    parse_json,
+)
 from ledger.errors import EncodingError, EntryRejected
 from ledger.keys import SigningKey
 from ledger.merkle import leaf_hash
@@ -153,12 +160,7 @@ def add_signatures(entry: Entry, keys: Sequence[SigningKey]) -> Entry:
 def parse_entry(envelope: bytes, payload: bytes | None = None) -> Entry:
     """Read an entry from its canonical bytes; raise :class:`EncodingError` or
     :class:`EntryRejected` for anything wrong that needs no ledger state to see."""
-    import json
-
-    try:
-        doc = json.loads(envelope)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EncodingError(f"the entry is not valid JSON: {exc}") from exc
+    doc = parse_json(envelope, "the entry")
     if not isinstance(doc, dict) or doc.keys() != {"signatures", "signed"}:
         raise EncodingError("an entry is an object with exactly signatures and signed")
     signed, sig_list = doc["signed"], doc["signatures"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, event, select, text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -43,19 +43,20 @@ class LedgerMeta(SQLModel, table=True):
 
 class BlockRow(SQLModel, table=True):
     __tablename__ = "ledger_blocks"
-    height: int = Field(primary_key=True)
+    height: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     block_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     header: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     checkpoint: str
-    first_index: int
+    first_index: int = Field(sa_column=Column(BigInteger, nullable=False))
     entry_count: int
 
 
 class EntryRow(SQLModel, table=True):
     __tablename__ = "ledger_entries"
     __table_args__ = (Index("ix_ledger_entries_subject", "subject"),)
-    idx: int = Field(primary_key=True)
-    height: int
+    # Leaf index in the log; BIGINT because PostgreSQL's INTEGER stops at 2**31.
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    height: int = Field(sa_column=Column(BigInteger, nullable=False))
     entry_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
@@ -66,13 +67,13 @@ class EntryRow(SQLModel, table=True):
 class TreeNodeRow(SQLModel, table=True):
     __tablename__ = "ledger_tree_nodes"
     level: int = Field(primary_key=True)
-    idx: int = Field(primary_key=True)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class CheckpointSignatureRow(SQLModel, table=True):
     __tablename__ = "ledger_checkpoint_signatures"
-    height: int = Field(primary_key=True)
+    height: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     name: str = Field(primary_key=True)
     line: str
 
@@ -135,7 +136,7 @@ class LedgerStore:
         """Only for tests that play an attacker with direct database access."""
         with self.engine.begin() as conn:
             for table in LEDGER_TABLES:
-                for op in ("update", "delete"):
+                for op in ("update", "delete", "truncate"):
                     name = f"{table}_no_{op}"
                     if self.is_sqlite:
                         conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
@@ -239,20 +240,22 @@ class LedgerStore:
         """Blocks ``start..stop`` in order, one at a time (memory flat in chain length)."""
         height = start
         while stop is None or height <= stop:
+            query = (
+                select(
+                    BlockRow.height,
+                    BlockRow.header,
+                    BlockRow.checkpoint,
+                    BlockRow.first_index,
+                    BlockRow.entry_count,
+                )
+                .where(BlockRow.height >= height)  # type: ignore[arg-type]
+                .order_by(BlockRow.height)  # type: ignore[arg-type]
+                .limit(64)
+            )
+            if stop is not None:
+                query = query.where(BlockRow.height <= stop)  # type: ignore[arg-type]
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(
-                        BlockRow.height,
-                        BlockRow.header,
-                        BlockRow.checkpoint,
-                        BlockRow.first_index,
-                        BlockRow.entry_count,
-                    )
-                    .where(BlockRow.height >= height)  # type: ignore[arg-type]
-                    .where(BlockRow.height <= (stop if stop is not None else 2**62))  # type: ignore[arg-type]
-                    .order_by(BlockRow.height)  # type: ignore[arg-type]
-                    .limit(64)
-                ).all()
+                rows = conn.execute(query).all()
                 if not rows:
                     return
                 first = rows[0][3]
@@ -417,7 +420,7 @@ def _postgres_triggers() -> list[str]:
         "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql"
     ]
     for table in LEDGER_TABLES:
-        for op in ("UPDATE", "DELETE"):
+        for op in ("UPDATE", "DELETE", "TRUNCATE"):
             name = f"{table}_no_{op.lower()}"
             statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             statements.append(

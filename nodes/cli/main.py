@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -19,12 +18,12 @@ from nodes.cli import audit, doc, node, origin, proof
 
 
 class TradeLedgerGroup(TyperGroup):
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except TradeLedgerError as exc:
-            click.echo(exc.one_line(), err=True)
-            raise click.exceptions.Exit(exc.exit_code) from exc
+            typer.echo(exc.one_line(), err=True)
+            raise typer.Exit(exc.exit_code) from exc
 
 
 app = typer.Typer(

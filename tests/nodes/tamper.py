@@ -61,6 +61,15 @@ def replayed_state(store: LedgerStore, consortium: Consortium) -> ChainState:
     return state
 
 
+def strip_entry_constraints(store: LedgerStore) -> None:
+    """Rebuild ledger_entries without its unique index, as an attacker with the file could."""
+    store.drop_append_only_triggers()
+    with store.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE forged AS SELECT * FROM ledger_entries"))
+        conn.execute(text("DROP TABLE ledger_entries"))
+        conn.execute(text("ALTER TABLE forged RENAME TO ledger_entries"))
+
+
 def append_forged_block(
     store: LedgerStore, consortium: Consortium, entries: list[Entry], proposer: str, key: SigningKey
 ) -> int:

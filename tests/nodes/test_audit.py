@@ -21,6 +21,7 @@ from tests.nodes.tamper import (
     flip_byte,
     read_column,
     rewrite_entries,
+    strip_entry_constraints,
     update_column,
 )
 
@@ -133,7 +134,6 @@ def test_flipped_byte_in_a_checkpoint_signature_is_found(home: Path, height: int
             1,
         ),
         ("deleted", lambda rows: rows[:700] + rows[701:], 2),
-        ("inserted", lambda rows: [*rows[:1100], dict(rows[5]), *rows[1100:]], 3),
     ],
 )
 def test_reordered_inserted_or_deleted_entries_are_found(
@@ -142,6 +142,31 @@ def test_reordered_inserted_or_deleted_entries_are_found(
     store = store_of(home)
     rewrite_entries(store, transform)
     assert_invalid_at(home, height)
+    store.dispose()
+
+
+def test_inserted_entry_is_found(home: Path) -> None:
+    """A validly signed entry slipped into block 3's range shifts every later entry."""
+    node = NodeHome(home)
+    extra = build_entry(
+        "bank.presentation",
+        "jp-sakura-bank",
+        node.signing_key("jp-sakura-bank"),
+        b'{"letter_of_credit": "LC-1"}',
+        "application/json",
+        subject="jp-jcci/JCCI-X",
+    )
+    row = {
+        "height": 3,
+        "entry_hash": extra.entry_hash,
+        "envelope": extra.envelope,
+        "payload": extra.payload,
+        "type": extra.type,
+        "subject": extra.subject,
+    }
+    store = store_of(home)
+    rewrite_entries(store, lambda rows: [*rows[:1100], row, *rows[1100:]])
+    assert_invalid_at(home, 3)
     store.dispose()
 
 
@@ -176,6 +201,7 @@ def test_entry_appended_twice_is_found(home: Path) -> None:
         bytes(read_column(store, "ledger_entries", "idx", 3, "envelope")),  # type: ignore[arg-type]
         bytes(read_column(store, "ledger_entries", "idx", 3, "payload")),
     )  # type: ignore[arg-type]
+    strip_entry_constraints(store)
     height = append_forged_block(
         store, node.consortium(), [first], "jp-jcci", node.signing_key("jp-jcci")
     )
