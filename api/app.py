@@ -1,0 +1,86 @@
+"""The HTTP face of a node: ``create_app(node)`` builds the FastAPI application.
+
+Routers live in :mod:`api.routes`; every error becomes RFC 9457 problem details
+(:mod:`api.problems`); bodies over ``body_limit`` bytes are refused with 413.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api import problems
+from api.routes import documents, ledger, verify
+from api.schemas import OriginRequest, Problem, SignedEntry, VerifyByDigest, VerifyById
+from nodes.service import LedgerNode
+
+DESCRIPTION = """\
+The API of one **tradeledger** node: a permissioned, append-only, hash-chained ledger of trade
+documents (certificates of origin, customs declarations) between Japan and ASEAN.
+
+* Authenticated calls carry `Authorization: Bearer <token>` (tokens per organisation and role,
+  from `tradeledger token create`).
+* Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`.
+* Checkpoints are C2SP signed notes; proofs are RFC 9162 and can be checked offline
+  (`tradeledger proof verify`).
+"""
+
+
+def create_app(
+    node: LedgerNode,
+    *,
+    body_limit: int = problems.DEFAULT_BODY_LIMIT,
+    close_node_on_shutdown: bool = False,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_node_on_shutdown:
+            node.close()
+
+    app = FastAPI(
+        title="tradeledger node API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "node", "description": "The node itself."},
+            {"name": "ledger", "description": "Checkpoints, blocks and entries."},
+            {"name": "proofs", "description": "RFC 9162 inclusion and consistency proofs."},
+            {"name": "documents", "description": "Submitting and reading trade documents."},
+            {"name": "verification", "description": "Public checks of certificates."},
+            {"name": "origin", "description": "Rules-of-origin determinations."},
+        ],
+    )
+    app.state.node = node
+    problems.install(app)
+    app.include_router(ledger.router)
+    app.include_router(documents.router)
+    app.include_router(verify.router)
+    app.add_middleware(problems.BodySizeLimit, limit=body_limit)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, SignedEntry, VerifyByDigest, VerifyById, OriginRequest):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in model_schema.pop("$defs", {}).items():
+                components.setdefault(name, sub)
+            components.setdefault(model.__name__, model_schema)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,169 @@
+"""Trade documents: submit (node-signed or pre-signed), read, and their provenance."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from api.deps import CallerDep, NodeDep, json_response
+from api.routes.common import problems
+from api.schemas import CertificateExample, ProvenanceResponse, SignedEntry, SubmissionResponse
+from ledger.errors import InvalidInput
+from nodes import documents_bridge as bridge
+from nodes.service import DOCUMENT_EVENTS, ENTRY_MEDIA_TYPE
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+EventName = Literal[
+    "co.application",
+    "co.issued",
+    "co.amended",
+    "co.revoked",
+    "origin.declaration",
+    "customs.export_declaration",
+    "customs.import_declaration",
+    "customs.verification_requested",
+    "customs.verification_result",
+    "bank.presentation",
+]
+assert set(EventName.__args__) == set(DOCUMENT_EVENTS)  # type: ignore[attr-defined]
+
+DocumentIdPath = Annotated[
+    str,
+    Path(
+        description="`<issuer org id>/<document number>` (the slash is part of the id).",
+        examples=["jp-jcci/JCCI-2026-0000042"],
+    ),
+]
+
+_SUBMIT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "A trade document as JSON (see the `event` parameter).",
+                "additionalProperties": True,
+            },
+            "examples": {"certificate": {"value": CertificateExample}},
+        },
+        "application/xml": {
+            "schema": {"type": "string", "description": "A trade document as XML."},
+            "example": "<certificate_of_origin><number>JCCI-2026-0000042</number>"
+            "<issuer>jp-jcci</issuer><importing_country>VN</importing_country>"
+            "</certificate_of_origin>",
+        },
+        ENTRY_MEDIA_TYPE: {
+            "schema": {"$ref": "#/components/schemas/SignedEntry"},
+        },
+    },
+}
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=SubmissionResponse,
+    summary="Submit a document or lifecycle event",
+    description=(
+        "Either a document (JSON or XML; the Content-Type says which) with `event` naming "
+        "what it is, signed by this node with the caller organisation's key; or an entry the "
+        f"caller signed itself (`{ENTRY_MEDIA_TYPE}`: base64 envelope and payload). The answer "
+        "comes only once the entry is durably journaled; it is in a block within 200 ms. "
+        "Who may submit what: issuing authorities `co.issued`, `co.amended`, `co.revoked`; "
+        "exporters `co.application`, `origin.declaration`; customs declarations and "
+        "verification for their own country; banks `bank.presentation`."
+    ),
+    openapi_extra={"requestBody": _SUBMIT_BODY},
+    responses=problems(401, 403, 409, 413, 415, 422, 503),
+)
+async def submit(
+    request: Request,
+    node: NodeDep,
+    caller: CallerDep,
+    event: Annotated[
+        EventName | None,
+        Query(description="The lifecycle event the document is (not for pre-signed entries)."),
+    ] = None,
+) -> Response:
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() == ENTRY_MEDIA_TYPE:
+        envelope, payload = _signed_entry(body)
+        result = await run_in_threadpool(node.submit_entry, caller, envelope, payload)
+    else:
+        if event is None:
+            raise InvalidInput(
+                "say which lifecycle event the document is with ?event=…", location="/query/event"
+            )
+        bridge.media_type(content_type)  # 415 before anything else
+        result = await run_in_threadpool(node.submit_document, caller, event, body, content_type)
+    return json_response(result, 201, headers={"Location": f"/v1/entries/{result['entry_hash']}"})
+
+
+def _signed_entry(body: bytes) -> tuple[bytes, bytes]:
+    data = bridge.parse_json(body)
+    if not isinstance(data, dict):
+        raise InvalidInput("a signed entry is {envelope, payload}", location="/")
+    try:
+        model = SignedEntry.model_validate(data)
+    except ValueError as exc:
+        raise InvalidInput(
+            "a signed entry is {envelope, payload}, both base64", location="/"
+        ) from exc
+    out = []
+    for name in ("envelope", "payload"):
+        try:
+            out.append(base64.b64decode(getattr(model, name), validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput(f"{name} is not base64", location=f"/{name}") from exc
+    return out[0], out[1]
+
+
+@router.get(
+    "/documents/{document_id:path}/provenance",
+    response_model=ProvenanceResponse,
+    summary="Every ledger event about a document, with inclusion proofs",
+    description="Events in ledger order (issued, amended, verified, declared, presented, "
+    "revoked), each with block height, entry hash, actor, time and an inclusion proof to the "
+    "same checkpoint (the one returned). Parties to the document and auditors only.",
+    responses=problems(401, 404, 422),
+)
+def provenance(node: NodeDep, caller: CallerDep, document_id: DocumentIdPath) -> Response:
+    return json_response(node.provenance(document_id, caller))
+
+
+@router.get(
+    "/documents/{document_id:path}",
+    summary="The document",
+    description="The current content of the document as submitted (JSON or XML). Parties to "
+    "the document and auditors only. Headers give its ledger status and entry hash.",
+    responses={
+        200: {
+            "description": "The document.",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/xml": {"schema": {"type": "string"}},
+            },
+        },
+        **problems(401, 404, 422),
+    },
+)
+def document(node: NodeDep, caller: CallerDep, document_id: DocumentIdPath) -> Response:
+    content, media, info = node.document(document_id, caller)
+    headers = {
+        "TradeLedger-Document-Id": _header_safe(info.document_id),
+        "TradeLedger-Status": info.status,
+    }
+    if info.defining_hash:
+        headers["TradeLedger-Entry-Hash"] = info.defining_hash
+    return Response(content, media_type=media, headers=headers)
+
+
+def _header_safe(value: str) -> str:
+    return value.encode("ascii", "backslashreplace").decode("ascii")

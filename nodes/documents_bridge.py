@@ -1,0 +1,205 @@
+"""Where the node meets the ``documents`` package (trade-document schemas, business rules,
+digests and the rules-of-origin engine), kept in one place.
+
+The node needs from a submitted document only a few fields (``number``, ``issuer``,
+``co_reference``, ``supersedes``, countries) to derive the entry's subject and refs and to apply
+the access policy; it reads them from JSON or XML itself. Full validation (schema and business
+rules) and the document digest come from ``documents`` when it provides them:
+
+* ``documents.parse_document(data, content_type)`` and ``documents.validate(doc, registry=…)``
+  — raise :class:`~ledger.errors.DocumentInvalid` for an invalid document;
+* ``documents.document_digest(doc)`` — the ``tradeledger/v1/document`` digest;
+* ``documents.origin.determine(agreement, product_hs, bom, home=…)``.
+
+Whatever of these is missing is skipped (validation falls back to well-formedness and the
+fields above), so the node works while that package grows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from ledger.errors import InvalidInput, OriginInputError, TradeLedgerError
+
+JSON_TYPES = ("application/json",)
+XML_TYPES = ("application/xml", "text/xml")
+MAX_XML_DEPTH = 64
+
+
+class UnsupportedMediaType(InvalidInput):
+    code = "unsupported-media-type"
+    title = "Unsupported media type"
+    status = 415
+
+
+def media_type(content_type: str | None) -> str:
+    """``application/json`` or ``application/xml`` for a request's Content-Type."""
+    base = (content_type or "").split(";")[0].strip().lower()
+    if base in JSON_TYPES or (base.startswith("application/") and base.endswith("+json")):
+        return "application/json"
+    if base in XML_TYPES or base.endswith("+xml"):
+        return "application/xml"
+    raise UnsupportedMediaType(
+        f"a document is sent as application/json or application/xml, not {base or 'nothing'}"
+    )
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse JSON; a syntax error names its line and column."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"the body is not UTF-8 (byte {exc.start})", location=f"byte {exc.start}"
+        ) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            location=f"line {exc.lineno}, column {exc.colno}",
+            line=exc.lineno,
+            column=exc.colno,
+        ) from exc
+
+
+_XML_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, remove_comments=True
+)
+
+
+def parse_xml(body: bytes) -> etree._Element:
+    """Parse XML safely (no entities, no DTD, no network); errors name line and column."""
+    try:
+        root = etree.fromstring(body, parser=_XML_PARSER)
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (0, 0)
+        raise InvalidInput(
+            f"malformed XML: {exc.msg}",
+            location=f"line {line}, column {column}",
+            line=line,
+            column=column,
+        ) from exc
+    if root is None:
+        raise InvalidInput("the XML document is empty", location="/")
+    return root
+
+
+def _local(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def xml_fields(element: etree._Element, depth: int = 0) -> Any:
+    """An XML element as plain data: text for leaves, dicts of local names (lists for repeats)."""
+    if depth > MAX_XML_DEPTH:
+        raise InvalidInput("the XML document is nested too deeply", location="/")
+    children = [c for c in element if isinstance(c.tag, str)]
+    if not children:
+        return (element.text or "").strip()
+    out: dict[str, Any] = {}
+    for child in children:
+        name = _local(child.tag)
+        value = xml_fields(child, depth + 1)
+        if name in out:
+            if not isinstance(out[name], list):
+                out[name] = [out[name]]
+            out[name].append(value)
+        else:
+            out[name] = value
+    return out
+
+
+def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
+    """The document's fields as a dict (for subject, refs and access policy)."""
+    media = media_type(content_type)
+    if media == "application/json":
+        doc = parse_json(body)
+        if not isinstance(doc, dict):
+            raise InvalidInput("a document is a JSON object", location="/")
+        return doc
+    root = parse_xml(body)
+    fields = xml_fields(root)
+    if not isinstance(fields, dict):
+        raise InvalidInput("the XML document has no fields", location="/" + _local(root.tag))
+    fields.setdefault("document_type", _local(root.tag))
+    return fields
+
+
+def _documents() -> Any | None:
+    try:
+        return importlib.import_module("documents")
+    except ImportError:
+        return None
+
+
+def validate(body: bytes, content_type: str, event: str, registry: Any) -> None:
+    """Schema and business-rule validation from the ``documents`` package, when present.
+
+    ``registry`` is the node's :class:`~nodes.index.DocumentIndex`, for rules that depend on the
+    ledger (the ``DocumentRegistry`` protocol of ``documents``).
+    """
+    mod = _documents()
+    parse = getattr(mod, "parse_document", None)
+    check = getattr(mod, "validate", None)
+    if parse is None or check is None:
+        return
+    doc = parse(body, content_type)
+    try:
+        check(doc, registry=registry)
+    except TypeError:
+        check(doc)
+
+
+def document_digest(body: bytes, content_type: str) -> str | None:
+    """The ``tradeledger/v1/document`` digest of a document, when ``documents`` provides it."""
+    mod = _documents()
+    parse = getattr(mod, "parse_document", None)
+    digest = getattr(mod, "document_digest", None)
+    if parse is None or digest is None:
+        return None
+    try:
+        value = digest(parse(body, content_type))
+    except TradeLedgerError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _determine() -> Any:
+    for name in ("documents.origin", "documents.origin.evaluate"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        fn = getattr(mod, "determine", None)
+        if fn is not None:
+            return fn
+    return None
+
+
+def determine_origin(body: bytes, home: Path | None) -> dict[str, Any]:
+    """``POST /v1/origin/determinations``: the BOM with ``agreement`` and ``product``."""
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise OriginInputError("the body is a bill of materials (a JSON object)", location="/")
+    agreement = data.pop("agreement", None)
+    product = data.pop("product", data.pop("product_hs", None))
+    if not isinstance(agreement, str) or not agreement:
+        raise OriginInputError("agreement is required (e.g. RCEP)", location="/agreement")
+    if not isinstance(product, str) or not product:
+        raise OriginInputError("product is required (a 6-digit HS code)", location="/product")
+    determine = _determine()
+    if determine is None:
+        raise OriginInputError("this build has no rules-of-origin engine")
+    try:
+        result = determine(agreement, product, data, home=home)
+    except TradeLedgerError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise OriginInputError(f"the bill of materials is not usable: {exc}") from exc
+    to_json = getattr(result, "to_json", None)
+    return to_json() if callable(to_json) else dict(result)

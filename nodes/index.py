@@ -1,0 +1,525 @@
+"""The node's document index: who the parties of each document are, and its events.
+
+Derived from committed blocks only (never a source of truth: it can be rebuilt from the ledger
+at any time), kept in ``node_*`` tables beside the ledger's, and used to answer access checks,
+provenance and verification quickly. Nothing here is hashed or signed.
+
+For each entry the index records
+
+* the documents it concerns: its ``subject``, the subjects of the entries it refers to
+  (``refs``) and the documents its payload names (``co_reference``, ``supersedes``) — so a
+  certificate's provenance shows the declarations and presentations that refer to it;
+* what it does to them: a certificate issued or amended (content, issuer, countries, digest),
+  superseded by an amendment, revoked; a declaration filed; a bank presentation (the bank
+  becomes a party).
+
+Parties are organisation ids. Exporters and importers are named in documents by legal name
+(and optionally ``org_id``); they are matched to members by either.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+
+from ledger.consortium import Membership
+from ledger.entries import Entry
+from nodes.access import DocumentAccess
+
+metadata = MetaData()
+
+documents_table = Table(
+    "node_documents",
+    metadata,
+    Column("document_id", String, primary_key=True),
+    Column("kind", String, nullable=True),
+    Column("issuer", String, nullable=True),
+    Column("exporting_country", String, nullable=True),
+    Column("importing_country", String, nullable=True),
+    Column("status", String, nullable=False),
+    Column("issued_at", String, nullable=True),
+    Column("valid_until", String, nullable=True),
+    Column("defining_hash", String, nullable=True),
+    Column("content_type", String, nullable=True),
+    Column("payload_digest", String, nullable=True, index=True),
+    Column("document_digest", String, nullable=True, index=True),
+    Column("superseded_by", String, nullable=True),
+    Column("parties", Text, nullable=False),
+)
+
+events_table = Table(
+    "node_document_events",
+    metadata,
+    Column("document_id", String, primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("height", Integer, nullable=False),
+    Column("entry_hash", LargeBinary, nullable=False),
+    Column("type", String, nullable=False),
+    Column("author", String, nullable=False),
+    Column("timestamp", String, nullable=False),
+    Column("payload_digest", String, nullable=False),
+)
+
+meta_table = Table(
+    "node_meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
+
+#: Entry types that define a document's content (the document *is* their payload).
+DEFINING_TYPES = frozenset(
+    {
+        "co.issued",
+        "co.amended",
+        "origin.declaration",
+        "customs.export_declaration",
+        "customs.import_declaration",
+    }
+)
+CO_TYPES = frozenset({"co.issued", "co.amended"})
+#: RCEP Article 3.17 and AJCEP Annex 4 OCP rule 7: a certificate is valid one year from issue.
+CO_VALIDITY = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One document as the index knows it."""
+
+    document_id: str
+    kind: str | None = None
+    issuer: str | None = None
+    exporting_country: str | None = None
+    importing_country: str | None = None
+    status: str = "unknown"
+    issued_at: str | None = None
+    valid_until: str | None = None
+    defining_hash: str | None = None
+    content_type: str | None = None
+    payload_digest: str | None = None
+    document_digest: str | None = None
+    superseded_by: str | None = None
+    parties: frozenset[str] = field(default_factory=frozenset)
+
+    def access(self) -> DocumentAccess:
+        countries = frozenset(c for c in (self.exporting_country, self.importing_country) if c)
+        return DocumentAccess(self.document_id, self.parties, countries)
+
+    def status_on(self, today: date) -> str:
+        """The status shown to users: ``expired`` once a current certificate's year is over."""
+        if self.status == "current" and self.valid_until and self.valid_until < today.isoformat():
+            return "expired"
+        return self.status
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "document_id": self.document_id,
+            "kind": self.kind,
+            "issuer": self.issuer,
+            "exporting_country": self.exporting_country,
+            "importing_country": self.importing_country,
+            "status": self.status,
+            "issued_at": self.issued_at,
+            "valid_until": self.valid_until,
+            "defining_hash": self.defining_hash,
+            "content_type": self.content_type,
+            "payload_digest": self.payload_digest,
+            "document_digest": self.document_digest,
+            "superseded_by": self.superseded_by,
+            "parties": " ".join(sorted(self.parties)),
+        }
+
+    @classmethod
+    def from_row(cls, row: Any) -> DocumentInfo:
+        m = row._mapping
+        return cls(
+            document_id=m["document_id"],
+            kind=m["kind"],
+            issuer=m["issuer"],
+            exporting_country=m["exporting_country"],
+            importing_country=m["importing_country"],
+            status=m["status"],
+            issued_at=m["issued_at"],
+            valid_until=m["valid_until"],
+            defining_hash=m["defining_hash"],
+            content_type=m["content_type"],
+            payload_digest=m["payload_digest"],
+            document_digest=m["document_digest"],
+            superseded_by=m["superseded_by"],
+            parties=frozenset(p for p in (m["parties"] or "").split(" ") if p),
+        )
+
+
+@dataclass(frozen=True)
+class DocumentEvent:
+    """One ledger entry about a document (a row of its provenance)."""
+
+    idx: int
+    height: int
+    entry_hash: bytes
+    type: str
+    author: str
+    timestamp: str
+    payload_digest: str
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    """An entry of a committed block, as the index reads it."""
+
+    idx: int
+    height: int
+    entry: Entry
+
+
+def _json(entry: Entry) -> dict[str, Any]:
+    if entry.payload is None or "json" not in entry.content_type:
+        return {}
+    try:
+        doc = json.loads(entry.payload)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _country(party: Any) -> str | None:
+    return _str(party.get("country")) if isinstance(party, dict) else None
+
+
+class DocumentIndex:
+    """Reads and writes the ``node_*`` index tables, with a small read cache.
+
+    ``document_digest`` (optional) computes the document digest a verifier may present (the
+    ``documents`` package's, over the ``tradeledger/v1/document`` tag); the raw payload digest
+    is always indexed too.
+    """
+
+    CACHE_SIZE = 20_000
+
+    def __init__(
+        self,
+        engine: Engine,
+        membership: Callable[[], Membership],
+        *,
+        document_digest: Callable[[bytes, str], str | None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.membership = membership
+        self.document_digest = document_digest
+        self._lock = threading.Lock()
+        self._epoch = 0
+        self._docs: dict[str, DocumentInfo | None] = {}
+        self._events: dict[str, list[DocumentEvent]] = {}
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    # -- progress --------------------------------------------------------------------------
+
+    def indexed_height(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(meta_table.c.value).where(meta_table.c.key == "indexed_height")
+            ).scalar()
+        return int(value) if value is not None else 0
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def document(self, document_id: str) -> DocumentInfo | None:
+        with self._lock:
+            if document_id in self._docs:
+                return self._docs[document_id]
+            epoch = self._epoch
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(documents_table).where(documents_table.c.document_id == document_id)
+            ).first()
+        info = None if row is None else DocumentInfo.from_row(row)
+        self._remember(self._docs, document_id, info, epoch)
+        return info
+
+    def documents(self, ids: Iterable[str]) -> dict[str, DocumentInfo | None]:
+        return {i: self.document(i) for i in set(ids)}
+
+    def events(self, document_id: str) -> list[DocumentEvent]:
+        with self._lock:
+            cached = self._events.get(document_id)
+            if cached is not None:
+                return cached
+            epoch = self._epoch
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT ev.idx, ev.height, ev.entry_hash, ev.type, ev.author, ev.timestamp, "
+                    "ev.payload_digest, le.envelope FROM node_document_events ev "
+                    "JOIN ledger_entries le ON le.idx = ev.idx "
+                    "WHERE ev.document_id = :d ORDER BY ev.idx"
+                ),
+                {"d": document_id},
+            ).all()
+        events = [
+            DocumentEvent(int(r[0]), int(r[1]), bytes(r[2]), r[3], r[4], r[5], r[6], bytes(r[7]))
+            for r in rows
+        ]
+        self._remember(self._events, document_id, events, epoch)
+        return events
+
+    def find_by_digest(self, digest: str) -> DocumentInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(documents_table)
+                .where(
+                    (documents_table.c.payload_digest == digest)
+                    | (documents_table.c.document_digest == digest)
+                )
+                .limit(1)
+            ).first()
+        return None if row is None else DocumentInfo.from_row(row)
+
+    def _remember(self, cache: dict[str, Any], key: str, value: Any, epoch: int) -> None:
+        with self._lock:
+            if epoch != self._epoch:
+                return  # a block was indexed meanwhile: what we read may be stale
+            if len(cache) >= self.CACHE_SIZE:
+                cache.clear()
+            cache[key] = value
+
+    # -- writing (the sequencer's thread only) ------------------------------------------------
+
+    def index_block(self, height: int, entries: Sequence[IndexedEntry]) -> set[str]:
+        """Index one committed block; return the ids of the documents it touched."""
+        events: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            ws = _WorkingSet(conn, {e.entry.entry_hash: e.entry.subject for e in entries})
+            for item in entries:
+                for doc_id in self._apply(item.entry, ws):
+                    events.append(
+                        {
+                            "document_id": doc_id,
+                            "idx": item.idx,
+                            "height": item.height,
+                            "entry_hash": item.entry.entry_hash,
+                            "type": item.entry.type,
+                            "author": item.entry.author,
+                            "timestamp": item.entry.timestamp,
+                            "payload_digest": item.entry.payload_digest,
+                        }
+                    )
+        work = ws.work
+        with self.engine.begin() as conn:
+            if work:
+                conn.execute(
+                    documents_table.delete().where(
+                        documents_table.c.document_id.in_(bindparam("ids", expanding=True))
+                    ),
+                    {"ids": list(work)},
+                )
+                conn.execute(documents_table.insert(), [d.to_row() for d in work.values()])
+            if events:
+                conn.execute(events_table.insert(), events)
+            conn.execute(meta_table.delete().where(meta_table.c.key == "indexed_height"))
+            conn.execute(meta_table.insert(), {"key": "indexed_height", "value": str(height)})
+        with self._lock:
+            self._epoch += 1
+            for doc_id in work:
+                self._docs.pop(doc_id, None)
+                self._events.pop(doc_id, None)
+        return set(work)
+
+    def _apply(self, entry: Entry, ws: _WorkingSet) -> list[str]:
+        """Update the working documents for one entry; return the documents it concerns."""
+        payload = _json(entry)
+        subject = entry.subject
+        referred = [s for s in (ws.ref_subject(r) for r in entry.refs) if s]
+        co_ref = _str(payload.get("co_reference"))
+        supersedes = _str(payload.get("supersedes"))
+        concerned: list[str] = []
+        for doc_id in (subject, *referred, co_ref, supersedes):
+            if doc_id and doc_id not in concerned:
+                concerned.append(doc_id)
+        if not concerned:
+            return []
+        etype, author = entry.type, entry.author
+        others = [d for d in concerned if d != subject]
+        if subject:
+            ws.put(self._add_parties(ws.load(subject), {author}))
+
+        if etype in CO_TYPES and subject:
+            doc = self._define(ws.load(subject), entry, payload, kind="certificate_of_origin")
+            importer = payload.get("importer")
+            doc = replace(
+                doc,
+                issuer=_str(payload.get("issuer")) or author,
+                exporting_country=_country(payload.get("exporter")) or doc.exporting_country,
+                importing_country=_str(payload.get("importing_country"))
+                or _country(importer)
+                or doc.importing_country,
+                status="revoked" if doc.status == "revoked" else "current",
+                valid_until=_valid_until(payload),
+            )
+            doc = self._add_parties(
+                doc,
+                {doc.issuer or author}
+                | self._members_named(payload.get("exporter"))
+                | self._members_named(importer),
+            )
+            if etype == "co.amended":
+                for old_id in others:
+                    old = ws.load(old_id)
+                    if old.kind == "certificate_of_origin":
+                        ws.put(replace(old, status="superseded", superseded_by=subject))
+                        doc = self._add_parties(doc, old.parties)
+            ws.put(doc)
+        elif etype == "co.revoked":
+            target_id = co_ref or subject
+            if target_id:
+                target = self._add_parties(ws.load(target_id), {author})
+                ws.put(replace(target, status="revoked"))
+        elif etype == "co.application" and subject:
+            doc = ws.load(subject)
+            co = payload.get("co")
+            co = co if isinstance(co, dict) else payload
+            ws.put(
+                replace(
+                    doc,
+                    kind=doc.kind or "co_application",
+                    exporting_country=doc.exporting_country or _country(co.get("exporter")),
+                    importing_country=doc.importing_country
+                    or _str(co.get("importing_country"))
+                    or _country(co.get("importer")),
+                )
+            )
+        elif etype in DEFINING_TYPES and subject:
+            # declarations (customs, origin): parties and countries follow the certificate
+            kind = "origin_declaration" if etype == "origin.declaration" else "customs_declaration"
+            doc = self._define(ws.load(subject), entry, payload, kind=kind)
+            doc = replace(doc, issuer=author, status="current")
+            for co in (ws.load(d) for d in others):
+                doc = self._add_parties(doc, co.parties)
+                doc = replace(
+                    doc,
+                    exporting_country=doc.exporting_country or co.exporting_country,
+                    importing_country=doc.importing_country or co.importing_country,
+                )
+            doc = replace(
+                doc,
+                exporting_country=doc.exporting_country or _country(payload.get("exporter")),
+                importing_country=doc.importing_country
+                or _str(payload.get("importing_country"))
+                or _country(payload.get("importer")),
+            )
+            ws.put(doc)
+        elif etype == "bank.presentation":
+            extra = {author}
+            presenter = payload.get("presented_by")
+            if isinstance(presenter, str) and presenter in self.membership().organisations:
+                extra.add(presenter)
+            for doc_id in {co_ref or subject, subject} - {None}:
+                assert doc_id is not None
+                ws.put(self._add_parties(ws.load(doc_id), extra))
+
+        for doc_id in concerned:
+            ws.load(doc_id)  # documents named but never defined still get a row (status unknown)
+        return concerned
+
+    def _define(
+        self, doc: DocumentInfo, entry: Entry, payload: dict[str, Any], *, kind: str
+    ) -> DocumentInfo:
+        digest = None
+        if self.document_digest is not None and entry.payload is not None:
+            try:
+                digest = self.document_digest(entry.payload, entry.content_type)
+            except Exception:  # a digest we cannot compute is simply not indexed
+                digest = None
+        return replace(
+            doc,
+            kind=kind,
+            issued_at=entry.timestamp,
+            defining_hash=entry.hash_hex,
+            content_type=entry.content_type,
+            payload_digest=entry.payload_digest,
+            document_digest=digest,
+        )
+
+    @staticmethod
+    def _add_parties(doc: DocumentInfo, orgs: Iterable[str]) -> DocumentInfo:
+        new = doc.parties | {o for o in orgs if o}
+        return doc if new == doc.parties else replace(doc, parties=new)
+
+    def _members_named(self, party: Any) -> set[str]:
+        """Member organisations a document's exporter/importer block names."""
+        if not isinstance(party, dict):
+            return set()
+        orgs = self.membership().organisations
+        found: set[str] = set()
+        for key in ("org_id", "id"):
+            value = party.get(key)
+            if isinstance(value, str) and value in orgs:
+                found.add(value)
+        name = party.get("name")
+        if isinstance(name, str):
+            folded = name.strip().casefold()
+            found |= {o.id for o in orgs.values() if o.legal_name.strip().casefold() == folded}
+        return found
+
+
+def _valid_until(payload: dict[str, Any]) -> str | None:
+    issued = payload.get("issue_date")
+    if not isinstance(issued, str):
+        return None
+    try:
+        return (date.fromisoformat(issued) + CO_VALIDITY).isoformat()
+    except ValueError:
+        return None
+
+
+class _WorkingSet:
+    """The documents one block changes, loaded on first use and written back at the end."""
+
+    def __init__(self, conn: Any, subjects_in_block: dict[bytes, str | None]) -> None:
+        self.conn = conn
+        self.by_hash = subjects_in_block
+        self.work: dict[str, DocumentInfo] = {}
+
+    def load(self, doc_id: str) -> DocumentInfo:
+        if doc_id not in self.work:
+            row = self.conn.execute(
+                select(documents_table).where(documents_table.c.document_id == doc_id)
+            ).first()
+            self.work[doc_id] = DocumentInfo(doc_id) if row is None else DocumentInfo.from_row(row)
+        return self.work[doc_id]
+
+    def put(self, doc: DocumentInfo) -> None:
+        self.work[doc.document_id] = doc
+
+    def ref_subject(self, ref: str) -> str | None:
+        raw = bytes.fromhex(ref)
+        if raw in self.by_hash:
+            return self.by_hash[raw]
+        value = self.conn.execute(
+            text("SELECT subject FROM ledger_entries WHERE entry_hash = :h"), {"h": raw}
+        ).scalar()
+        return value if isinstance(value, str) else None

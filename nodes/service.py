@@ -1,0 +1,800 @@
+"""One node: the ledger store, its writer and sequencer, the document index, and every query
+the HTTP API answers, with the access policy applied.
+
+:class:`LedgerNode` knows nothing about HTTP: it takes a :class:`~nodes.tokens.Caller` and plain
+values, returns plain dicts in the response formats of the API (``api/schemas.py`` describes
+them) and raises :class:`~ledger.errors.TradeLedgerError` for everything a user can get wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from ledger.blocks import Checkpoint
+from ledger.chain import BlockSummary
+from ledger.consortium import Membership
+from ledger.entries import Entry, build_entry, parse_entry
+from ledger.errors import (
+    Conflict,
+    EncodingError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
+from ledger.keys import SigningKey
+from ledger.merkle import consistency_proof, inclusion_proof, node_hash
+from nodes import documents_bridge as bridge
+from nodes.access import (
+    AUDITOR,
+    may_read,
+    may_read_entry,
+    require_own_country,
+    require_role_for,
+)
+from nodes.home import NodeHome
+from nodes.index import DocumentIndex, DocumentInfo, IndexedEntry
+from nodes.sequencer import Journal, Sequencer
+from nodes.store import LedgerStore, StoredEntry
+from nodes.tokens import Caller, authenticate
+from nodes.writer import LedgerWriter
+
+log = logging.getLogger("tradeledger.node")
+
+ENTRY_MEDIA_TYPE = "application/vnd.tradeledger.entry+json"
+#: Lifecycle events a document submission can be, and what each needs from the document.
+DOCUMENT_EVENTS = (
+    "co.application",
+    "co.issued",
+    "co.amended",
+    "co.revoked",
+    "origin.declaration",
+    "customs.export_declaration",
+    "customs.import_declaration",
+    "customs.verification_requested",
+    "customs.verification_result",
+    "bank.presentation",
+)
+_REFERS_TO_CO = frozenset(
+    {
+        "co.revoked",
+        "customs.verification_requested",
+        "customs.verification_result",
+        "bank.presentation",
+    }
+)
+
+
+class MemoryTree:
+    """Every complete-subtree hash of the log, in memory (``ledger.merkle.SubtreeHashes``).
+
+    Two hashes per entry (64 bytes): proofs for provenance are then pure computation, which
+    is what lets one node answer a thousand provenance reads a second.
+    """
+
+    def __init__(self) -> None:
+        self.levels: list[list[bytes]] = [[]]
+
+    @property
+    def size(self) -> int:
+        return len(self.levels[0])
+
+    def append(self, leaf: bytes) -> None:
+        levels = self.levels
+        levels[0].append(leaf)
+        level = 0
+        while len(levels[level]) % 2 == 0:
+            row = levels[level]
+            parent = node_hash(row[-2], row[-1])
+            if len(levels) == level + 1:
+                levels.append([])
+            levels[level + 1].append(parent)
+            level += 1
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        try:
+            return self.levels[level][index]
+        except IndexError:
+            raise KeyError((level, index)) from None
+
+
+@dataclass(frozen=True)
+class Head:
+    height: int
+    tree_size: int
+    root_hash: bytes
+    block_hash: bytes
+    time: str
+    checkpoint: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of ``GET /v1/checkpoint``."""
+        signatures = []
+        if self.checkpoint:
+            for sig in Checkpoint.from_text(self.checkpoint).signatures:
+                org_id, _, key_id = sig.name.partition(":")
+                signatures.append({"name": sig.name, "org_id": org_id, "key_id": key_id})
+        return {
+            "height": self.height,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash.hex(),
+            "block_hash": self.block_hash.hex(),
+            "time": self.time,
+            "checkpoint": self.checkpoint,
+            "signatures": signatures,
+        }
+
+
+def b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+class LedgerNode:
+    """A running node over a :class:`NodeHome`. Start with :meth:`open`, end with :meth:`close`."""
+
+    def __init__(
+        self,
+        home: NodeHome,
+        *,
+        block_interval: float = 0.2,
+        block_max_entries: int = 500,
+    ) -> None:
+        self.home = home
+        self.consortium = home.consortium()
+        self.consortium_bytes = home.consortium_file.read_bytes()
+        self.org_id = home.org_id
+        self.store: LedgerStore = home.open_store()
+        self.writer = LedgerWriter(
+            self.store, self.consortium, self.org_id, home.signing_key(self.org_id)
+        )
+        self.signing_keys: dict[str, SigningKey] = home.signing_keys()
+        self.index = DocumentIndex(
+            self.store.engine,
+            lambda: self.writer.state.membership,
+            document_digest=bridge.document_digest,
+        )
+        self.index.create_schema()
+        self.journal = Journal.beside(self.store.url, self.store.engine)
+        self.journal.create_schema()
+        self.tree = MemoryTree()
+        self._sizes: list[int] = []  # tree size after each block, by height - 1
+        self._checkpoints: dict[int, str] = {}
+        self._tokens: dict[str, Caller] = {}
+        self._head_lock = threading.Lock()
+        self.head = Head(0, 0, hashlib.sha256(b"").digest(), self.consortium.hash, "", "")
+        self.sequencer = Sequencer(
+            self.writer,
+            self.journal,
+            self._on_block,
+            interval=block_interval,
+            max_entries=block_max_entries,
+        )
+        self.started = time.time()
+        self._open = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, home: NodeHome | Path | str, **kwargs: Any) -> LedgerNode:
+        node = cls(home if isinstance(home, NodeHome) else NodeHome(Path(home)), **kwargs)
+        node.start()
+        return node
+
+    def start(self) -> None:
+        self._catch_up_index()
+        self._load_tree()
+        recovered = self.sequencer.recover()
+        self.sequencer.start()
+        self._open = True
+        log.info(
+            "node started",
+            extra={
+                "org_id": self.org_id,
+                "consortium_id": self.consortium.consortium_id,
+                "height": self.head.height,
+                "tree_size": self.head.tree_size,
+                "recovered_from_journal": recovered,
+            },
+        )
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        self.sequencer.stop()
+        log.info(
+            "node stopped",
+            extra={"height": self.head.height, "tree_size": self.head.tree_size},
+        )
+        self.journal.dispose()
+        self.store.dispose()
+
+    def _catch_up_index(self) -> None:
+        done = self.index.indexed_height()
+        height, _ = self.store.head()
+        for raw in self.store.iter_blocks(done + 1, height) if height > done else ():
+            first = _first_index(raw.header)
+            entries = [
+                IndexedEntry(first + i, raw.height, parse_entry(env, pl))
+                for i, (env, pl) in enumerate(raw.entries)
+            ]
+            self.index.index_block(raw.height, entries)
+
+    def _load_tree(self) -> None:
+        with self.store.engine.connect() as conn:
+            for (h,) in conn.execute(text("SELECT entry_hash FROM ledger_entries ORDER BY idx")):
+                self.tree.append(bytes(h))
+            rows = conn.execute(
+                text("SELECT height, first_index + entry_count FROM ledger_blocks ORDER BY height")
+            ).all()
+        self._sizes = [int(r[1]) for r in rows]
+        if rows:
+            self._publish_head(int(rows[-1][0]))
+
+    def _publish_head(self, height: int) -> None:
+        text_ = self.checkpoint_text(height)
+        cp = Checkpoint.from_text(text_)
+        head = Head(
+            height=height,
+            tree_size=cp.tree_size,
+            root_hash=cp.root_hash,
+            block_hash=cp.block_hash,
+            time=cp.extension("time") or "",
+            checkpoint=text_,
+        )
+        with self._head_lock:
+            self.head = head
+
+    def _on_block(self, summary: BlockSummary) -> None:
+        """Called on the sequencer's thread once a block is durably stored."""
+        h = summary.header
+        self.index.index_block(
+            h.height,
+            [IndexedEntry(h.first_index + i, h.height, e) for i, e in enumerate(summary.entries)],
+        )
+        for e in summary.entries:
+            self.tree.append(e.entry_hash)
+        self._sizes.append(h.tree_size)
+        self._checkpoints[h.height] = summary.checkpoint.to_text()
+        self._publish_head(h.height)
+
+    # -- who is calling ---------------------------------------------------------------------
+
+    @property
+    def membership(self) -> Membership:
+        return self.writer.state.membership
+
+    def authenticate(self, token: str | None) -> Caller:
+        if token and token in self._tokens:
+            return self._tokens[token]
+        caller = authenticate(self.store, token)
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[token] = caller  # type: ignore[index]
+        return caller
+
+    def _entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:
+        """``LedgerStore.entry_by_hash``, read directly: the store's version trips over the
+        row shape SQLAlchemy 2.1 returns for ``select(EntryRow)`` on a Core connection."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT idx, height, entry_hash, envelope, payload, type, subject "
+                    "FROM ledger_entries WHERE entry_hash = :h"
+                ),
+                {"h": entry_hash},
+            ).first()
+        if row is None:
+            return None
+        return StoredEntry(
+            int(row[0]),
+            int(row[1]),
+            bytes(row[2]),
+            bytes(row[3]),
+            None if row[4] is None else bytes(row[4]),
+            row[5],
+            row[6],
+        )
+
+    # -- checkpoints and proofs -------------------------------------------------------------
+
+    def checkpoint_text(self, height: int) -> str:
+        cached = self._checkpoints.get(height)
+        if cached is not None:
+            return cached
+        with self.store.engine.connect() as conn:
+            body = conn.execute(
+                text("SELECT checkpoint FROM ledger_blocks WHERE height = :h"), {"h": height}
+            ).scalar()
+            if body is None:
+                raise NotFound(f"there is no block at height {height}")
+            cosigs = conn.execute(
+                text(
+                    "SELECT line FROM ledger_checkpoint_signatures WHERE height = :h ORDER BY name"
+                ),
+                {"h": height},
+            ).all()
+        full = str(body) + "".join(r[0] for r in cosigs)
+        if len(self._checkpoints) > 4096:
+            self._checkpoints.clear()
+        self._checkpoints[height] = full
+        return full
+
+    def height_of_size(self, tree_size: int, what: str = "tree_size") -> int:
+        """The height of the block whose tree size is ``tree_size`` (422 if none is)."""
+        import bisect
+
+        sizes = self._sizes
+        i = bisect.bisect_left(sizes, tree_size)
+        if i >= len(sizes) or sizes[i] != tree_size:
+            raise InvalidInput(
+                f"{what} {tree_size} is not the tree size of a block on this node "
+                f"(the current tree size is {self.head.tree_size})",
+                location=f"/query/{what}",
+            )
+        return i + 1
+
+    def inclusion(self, leaf_index: int, tree_size: int) -> dict[str, Any]:
+        return {
+            "leaf_index": leaf_index,
+            "tree_size": tree_size,
+            "hashes": [h.hex() for h in inclusion_proof(self.tree, leaf_index, tree_size)],
+        }
+
+    def inclusion_proof(self, entry_hash: str, tree_size: int | None) -> dict[str, Any]:
+        raw = _entry_hash(entry_hash)
+        head = self.head
+        size = head.tree_size if tree_size is None else tree_size
+        height = self.height_of_size(size)
+        stored = self._entry_by_hash(raw)
+        if stored is None:
+            raise NotFound(f"entry {entry_hash} is not in a block on this node")
+        if stored.idx >= size:
+            raise InvalidInput(
+                f"entry {entry_hash} is leaf {stored.idx}, not in the tree of {size} leaves",
+                location="/query/tree_size",
+            )
+        proof = self.inclusion(stored.idx, size)
+        return {
+            "entry_hash": entry_hash,
+            "leaf_index": stored.idx,
+            "tree_size": size,
+            "hashes": proof["hashes"],
+            "envelope": b64(stored.envelope),
+            "checkpoint": self.checkpoint_text(height),
+        }
+
+    def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
+        if first > second:
+            raise InvalidInput(
+                f"first ({first}) is larger than second ({second})", location="/query/first"
+            )
+        h1 = self.height_of_size(first, "first")
+        h2 = self.height_of_size(second, "second")
+        return {
+            "first": first,
+            "second": second,
+            "hashes": [h.hex() for h in consistency_proof(self.tree, first, second)],
+            "first_checkpoint": self.checkpoint_text(h1),
+            "second_checkpoint": self.checkpoint_text(h2),
+        }
+
+    # -- blocks and entries -------------------------------------------------------------------
+
+    def block(self, height: int, caller: Caller) -> dict[str, Any]:
+        if height < 1 or height > self.head.height:
+            raise NotFound(f"there is no block at height {height}")
+        raw = self.store.block(height)
+        entries = [parse_entry(env, pl) for env, pl in raw.entries]
+        readable = self._readable_entries(caller, entries)
+        return {
+            "height": raw.height,
+            "header": b64(raw.header),
+            "header_json": json.loads(raw.header),
+            "checkpoint": raw.checkpoint,
+            "entries": [
+                {
+                    "entry_hash": e.hash_hex,
+                    "envelope": b64(e.envelope),
+                    "payload": b64(e.payload) if ok else None,
+                }
+                for e, ok in zip(entries, readable, strict=True)
+            ],
+        }
+
+    def _readable_entries(self, caller: Caller, entries: list[Entry]) -> list[bool]:
+        if caller.role == AUDITOR:
+            return [True] * len(entries)
+        membership = self.membership
+        docs = self.index.documents(e.subject for e in entries if e.subject)
+        return [
+            may_read_entry(
+                caller,
+                e.author,
+                [docs.get(e.subject) and docs[e.subject].access()] if e.subject else [],  # type: ignore[union-attr]
+                membership,
+            )
+            for e in entries
+        ]
+
+    def entry(self, entry_hash: str, caller: Caller) -> dict[str, Any]:
+        stored = self._entry_by_hash(_entry_hash(entry_hash))
+        if stored is None:
+            raise NotFound(f"entry {entry_hash} is not in a block on this node")
+        entry = parse_entry(stored.envelope, stored.payload)
+        (ok,) = self._readable_entries(caller, [entry])
+        return {
+            "entry_hash": entry.hash_hex,
+            "leaf_index": stored.idx,
+            "height": stored.height,
+            "type": entry.type,
+            "author": entry.author,
+            "subject": entry.subject,
+            "timestamp": entry.timestamp,
+            "envelope": b64(entry.envelope),
+            "payload": b64(entry.payload) if ok else None,
+        }
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def _readable_document(self, document_id: str, caller: Caller) -> DocumentInfo:
+        info = self.index.document(document_id)
+        if info is None or not may_read(caller, info.access(), self.membership):
+            # the same answer whether it does not exist or is someone else's
+            raise NotFound(f"no document {document_id!r} that you may read")
+        return info
+
+    def document(self, document_id: str, caller: Caller) -> tuple[bytes, str, DocumentInfo]:
+        """The document's current content (payload bytes and media type)."""
+        info = self._readable_document(document_id, caller)
+        events = self.index.events(document_id)
+        source = info.defining_hash or next((e.entry_hash.hex() for e in reversed(events)), None)
+        stored = self._entry_by_hash(bytes.fromhex(source)) if source else None
+        if stored is None or stored.payload is None:
+            raise NotFound(f"document {document_id!r} has no content on this node")
+        content_type = parse_entry(stored.envelope).content_type
+        return stored.payload, content_type, info
+
+    def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
+        info = self._readable_document(document_id, caller)
+        head = self.head
+        size = head.tree_size
+        events = []
+        for ev in self.index.events(document_id):
+            if ev.idx >= size:
+                continue  # indexed a moment before the head moved on
+            events.append(
+                {
+                    "event": ev.type,
+                    "entry_hash": ev.entry_hash.hex(),
+                    "leaf_index": ev.idx,
+                    "height": ev.height,
+                    "timestamp": ev.timestamp,
+                    "actor": ev.author,
+                    "envelope": b64(ev.envelope),
+                    "payload_digest": ev.payload_digest,
+                    "inclusion_proof": self.inclusion(ev.idx, size),
+                }
+            )
+        return {
+            "document_id": document_id,
+            "status": info.status_on(datetime.now(UTC).date()),
+            "kind": info.kind,
+            "issuer": info.issuer,
+            "superseded_by": info.superseded_by,
+            "tree_size": size,
+            "height": head.height,
+            "checkpoint": head.checkpoint,
+            "events": events,
+        }
+
+    # -- public verification --------------------------------------------------------------------
+
+    def verify(self, body: bytes, content_type: str) -> dict[str, Any]:
+        """``POST /v1/verify``: is this document (or digest, or id) on the ledger?"""
+        query: dict[str, Any] | None = None
+        if "json" in content_type:
+            parsed = bridge.parse_json(body)
+            if isinstance(parsed, dict) and parsed.keys() in ({"digest"}, {"document_id"}):
+                query = parsed
+        info: DocumentInfo | None = None
+        match: str | None = None
+        presented: DocumentInfo | None = None
+        if query is not None and "digest" in query:
+            digest = query["digest"]
+            if not isinstance(digest, str) or len(digest) != 64:
+                raise InvalidInput("digest must be 64 hex digits (SHA-256)", location="/digest")
+            info = self.index.find_by_digest(digest.lower())
+            match = "digest"
+        elif query is not None:
+            doc_id = query["document_id"]
+            if not isinstance(doc_id, str) or not doc_id:
+                raise InvalidInput("document_id must be a string", location="/document_id")
+            info = self.index.document(doc_id)
+            if info is not None and info.kind != "certificate_of_origin":
+                info = None
+            match = "document_id"
+        else:
+            fields = bridge.parse_document(body, content_type)
+            digests = {hashlib.sha256(body).hexdigest()}
+            extra = bridge.document_digest(body, content_type)
+            if extra:
+                digests.add(extra)
+            for d in digests:
+                info = self.index.find_by_digest(d)
+                if info is not None:
+                    match = "digest"
+                    break
+            if info is None:
+                issuer, number = fields.get("issuer"), fields.get("number")
+                if isinstance(issuer, str) and isinstance(number, str):
+                    presented = self.index.document(f"{issuer}/{number}")
+        head = self.head
+        result: dict[str, Any] = {
+            "found": info is not None,
+            "match": match if info is not None else None,
+            "document_id": None,
+            "status": None,
+            "kind": None,
+            "issuer": None,
+            "issued_at": None,
+            "valid_until": None,
+            "superseded_by": None,
+            "entry_hash": None,
+            "leaf_index": None,
+            "envelope": None,
+            "inclusion_proof": None,
+            "checkpoint": head.to_json(),
+            "reason": None,
+        }
+        if info is None:
+            if presented is not None and presented.kind == "certificate_of_origin":
+                result.update(
+                    document_id=presented.document_id,
+                    status=presented.status_on(datetime.now(UTC).date()),
+                    issuer=presented.issuer,
+                    reason="a certificate with this number is on the ledger, but this file "
+                    "does not match it (altered or not the issued version)",
+                )
+            else:
+                result["reason"] = "no document matching this on the ledger"
+            return result
+        result.update(
+            document_id=info.document_id,
+            status=info.status_on(datetime.now(UTC).date()),
+            kind=info.kind,
+            issuer=info.issuer,
+            issued_at=info.issued_at,
+            valid_until=info.valid_until,
+            superseded_by=info.superseded_by,
+            entry_hash=info.defining_hash,
+        )
+        if info.defining_hash:
+            stored = self._entry_by_hash(bytes.fromhex(info.defining_hash))
+            if stored is not None and stored.idx < head.tree_size:
+                result.update(
+                    leaf_index=stored.idx,
+                    envelope=b64(stored.envelope),
+                    inclusion_proof=self.inclusion(stored.idx, head.tree_size),
+                )
+        return result
+
+    # -- submissions ----------------------------------------------------------------------------
+
+    def submit_document(
+        self, caller: Caller, event: str, body: bytes, content_type: str
+    ) -> dict[str, Any]:
+        """A document (JSON or XML) as lifecycle ``event``, signed by the node for the caller."""
+        if event not in DOCUMENT_EVENTS:
+            raise InvalidInput(
+                f"event must be one of {', '.join(DOCUMENT_EVENTS)}", location="/query/event"
+            )
+        membership = self.membership
+        require_role_for(caller, event, membership)
+        key = self.signing_keys.get(caller.org_id)
+        if key is None:
+            raise Forbidden(
+                f"this node holds no signing key for {caller.org_id}; submit an entry you "
+                f"signed yourself ({ENTRY_MEDIA_TYPE})"
+            )
+        media = bridge.media_type(content_type)
+        fields = bridge.parse_document(body, media)
+        bridge.validate(body, media, event, self.index)
+        subject, refs = self._derive(caller, event, fields)
+        entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
+        return self._submit(entry)
+
+    def submit_entry(
+        self, caller: Caller, envelope: bytes, payload: bytes | None
+    ) -> dict[str, Any]:
+        """An entry signed by its author's own key (``application/vnd.tradeledger.entry+json``)."""
+        entry = parse_entry(envelope, payload)
+        if payload is None:
+            raise InvalidInput("a submitted entry needs its payload", location="/payload")
+        if entry.author != caller.org_id:
+            raise Forbidden(
+                f"the entry's author is {entry.author}; a user of {caller.org_id} may submit "
+                f"only its own organisation's entries"
+            )
+        membership = self.membership
+        require_role_for(caller, entry.type, membership)
+        if entry.type in DOCUMENT_EVENTS:
+            fields = bridge.parse_document(payload, entry.content_type)
+            subject, _refs = self._derive(caller, entry.type, fields)
+            if entry.subject != subject:
+                raise InvalidInput(
+                    f"the entry's subject must be {subject!r} for this document",
+                    location="/signed/subject",
+                )
+        return self._submit(entry)
+
+    def _submit(self, entry: Entry) -> dict[str, Any]:
+        self.sequencer.submit(entry)
+        return {
+            "document_id": entry.subject,
+            "entry_hash": entry.hash_hex,
+            "status": "accepted",
+            "event": entry.type,
+            "author": entry.author,
+            "timestamp": entry.timestamp,
+            "payload_digest": entry.payload_digest,
+        }
+
+    def _derive(self, caller: Caller, event: str, fields: dict[str, Any]) -> tuple[str, list[str]]:
+        """The subject (document id) and refs of a lifecycle event, with the rules the chain
+        cannot check: who may amend or revoke which certificate, customs' own country."""
+        org = caller.org_id
+        membership = self.membership
+
+        def text_field(name: str, source: dict[str, Any] | None = None) -> str:
+            value = (source if source is not None else fields).get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInput(f"the document needs a {name}", location=f"/{name}")
+            if "/" in value and name == "number":
+                raise InvalidInput("a document number may not contain '/'", location="/number")
+            return value.strip()
+
+        def certificate(doc_id: str, *, must_read: bool = True) -> DocumentInfo:
+            info = self.index.document(doc_id)
+            visible = info is not None and (
+                not must_read or may_read(caller, info.access(), membership)
+            )
+            if not visible or info is None or info.kind != "certificate_of_origin":
+                raise InvalidInput(
+                    f"{doc_id!r} is not a certificate of origin on the ledger that you may see",
+                    location="/co_reference",
+                )
+            return info
+
+        if event in ("co.issued", "co.amended"):
+            number = text_field("number")
+            issuer = fields.get("issuer")
+            if issuer is not None and issuer != org:
+                raise Forbidden(f"{org} may not issue a certificate for issuer {issuer!r}")
+            subject = f"{org}/{number}"
+            existing = self.index.document(subject)
+            if existing is not None and existing.kind == "certificate_of_origin":
+                raise Conflict(
+                    f"{subject} is already on the ledger; amend it under a new number",
+                    location="/number",
+                )
+            if event == "co.issued":
+                return subject, []
+            old = certificate(text_field("supersedes"))
+            if old.issuer != org:
+                raise Forbidden(f"only {old.issuer} may amend {old.document_id}")
+            if old.status != "current":
+                raise Conflict(f"{old.document_id} is {old.status}; it cannot be amended")
+            return subject, [old.defining_hash] if old.defining_hash else []
+        if event == "co.application":
+            co = fields.get("co") if isinstance(fields.get("co"), dict) else fields
+            issuer = text_field("issuer", co)
+            number = text_field("number", co)
+            issuing = membership.organisations.get(issuer)
+            if issuing is None or "issuing_authority" not in issuing.roles:
+                raise InvalidInput(f"{issuer!r} is not an issuing authority", location="/issuer")
+            return f"{issuer}/{number}", []
+        if event in (
+            "origin.declaration",
+            "customs.export_declaration",
+            "customs.import_declaration",
+        ):
+            subject = f"{org}/{text_field('number')}"
+            refs: list[str] = []
+            ref_id = fields.get("co_reference")
+            countries: tuple[str | None, ...] = ()
+            if ref_id is not None:
+                co = certificate(text_field("co_reference"))
+                refs = [co.defining_hash] if co.defining_hash else []
+                countries = (
+                    (co.exporting_country,)
+                    if event == "customs.export_declaration"
+                    else (co.importing_country,)
+                )
+            if event.startswith("customs.") and countries:
+                require_own_country(caller, countries, membership, f"this {event}")
+            return subject, refs
+        if event in _REFERS_TO_CO:
+            co_id = text_field("co_reference")
+            co = certificate(co_id, must_read=event != "bank.presentation")
+            if event == "co.revoked":
+                if co.issuer != org:
+                    raise Forbidden(f"only {co.issuer} may revoke {co_id}")
+                if co.status == "revoked":
+                    raise Conflict(f"{co_id} is already revoked")
+            if event.startswith("customs."):
+                require_own_country(
+                    caller,
+                    (co.exporting_country, co.importing_country),
+                    membership,
+                    f"verifying {co_id}",
+                )
+            refs = [co.defining_hash] if co.defining_hash else []
+            if event == "customs.verification_result":
+                request = next(
+                    (
+                        ev
+                        for ev in reversed(self.index.events(co_id))
+                        if ev.type == "customs.verification_requested" and ev.author == org
+                    ),
+                    None,
+                )
+                if request is not None:
+                    refs = [request.entry_hash.hex()]
+            return co_id, refs
+        raise InvalidInput(f"unsupported event {event!r}", location="/query/event")
+
+    # -- origin ---------------------------------------------------------------------------------
+
+    def determine_origin(self, body: bytes) -> dict[str, Any]:
+        return bridge.determine_origin(body, self.home.path)
+
+    # -- health -----------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        head = self.head
+        return {
+            "status": "ok",
+            "height": head.height,
+            "tree_size": head.tree_size,
+            "pending": self.sequencer.pending_count(),
+            "consortium_id": self.consortium.consortium_id,
+            "org_id": self.org_id,
+            "root_hash": head.root_hash.hex(),
+            "uptime_seconds": round(time.time() - self.started, 1),
+        }
+
+
+def _entry_hash(value: str) -> bytes:
+    if len(value) != 64 or value != value.lower():
+        raise InvalidInput("an entry hash is 64 lowercase hex digits", location="/path/entry_hash")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise InvalidInput("an entry hash is 64 lowercase hex digits") from exc
+
+
+def _first_index(header: bytes) -> int:
+    try:
+        return int(json.loads(header)["first_index"])
+    except (ValueError, KeyError) as exc:
+        raise EncodingError("a stored block header is unreadable") from exc
+
+
+__all__ = [
+    "DOCUMENT_EVENTS",
+    "ENTRY_MEDIA_TYPE",
+    "Head",
+    "LedgerNode",
+    "MemoryTree",
+]
