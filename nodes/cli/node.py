@@ -44,7 +44,89 @@ def token_create(
         store.dispose()
 
 
+def serve(
+    home: Path = typer.Option(DEFAULT_HOME, "--home", help="The node's home (created if missing)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
+    block_interval_ms: int = typer.Option(
+        200, "--block-interval-ms", min=1, help="Cut a block at least this often (ms)."
+    ),
+    block_max_entries: int = typer.Option(
+        500, "--block-max-entries", min=1, help="Cut a block as soon as this many are waiting."
+    ),
+    body_limit: int = typer.Option(
+        5 * 1024 * 1024, "--body-limit", min=1024, help="Largest request body (bytes)."
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+) -> None:
+    """Run one node with its HTTP API (a new HOME becomes a development consortium)."""
+    import uvicorn
+
+    from api.app import create_app
+    from nodes import logs
+    from nodes.demo import ensure_consortium
+    from nodes.service import LedgerNode
+
+    logs.configure(log_level)
+    _GracefulServer = _graceful_server_class()
+    node_home = NodeHome(home)
+    ensure_consortium(node_home)
+    node = LedgerNode.open(
+        node_home,
+        block_interval=block_interval_ms / 1000,
+        block_max_entries=block_max_entries,
+    )
+    try:
+        app = create_app(node, body_limit=body_limit)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_graceful_shutdown=30,
+            server_header=False,
+        )
+        # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests in flight,
+        # and returns; the node then journals and cuts what is left (see LedgerNode.close).
+        _GracefulServer(config).run()
+    finally:
+        node.close()
+
+
+def _graceful_server_class() -> type:
+    import contextlib
+    import signal
+    import threading
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, except that a SIGINT/SIGTERM it handled gracefully is not raised
+        again afterwards (uvicorn does, which would end the process before the node has cut
+        its last block, and with a signal's exit status instead of 0)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            sigs = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in sigs}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
+
+
 def register(app: typer.Typer) -> None:
     """Attach the node commands to the root app."""
     app.command("demo")(demo)
+    app.command("serve")(serve)
     app.add_typer(token_app, name="token")
