@@ -42,6 +42,8 @@ from sqlalchemy.engine import Engine
 
 from ledger.consortium import Membership
 from ledger.entries import Entry
+from ledger.errors import TradeLedgerError
+from nodes import documents_bridge
 from nodes.access import DocumentAccess
 
 metadata = MetaData()
@@ -192,13 +194,21 @@ class IndexedEntry:
 
 
 def _json(entry: Entry) -> dict[str, Any]:
-    if entry.payload is None or "json" not in entry.content_type:
+    """The payload's fields (JSON or XML documents); empty for anything else."""
+    if entry.payload is None:
         return {}
-    try:
-        doc = json.loads(entry.payload)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    if "json" in entry.content_type:
+        try:
+            doc = json.loads(entry.payload)
+        except (ValueError, UnicodeDecodeError):
+            return {}
+        return doc if isinstance(doc, dict) else {}
+    if "xml" in entry.content_type:
+        try:
+            return documents_bridge.parse_document(entry.payload, entry.content_type)
+        except TradeLedgerError:
+            return {}
+    return {}
 
 
 def _str(value: Any) -> str | None:

@@ -27,6 +27,7 @@ from ledger.consortium import Membership
 from ledger.entries import Entry, build_entry, parse_entry
 from ledger.errors import (
     Conflict,
+    DuplicateEntry,
     EncodingError,
     Forbidden,
     InvalidInput,
@@ -628,6 +629,9 @@ class LedgerNode:
             )
         membership = self.membership
         require_role_for(caller, entry.type, membership)
+        if self._entry_by_hash(entry.entry_hash) is not None:
+            # a replay: say so before any document rule (e.g. "already issued") could
+            raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
         if entry.type in DOCUMENT_EVENTS:
             fields = bridge.parse_document(payload, entry.content_type)
             subject, _refs = self._derive(caller, entry.type, fields)

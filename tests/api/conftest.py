@@ -1,0 +1,100 @@
+"""A live node for the API tests: a demo home served by uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.client import TradeLedgerClient
+from nodes.demo import run_demo
+from nodes.home import NodeHome
+from nodes.service import LedgerNode
+from nodes.tokens import create_token
+
+#: (org, role) of each kind of user the tests act as.
+USERS = {
+    "issuer": ("jp-jcci", "issuing_authority"),
+    "exporter": ("jp-tanaka-machinery", "exporter"),
+    "jp_customs": ("jp-customs", "customs"),
+    "vn_customs": ("vn-customs", "customs"),
+    "th_customs": ("th-customs", "customs"),
+    "bank": ("jp-sakura-bank", "bank"),
+    "auditor": ("jp-kanto-audit", "auditor"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveNode:
+    base_url: str
+    node: LedgerNode
+    home: NodeHome
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, user: str | None = None) -> TradeLedgerClient:
+        return TradeLedgerClient(self.base_url, self.tokens[user] if user else None)
+
+    def http(self, user: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def wait_for_block(self, entry_hash: str, timeout: float = 10.0) -> None:
+        """Wait until the entry is in a block (the sequencer cuts every few ms in tests)."""
+        deadline = time.monotonic() + timeout
+        raw = bytes.fromhex(entry_hash)
+        while time.monotonic() < deadline:
+            if self.node._entry_by_hash(raw) is not None and self.node.head.tree_size > 0:
+                stored = self.node._entry_by_hash(raw)
+                if stored is not None and stored.idx < self.node.head.tree_size:
+                    return
+            time.sleep(0.01)
+        raise AssertionError(f"entry {entry_hash} did not reach a block in {timeout} s")
+
+
+def serve_in_thread(node: LedgerNode, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    config = uvicorn.Config(
+        create_app(node), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
+    path: Path = tmp_path_factory.mktemp("node")
+    home = NodeHome(path)
+    writer = run_demo(home, 700)
+    writer.store.dispose()
+    node = LedgerNode.open(home, block_interval=0.02)
+    port = free_port()
+    server, thread = serve_in_thread(node, port)
+    live = LiveNode(f"http://127.0.0.1:{port}", node, home)
+    for user, (org, role) in USERS.items():
+        live.tokens[user] = create_token(node.store, node.consortium, org, role)
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        node.close()
