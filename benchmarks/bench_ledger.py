@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger.merkle import inclusion_proof, verify_inclusion  # noqa: E402
+from ledger.merkle import verify_inclusion  # noqa: E402
 from nodes.demo import TradeScenario, ensure_consortium, open_writer  # noqa: E402
 from nodes.home import NodeHome  # noqa: E402
 from nodes.store import LedgerStore  # noqa: E402
@@ -121,7 +121,7 @@ def proof_times(store: LedgerStore, size: int, samples: int = 1000) -> tuple[flo
         index = rng.randrange(tree_size)
         t = time.perf_counter()
         leaf = store.subtree_hash(0, index)
-        proof = inclusion_proof(store, index, tree_size)
+        proof = store.inclusion_proof(index, tree_size)
         times.append(time.perf_counter() - t)
         verify_inclusion(leaf, index, tree_size, proof, root)
     times.sort()

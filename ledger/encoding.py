@@ -91,12 +91,13 @@ def _safe_int(text: str) -> int:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_float)
+
+
 def parse_json(data: bytes, what: str = "object") -> Any:
     """Parse JSON within the canonical data model (no floats, NaN or unsafe integers)."""
     try:
-        return json.loads(
-            data, parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_float
-        )
+        return _DECODER.decode(data.decode("utf-8"))
     except EncodingError as exc:
         raise EncodingError(f"{what}: {exc.detail}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
@@ -134,7 +135,7 @@ def b64encode(data: bytes) -> str:
 
 def b64decode(text: str, what: str = "value") -> bytes:
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
         raise EncodingError(f"{what} is not valid base64") from exc
 

@@ -20,7 +20,8 @@ def parse_time(text: str, what: str = "time") -> datetime:
     if not isinstance(text, str) or not _PATTERN.match(text):
         raise EncodingError(f"{what} must look like 2026-11-22T10:00:00.000000Z")
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        # The pattern above fixes the shape; fromisoformat (C, Python 3.11+) checks the values.
+        return datetime.fromisoformat(text)
     except ValueError as exc:
         raise EncodingError(f"{what} is not a valid date and time") from exc
 

@@ -22,7 +22,7 @@ from ledger.consortium import Consortium
 from ledger.errors import IntegrityError
 from nodes.store import RawBlock
 
-BATCH_ENTRIES = 2048
+BATCH_ENTRIES = 1024
 
 
 @dataclass
@@ -119,17 +119,23 @@ def _checked_blocks(
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         inflight: deque[tuple[list[RawBlock], Future[list[CheckedEntry | EntryFailure]]]] = deque()
-        max_inflight = workers * 3
+        max_inflight = workers * 2
         for batch in _batches(blocks):
             items = [e for raw in batch for e in raw.entries]
             # Keys known now; a key added later by a membership change is checked by the fold.
             inflight.append(
-                (batch, pool.submit(preverify_batch, items, state.membership.raw_keys()))
+                (batch, pool.submit(_preverify_slim, items, state.membership.raw_keys()))
             )
             if len(inflight) >= max_inflight:
                 yield from _split(*inflight.popleft())
         while inflight:
             yield from _split(*inflight.popleft())
+
+
+def _preverify_slim(
+    items: list[tuple[bytes, bytes | None]], raw_keys: dict[str, bytes]
+) -> list[CheckedEntry | EntryFailure]:
+    return preverify_batch(items, raw_keys, slim=True)
 
 
 def _batches(blocks: Iterable[RawBlock]) -> Iterator[list[RawBlock]]:

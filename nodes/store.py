@@ -12,7 +12,8 @@ inclusion or consistency proof a handful of look-ups at any log size (``docs/led
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,11 @@ from sqlmodel import Field, SQLModel, create_engine
 
 from ledger.chain import BlockSummary
 from ledger.errors import ConfigurationError, DuplicateEntry, NotFound, StorageError
+from ledger.merkle import consistency_proof, inclusion_proof
+
+#: Blocks fetched per query when streaming: enough to amortise the round trip, few enough that
+#: replay's memory does not depend on the chain's length (about 1 MB per 500-entry block).
+BLOCKS_PER_READ = 4
 
 LEDGER_TABLES = (
     "ledger_meta",
@@ -250,7 +256,7 @@ class LedgerStore:
                 )
                 .where(BlockRow.height >= height)  # type: ignore[arg-type]
                 .order_by(BlockRow.height)  # type: ignore[arg-type]
-                .limit(64)
+                .limit(BLOCKS_PER_READ)
             )
             if stop is not None:
                 query = query.where(BlockRow.height <= stop)  # type: ignore[arg-type]
@@ -275,12 +281,17 @@ class LedgerStore:
             by_height: dict[int, list[str]] = {}
             for h, line in cosigs:
                 by_height.setdefault(int(h), []).append(line)
-            by_idx = {
-                int(i): (bytes(env), None if pl is None else bytes(pl)) for i, env, pl in entries
-            }
+            rest = iter(entries)
+            pending = next(rest, None)
             for h, header, checkpoint, fi, count in rows:
-                # A missing entry row shows up as a gap; replay reports it as a count mismatch.
-                block_entries = [by_idx[i] for i in range(fi, fi + count) if i in by_idx]
+                # Rows arrive in index order; a missing one shows up as a short block, which
+                # replay reports as a count mismatch at that height.
+                block_entries: list[tuple[bytes, bytes | None]] = []
+                while pending is not None and int(pending[0]) < fi + count:
+                    if int(pending[0]) >= fi:
+                        env, pl = pending[1], pending[2]
+                        block_entries.append((bytes(env), None if pl is None else bytes(pl)))
+                    pending = next(rest, None)
                 yield RawBlock(
                     int(h),
                     bytes(header),
@@ -338,6 +349,38 @@ class LedgerStore:
             raise KeyError((level, index))
         return bytes(value)
 
+    def subtree_hashes(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Many complete-subtree hashes in one round trip (what a proof needs, all at once)."""
+        wanted = sorted(set(keys))
+        leaves = [i for level, i in wanted if level == 0]
+        nodes = [(level, i) for level, i in wanted if level > 0]
+        found: dict[tuple[int, int], bytes] = {}
+        with self.engine.connect() as conn:
+            if leaves:
+                rows = conn.execute(
+                    select(EntryRow.idx, EntryRow.entry_hash).where(
+                        EntryRow.idx.in_(leaves)  # type: ignore[attr-defined]
+                    )
+                )
+                found.update({(0, int(i)): bytes(h) for i, h in rows})
+            if nodes:
+                condition = " OR ".join(
+                    f"(level = {int(level)} AND idx = {int(i)})" for level, i in nodes
+                )
+                rows = conn.execute(
+                    text(f"SELECT level, idx, hash FROM ledger_tree_nodes WHERE {condition}")
+                )
+                found.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
+        return found
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof from stored subtree hashes, in one database round trip."""
+        return _prefetched(self, lambda source: inclusion_proof(source, index, tree_size))
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 consistency proof from stored subtree hashes, in one database round trip."""
+        return _prefetched(self, lambda source: consistency_proof(source, first, second))
+
     def stored_bytes(self) -> int:
         """Bytes the database files take (SQLite) or the ledger tables take (PostgreSQL)."""
         if self.is_sqlite:
@@ -360,22 +403,80 @@ class LedgerStore:
 
 
 class StoreKnownEntries:
-    """``KnownEntries`` over the store, for a node whose log may not fit in memory."""
+    """``KnownEntries`` over the store, for a node whose log may not fit in memory.
+
+    Looks up the unique index on ``entry_hash`` through one raw DB-API connection: the append
+    path asks this for every entry and every reference, and an ORM round trip per question
+    would cost more than the signature check.
+    """
 
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
         self.recent: set[bytes] = set()
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        mark = "?" if store.is_sqlite else "%s"
+        self._query = f"SELECT 1 FROM ledger_entries WHERE entry_hash = {mark}"
 
     def __contains__(self, entry_hash: object) -> bool:
         if not isinstance(entry_hash, bytes):
             return False
-        return entry_hash in self.recent or self.store.contains_entry(entry_hash)
+        if entry_hash in self.recent:
+            return True
+        with self._lock:
+            if self._conn is None:
+                self._conn = self.store.engine.raw_connection()
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute(self._query, (entry_hash,))
+                found = cursor.fetchone() is not None
+            finally:
+                cursor.close()
+            if not self.store.is_sqlite:
+                self._conn.rollback()  # end the read transaction; see later blocks next time
+            return found
 
     def add(self, entry_hash: bytes) -> None:
         # Kept only until the block is on disk, where the database answers for it.
         self.recent.add(entry_hash)
         if len(self.recent) > 100_000:
             self.recent.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class _RecordingSource:
+    """Answers any subtree look-up with a placeholder and remembers which were asked for.
+
+    Which subtrees a proof needs depends only on the index and the sizes, never on the hash
+    values, so one dry run tells the store everything to fetch in a single query.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, int]] = []
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        self.keys.append((level, index))
+        return bytes(32)
+
+
+class _DictSource:
+    def __init__(self, hashes: dict[tuple[int, int], bytes]) -> None:
+        self.hashes = hashes
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        return self.hashes[(level, index)]
+
+
+def _prefetched(store: LedgerStore, make: Any) -> list[bytes]:
+    recorder = _RecordingSource()
+    make(recorder)
+    proof: list[bytes] = make(_DictSource(store.subtree_hashes(recorder.keys)))
+    return proof
 
 
 def _stored(row: Any) -> StoredEntry:

@@ -96,9 +96,11 @@ def test_proofs_from_stored_subtrees_verify(tmp_path: Path, db_url: str) -> None
         root = bytes.fromhex(header.tree_root)
         for index in {0, header.tree_size - 1, *rng.sample(range(header.tree_size), 5)}:
             proof = inclusion_proof(store, index, header.tree_size)
+            assert store.inclusion_proof(index, header.tree_size) == proof
             verify_inclusion(store.subtree_hash(0, index), index, header.tree_size, proof, root)
     for a, b in [(headers[0], headers[3]), (headers[1], headers[2]), (headers[2], headers[3])]:
         proof = consistency_proof(store, a.tree_size, b.tree_size)
+        assert store.consistency_proof(a.tree_size, b.tree_size) == proof
         verify_consistency(
             a.tree_size, b.tree_size, bytes.fromhex(a.tree_root), bytes.fromhex(b.tree_root), proof
         )
