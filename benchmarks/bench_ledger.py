@@ -132,6 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the log already in --workdir (no append)"
+    )
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tl-bench-"))
     home = NodeHome(workdir / "home")
@@ -142,13 +145,19 @@ def main() -> None:
     )
     raw = max(nacl_rate, openssl_rate)
 
-    t = time.perf_counter()
-    presigned, with_signing, canonical = build_log(home, args.entries)
-    print(
-        f"append (durable SQLite, blocks of 500): {presigned:,.0f} entries/s pre-signed, "
-        f"{with_signing:,.0f} entries/s including signing ({time.perf_counter() - t:,.0f} s total)"
-    )
-    store = LedgerStore(home.database_url())
+    if args.reuse:
+        store = LedgerStore(home.database_url())
+        args.entries = store.head()[1]
+        canonical = sum(len(e) + len(p or b"") for b in store.iter_blocks() for e, p in b.entries)
+    else:
+        t = time.perf_counter()
+        presigned, with_signing, canonical = build_log(home, args.entries)
+        print(
+            f"append (durable SQLite, blocks of 500): {presigned:,.0f} entries/s pre-signed, "
+            f"{with_signing:,.0f} entries/s including signing "
+            f"({time.perf_counter() - t:,.0f} s total)"
+        )
+        store = LedgerStore(home.database_url())
     stored = store.stored_bytes()
     mean_canonical = canonical / args.entries
     per_entry = stored / args.entries
