@@ -1,0 +1,81 @@
+"""Fixed vectors for every signed or hashed object (docs/ledger-format.md).
+
+``tests/vectors/ledger.json`` holds the exact bytes and hashes of a consortium, an entry, a
+block header and its checkpoint made from fixed seeds, times and nonces (Ed25519 signatures are
+deterministic). Any change to the format changes these bytes and fails here; a reader
+implementing the format elsewhere can check itself against the same file.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ledger.blocks import BlockHeader, Checkpoint
+from ledger.chain import ChainState
+from ledger.consortium import Consortium, FoundingMember, create_genesis
+from ledger.entries import build_entry, parse_entry
+from ledger.keys import SigningKey
+
+VECTORS = Path(__file__).parent.parent / "vectors" / "ledger.json"
+T0 = datetime(2026, 1, 15, 9, 30, 0, tzinfo=UTC)
+
+
+def make() -> dict[str, str]:
+    issuer = SigningKey(bytes(range(32)))
+    customs = SigningKey(bytes(range(32, 64)))
+    consortium = create_genesis(
+        "vector-consortium",
+        "Vector consortium",
+        [
+            FoundingMember("jp-issuer", "Issuer", "JP", ["issuing_authority"], issuer),
+            FoundingMember("vn-customs", "Customs", "VN", ["customs"], customs),
+        ],
+        created=T0,
+    )
+    entry = build_entry(
+        "co.issued",
+        "jp-issuer",
+        issuer,
+        b'{"number":"CO-1"}',
+        "application/json",
+        subject="jp-issuer/CO-1",
+        timestamp=T0,
+        nonce="00112233445566778899aabbccddeeff",
+    )
+    state = ChainState.genesis(consortium)
+    header, checkpoint = state.propose_block([entry], "jp-issuer", issuer, T0)
+    return {
+        "issuer_public_key": issuer.public_key.to_b64(),
+        "issuer_key_id": issuer.key_id,
+        "consortium_hex": consortium.to_bytes().hex(),
+        "consortium_hash": consortium.hash.hex(),
+        "entry_envelope_hex": entry.envelope.hex(),
+        "entry_payload_hex": entry.payload.hex() if entry.payload else "",
+        "entry_hash": entry.hash_hex,
+        "block_header_hex": header.hex(),
+        "block_hash": BlockHeader.from_bytes(header).block_hash.hex(),
+        "checkpoint": checkpoint,
+    }
+
+
+def test_objects_match_the_vectors() -> None:
+    expected = json.loads(VECTORS.read_text())
+    assert make() == expected
+
+
+def test_vectors_verify_from_bytes_alone() -> None:
+    v = json.loads(VECTORS.read_text())
+    consortium = Consortium.from_bytes(bytes.fromhex(v["consortium_hex"]))
+    assert consortium.hash.hex() == v["consortium_hash"]
+    entry = parse_entry(
+        bytes.fromhex(v["entry_envelope_hex"]), bytes.fromhex(v["entry_payload_hex"])
+    )
+    assert entry.hash_hex == v["entry_hash"]
+    state = ChainState.genesis(consortium)
+    summary = state.apply_block(
+        bytes.fromhex(v["block_header_hex"]), v["checkpoint"], [(entry.envelope, entry.payload)]
+    )
+    assert summary.block_hash.hex() == v["block_hash"]
+    assert Checkpoint.from_text(v["checkpoint"]).tree_size == 1
