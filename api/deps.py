@@ -20,18 +20,19 @@ bearer = HTTPBearer(
 )
 
 
-def get_node(request: Request) -> LedgerNode:
+async def get_node(request: Request) -> LedgerNode:
     node: LedgerNode = request.app.state.node
     return node
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
-    return get_node(request).authenticate(credentials.credentials)
+    node: LedgerNode = request.app.state.node
+    return node.authenticate(credentials.credentials)
 
 
 NodeDep = Annotated[LedgerNode, Depends(get_node)]

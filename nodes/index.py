@@ -324,6 +324,7 @@ class DocumentIndex:
         events: list[dict[str, Any]] = []
         with self.engine.connect() as conn:
             ws = _WorkingSet(conn, {e.entry.entry_hash: e.entry.subject for e in entries})
+            ws.prefetch([e.entry for e in entries])
             for item in entries:
                 for doc_id in self._apply(item.entry, ws):
                     events.append(
@@ -496,6 +497,11 @@ class DocumentIndex:
         return found
 
 
+def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
 def _valid_until(payload: dict[str, Any]) -> str | None:
     issued = payload.get("issue_date")
     if not isinstance(issued, str):
@@ -524,6 +530,35 @@ class _WorkingSet:
 
     def put(self, doc: DocumentInfo) -> None:
         self.work[doc.document_id] = doc
+
+    def prefetch(self, entries: Sequence[Entry]) -> None:
+        """Load in two queries what the block's entries will ask for one by one."""
+        refs = {bytes.fromhex(r) for e in entries for r in e.refs} - self.by_hash.keys()
+        for chunk in _chunks(sorted(refs)):
+            rows = self.conn.execute(
+                text(
+                    "SELECT entry_hash, subject FROM ledger_entries WHERE entry_hash IN :hs"
+                ).bindparams(bindparam("hs", expanding=True)),
+                {"hs": chunk},
+            ).all()
+            for h, subject in rows:
+                self.by_hash[bytes(h)] = subject
+        ids: set[str] = {s for s in self.by_hash.values() if s}
+        for e in entries:
+            payload = _json(e)
+            ids.update(v for k in ("co_reference", "supersedes") if (v := _str(payload.get(k))))
+        for chunk in _chunks(sorted(ids - self.work.keys())):
+            found = {
+                row._mapping["document_id"]: DocumentInfo.from_row(row)
+                for row in self.conn.execute(
+                    select(documents_table).where(
+                        documents_table.c.document_id.in_(bindparam("ids", expanding=True))
+                    ),
+                    {"ids": chunk},
+                )
+            }
+            for doc_id in chunk:
+                self.work[doc_id] = found.get(doc_id) or DocumentInfo(doc_id)
 
     def ref_subject(self, ref: str) -> str | None:
         raw = bytes.fromhex(ref)

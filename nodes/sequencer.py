@@ -77,10 +77,19 @@ class Journal:
     def create_schema(self) -> None:
         journal_metadata.create_all(self.engine)
 
-    def append(self, entries: list[Entry]) -> None:
-        """Write ``entries`` in one durable transaction."""
+    def append(self, entries: list[Entry], remove: list[bytes] | None = None) -> None:
+        """Write ``entries`` (and delete the ``remove`` hashes) in one durable transaction."""
         received = format_time(now())
         with self.engine.begin() as conn:
+            if remove:
+                conn.execute(
+                    journal_table.delete().where(
+                        journal_table.c.entry_hash.in_(bindparam("hs", expanding=True))
+                    ),
+                    {"hs": remove},
+                )
+            if not entries:
+                return
             conn.execute(
                 journal_table.insert(),
                 [
@@ -132,6 +141,7 @@ def _sqlite_durable(dbapi_connection: object, _record: object) -> None:
 @dataclass
 class _Ticket:
     entry: Entry
+    on_done: Callable[[TradeLedgerError | None], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: TradeLedgerError | None = None
 
@@ -158,6 +168,7 @@ class Sequencer:
         self._submit_lock = threading.Lock()  # offer + enqueue in one order
         self._journal_cv = threading.Condition()
         self._queue: list[_Ticket] = []
+        self._done_hashes: list[bytes] = []  # in a block: to delete from the journal
         self._block_cv = threading.Condition()
         self._oldest_pending: float | None = None
         self._stopping = False
@@ -186,6 +197,9 @@ class Sequencer:
         self.journal.remove(stale)
         while self.writer.pending_count():
             self._cut()
+        with self._journal_cv:
+            done, self._done_hashes = self._done_hashes, []
+        self.journal.remove(done)
         return offered
 
     def start(self) -> None:
@@ -207,14 +221,28 @@ class Sequencer:
             t.join(timeout=60)
         while self.writer.pending_count():
             self._cut()
+        with self._journal_cv:
+            done, self._done_hashes = self._done_hashes, []
+        self.journal.remove(done)
 
     # -- submitting -------------------------------------------------------------------------
 
     def submit(self, entry: Entry) -> None:
         """Check ``entry``, journal it durably, and return; raise if refused or not durable."""
+        ticket = self.enqueue(entry)
+        if not ticket.done.wait(self.ack_timeout):
+            raise StorageError("the journal did not commit the entry in time")
+        if ticket.error is not None:
+            raise ticket.error
+
+    def enqueue(
+        self, entry: Entry, on_done: Callable[[TradeLedgerError | None], None] | None = None
+    ) -> _Ticket:
+        """Check ``entry`` and queue it for the journal without waiting; ``on_done`` is called
+        (on the journal thread) once it is durable, with the error if it could not be."""
         if self._stopping:
             raise StorageError("the node is shutting down")
-        ticket = _Ticket(entry)
+        ticket = _Ticket(entry, on_done)
         with self._submit_lock:
             self.writer.offer(entry)  # raises DuplicateEntry, SignatureInvalid, …
             with self._journal_cv:
@@ -225,10 +253,7 @@ class Sequencer:
                 self._oldest_pending = time.monotonic()
             if self.writer.pending_count() >= self.max_entries:
                 self._block_cv.notify()
-        if not ticket.done.wait(self.ack_timeout):
-            raise StorageError("the journal did not commit the entry in time")
-        if ticket.error is not None:
-            raise ticket.error
+        return ticket
 
     def pending_count(self) -> int:
         return self.writer.pending_count()
@@ -237,21 +262,30 @@ class Sequencer:
 
     def _journal_loop(self) -> None:
         while True:
+            # The journal thread is the journal's only writer (SQLite has one writer per file;
+            # a second one would wait in SQLite's busy handler): it also deletes what reached
+            # a block, in the same transaction as the next appends.
             with self._journal_cv:
-                while not self._queue and not self._stopping:
+                while not self._queue and not self._done_hashes and not self._stopping:
                     self._journal_cv.wait()
                 batch, self._queue = self._queue, []
-            if not batch:
+                done, self._done_hashes = self._done_hashes, []
+            if not batch and not done:
                 return  # stopping and nothing left
             error: TradeLedgerError | None = None
             try:
-                self.journal.append([t.entry for t in batch])
+                self.journal.append([t.entry for t in batch], done)
             except Exception as exc:
                 log.error("journal commit failed", extra={"error": str(exc)})
                 error = StorageError(f"the journal commit failed: {exc}")
             for t in batch:
                 t.error = error
                 t.done.set()
+                if t.on_done is not None:
+                    try:
+                        t.on_done(error)
+                    except Exception as exc:  # a caller's callback must not stop the journal
+                        log.error("acknowledgement callback failed", extra={"error": str(exc)})
 
     def _block_loop(self) -> None:
         while True:
@@ -293,7 +327,9 @@ class Sequencer:
                 "indexing block failed",
                 extra={"height": summary.header.height, "error": str(exc)},
             )
-        self.journal.remove([e.entry_hash for e in summary.entries])
+        with self._journal_cv:
+            self._done_hashes.extend(e.entry_hash for e in summary.entries)
+            self._journal_cv.notify()
         log.info(
             "block",
             extra={

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from ledger.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    TradeLedgerError,
 )
 from ledger.keys import SigningKey
 from ledger.merkle import consistency_proof, inclusion_proof, node_hash
@@ -107,6 +109,19 @@ class MemoryTree:
             return self.levels[level][index]
         except IndexError:
             raise KeyError((level, index)) from None
+
+
+class MemoryKnownEntries:
+    """``ledger.chain.KnownEntries`` over a set in memory (seeded from the stored log)."""
+
+    def __init__(self, hashes: list[bytes]) -> None:
+        self._set = set(hashes)
+
+    def __contains__(self, entry_hash: object) -> bool:
+        return entry_hash in self._set
+
+    def add(self, entry_hash: bytes) -> None:
+        self._set.add(entry_hash)
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,10 @@ class LedgerNode:
     def start(self) -> None:
         self._catch_up_index()
         self._load_tree()
+        # The writer's duplicate and reference checks ask "is this hash on the ledger?" for
+        # every entry offered and again for every entry of every block; the store answers
+        # with a query each time. The tree in memory already holds every entry hash.
+        self.writer.state.known = MemoryKnownEntries(self.tree.levels[0])
         recovered = self.sequencer.recover()
         self.sequencer.start()
         self._open = True
@@ -595,7 +614,29 @@ class LedgerNode:
     def submit_document(
         self, caller: Caller, event: str, body: bytes, content_type: str
     ) -> dict[str, Any]:
-        """A document (JSON or XML) as lifecycle ``event``, signed by the node for the caller."""
+        """A document (JSON or XML) as lifecycle ``event``, signed by the node for the caller;
+        returns once it is durably journaled."""
+        return self.submit(self.prepare_document(caller, event, body, content_type))
+
+    def submit_entry(
+        self, caller: Caller, envelope: bytes, payload: bytes | None
+    ) -> dict[str, Any]:
+        """An entry signed by its author's own key; returns once it is durably journaled."""
+        return self.submit(self.prepare_entry(caller, envelope, payload))
+
+    def submit(self, entry: Entry) -> dict[str, Any]:
+        self.sequencer.submit(entry)
+        return receipt(entry)
+
+    def enqueue(
+        self, entry: Entry, on_done: Callable[[TradeLedgerError | None], None]
+    ) -> dict[str, Any]:
+        """Check and queue ``entry``; ``on_done`` is called once it is durable (or not)."""
+        self.sequencer.enqueue(entry, on_done)
+        return receipt(entry)
+
+    def prepare_document(self, caller: Caller, event: str, body: bytes, content_type: str) -> Entry:
+        """The entry for a document submission, signed with the caller organisation's key."""
         if event not in DOCUMENT_EVENTS:
             raise InvalidInput(
                 f"event must be one of {', '.join(DOCUMENT_EVENTS)}", location="/query/event"
@@ -612,13 +653,10 @@ class LedgerNode:
         fields = bridge.parse_document(body, media)
         bridge.validate(body, media, event, self.index)
         subject, refs = self._derive(caller, event, fields)
-        entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
-        return self._submit(entry)
+        return build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
 
-    def submit_entry(
-        self, caller: Caller, envelope: bytes, payload: bytes | None
-    ) -> dict[str, Any]:
-        """An entry signed by its author's own key (``application/vnd.tradeledger.entry+json``)."""
+    def prepare_entry(self, caller: Caller, envelope: bytes, payload: bytes | None) -> Entry:
+        """A pre-signed entry (``application/vnd.tradeledger.entry+json``), checked for policy."""
         entry = parse_entry(envelope, payload)
         if payload is None:
             raise InvalidInput("a submitted entry needs its payload", location="/payload")
@@ -640,19 +678,7 @@ class LedgerNode:
                     f"the entry's subject must be {subject!r} for this document",
                     location="/signed/subject",
                 )
-        return self._submit(entry)
-
-    def _submit(self, entry: Entry) -> dict[str, Any]:
-        self.sequencer.submit(entry)
-        return {
-            "document_id": entry.subject,
-            "entry_hash": entry.hash_hex,
-            "status": "accepted",
-            "event": entry.type,
-            "author": entry.author,
-            "timestamp": entry.timestamp,
-            "payload_digest": entry.payload_digest,
-        }
+        return entry
 
     def _derive(self, caller: Caller, event: str, fields: dict[str, Any]) -> tuple[str, list[str]]:
         """The subject (document id) and refs of a lifecycle event, with the rules the chain
@@ -777,6 +803,19 @@ class LedgerNode:
             "root_hash": head.root_hash.hex(),
             "uptime_seconds": round(time.time() - self.started, 1),
         }
+
+
+def receipt(entry: Entry) -> dict[str, Any]:
+    """The 201 body of a submission."""
+    return {
+        "document_id": entry.subject,
+        "entry_hash": entry.hash_hex,
+        "status": "accepted",
+        "event": entry.type,
+        "author": entry.author,
+        "timestamp": entry.timestamp,
+        "payload_digest": entry.payload_digest,
+    }
 
 
 def _entry_hash(value: str) -> bytes:

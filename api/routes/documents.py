@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -13,9 +16,10 @@ from fastapi.responses import Response
 from api.deps import CallerDep, NodeDep, json_response
 from api.routes.common import problems
 from api.schemas import CertificateExample, ProvenanceResponse, SignedEntry, SubmissionResponse
-from ledger.errors import InvalidInput
+from ledger.entries import Entry
+from ledger.errors import InvalidInput, StorageError, TradeLedgerError
 from nodes import documents_bridge as bridge
-from nodes.service import DOCUMENT_EVENTS, ENTRY_MEDIA_TYPE
+from nodes.service import DOCUMENT_EVENTS, ENTRY_MEDIA_TYPE, LedgerNode
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -95,15 +99,43 @@ async def submit(
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() == ENTRY_MEDIA_TYPE:
         envelope, payload = _signed_entry(body)
-        result = await run_in_threadpool(node.submit_entry, caller, envelope, payload)
+        prepare = partial(node.prepare_entry, caller, envelope, payload)
     else:
         if event is None:
             raise InvalidInput(
                 "say which lifecycle event the document is with ?event=…", location="/query/event"
             )
         bridge.media_type(content_type)  # 415 before anything else
-        result = await run_in_threadpool(node.submit_document, caller, event, body, content_type)
+        prepare = partial(node.prepare_document, caller, event, body, content_type)
+    result = await _journaled(node, prepare)
     return json_response(result, 201, headers={"Location": f"/v1/entries/{result['entry_hash']}"})
+
+
+async def _journaled(node: LedgerNode, prepare: Callable[[], Entry]) -> dict[str, object]:
+    """Check and queue the entry on a worker thread, then wait for the journal's durable
+    commit without holding a thread (many submissions share one commit)."""
+    loop = asyncio.get_running_loop()
+    durable: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: TradeLedgerError | None) -> None:
+        if not durable.done():
+            if error is None:
+                durable.set_result(None)
+            else:
+                durable.set_exception(error)
+
+    def on_done(error: TradeLedgerError | None) -> None:  # on the journal thread
+        loop.call_soon_threadsafe(settle, error)
+
+    def check_and_queue() -> dict[str, object]:
+        return node.enqueue(prepare(), on_done)
+
+    result = await run_in_threadpool(check_and_queue)
+    try:
+        await asyncio.wait_for(durable, node.sequencer.ack_timeout)
+    except TimeoutError as exc:
+        raise StorageError("the journal did not commit the entry in time") from exc
+    return result
 
 
 def _signed_entry(body: bytes) -> tuple[bytes, bytes]:
@@ -134,7 +166,9 @@ def _signed_entry(body: bytes) -> tuple[bytes, bytes]:
     "same checkpoint (the one returned). Parties to the document and auditors only.",
     responses=problems(401, 404, 422),
 )
-def provenance(node: NodeDep, caller: CallerDep, document_id: DocumentIdPath) -> Response:
+async def provenance(node: NodeDep, caller: CallerDep, document_id: DocumentIdPath) -> Response:
+    # inline on the event loop: cached index reads and in-memory proofs (a thread hop would
+    # cost more than the work)
     return json_response(node.provenance(document_id, caller))
 
 
