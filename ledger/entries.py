@@ -209,17 +209,24 @@ def parse_entry(envelope: bytes, payload: bytes | None = None) -> Entry:
     signed, sig_list = doc["signed"], doc["signatures"]
     if not isinstance(signed, dict) or not isinstance(sig_list, list):
         raise EncodingError("an entry's signed must be an object and signatures a list")
+    signatures = _signatures(sig_list)
     signed_bytes = fast_canonical_bytes(signed)
-    if envelope != _SIG_PREFIX + fast_canonical_bytes(sig_list) + _SIGNED_SEP + signed_bytes + b"}":
+    # The signature list is validated hex and canonical base64, which JSON never escapes, so
+    # its canonical bytes can be written directly (cheaper than re-encoding on replay's path).
+    sig_bytes = b",".join(
+        b'{"key_id":"%s","sig":"%s"}' % (item["key_id"].encode(), item["sig"].encode())
+        for item in sig_list
+    )
+    if envelope != b"%s[%s]%s%s}" % (_SIG_PREFIX, sig_bytes, _SIGNED_SEP, signed_bytes):
         raise EncodingError("the entry is not in the canonical encoding (RFC 8785)")
-    return _entry_from_signed(envelope, signed, signed_bytes, sig_list, payload)
+    return _entry_from_signed(envelope, signed, signed_bytes, signatures, payload)
 
 
 def _entry_from_signed(
     envelope: bytes,
     signed: dict[str, Any],
     signed_bytes: bytes,
-    sig_list: list[Any],
+    signatures: tuple[tuple[str, bytes], ...],
     payload: bytes | None,
 ) -> Entry:
     if signed.keys() != _SIGNED_FIELDS:
@@ -276,25 +283,27 @@ def _entry_from_signed(
         len(payload) != size or hashlib.sha256(payload).hexdigest() != digest
     ):
         raise EntryRejected("the payload does not match the entry's payload digest and size")
-    signatures = _signatures(sig_list)
     if key_id not in {k for k, _ in signatures}:
         raise EntryRejected("the entry carries no signature by its own key_id")
-    return Entry(
-        envelope=envelope,
-        entry_hash=entry_leaf_hash(envelope),
-        signed_bytes=signed_bytes,
-        signatures=signatures,
-        type=etype,
-        author=author,
-        key_id=key_id,
-        timestamp=timestamp,
-        nonce=nonce,
-        subject=subject,
-        refs=tuple(refs),
-        content_type=content_type,
-        payload_digest=digest,
-        payload_size=size,
-        payload=payload,
+    # Every field was checked above; build through the slot setters (see _restore_entry).
+    return _restore_entry(
+        (
+            envelope,
+            entry_leaf_hash(envelope),
+            signed_bytes,
+            signatures,
+            etype,
+            author,
+            key_id,
+            timestamp,
+            nonce,
+            subject,
+            tuple(refs),
+            content_type,
+            digest,
+            size,
+            payload,
+        )
     )
 
 
@@ -309,6 +318,8 @@ def _signatures(sig_list: list[Any]) -> tuple[tuple[str, bytes], ...]:
         if not isinstance(kid, str) or not HEX16.match(kid) or not isinstance(sig, str):
             raise EncodingError("a signature is {key_id, sig}", location=f"/signatures/{i}")
         raw = b64decode(sig, "signature")
+        if b64encode(raw) != sig:  # one encoding per signature, or envelopes are malleable
+            raise EncodingError("a signature is not canonical base64", location=f"/signatures/{i}")
         if len(raw) != 64:
             raise EncodingError("an Ed25519 signature is 64 bytes", location=f"/signatures/{i}")
         out.append((kid, raw))

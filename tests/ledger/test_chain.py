@@ -213,3 +213,22 @@ def test_preverify_flags_bad_signatures_without_raising() -> None:
     assert bad.bad_keys == {entry.key_id}  # type: ignore[union-attr]
     broken = preverify(b"{not json", None, raw_keys)
     assert broken.code == "non-canonical-encoding"  # type: ignore[union-attr]
+
+
+def test_signature_base64_must_be_canonical() -> None:
+    """Changing unused trailing bits of the base64 would give a second envelope (and hash)
+    for the same signed entry; only the canonical encoding is accepted."""
+    from ledger.encoding import b64encode
+    from ledger.entries import parse_entry
+    from ledger.errors import EncodingError
+
+    chain = make_chain()
+    entry = chain.entry()
+    sig = b64encode(entry.signatures[0][1])
+    assert sig.endswith("==")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = sig[-3]
+    twin = sig[:-3] + alphabet[alphabet.index(last) ^ 1] + "=="
+    forged = entry.envelope.replace(sig.encode(), twin.encode())
+    with pytest.raises(EncodingError, match="canonical base64"):
+        parse_entry(forged, entry.payload)
