@@ -305,3 +305,24 @@ def test_usage_and_io_errors_exit_2(tmp_path: Path) -> None:
         app, ["audit", "replay", "--db", f"sqlite:///{tmp_path}/x.db", "--genesis", str(garbage)]
     )
     assert result.exit_code == 2
+
+
+def test_cosignatures_are_verified(home: Path) -> None:
+    """A member's cosignature added later is checked; a forged one by a known key fails."""
+    from ledger.blocks import Checkpoint
+
+    node = NodeHome(home)
+    store = store_of(home)
+    checkpoint = Checkpoint.from_text(store.block(2).checkpoint)
+    cosigned = checkpoint.signed_by("vn-customs", node.signing_key("vn-customs"))
+    line = cosigned.signatures[-1]
+    store.add_cosignature(2, line.name, line.line())
+    code, out, report = replay(home)
+    assert code == 0, out
+    assert report["latest_checkpoint_signers"] == {"jp-jcci": node.signing_key("jp-jcci").key_id}
+    # A line whose key hash is right but whose signature is over another block's body.
+    forged = Checkpoint(checkpoint.body).signed_by("th-customs", node.signing_key("th-customs"))
+    bad = forged.signatures[-1]
+    store.add_cosignature(3, bad.name, bad.line())
+    assert_invalid_at(home, 3, "checkpoint-invalid")
+    store.dispose()
