@@ -305,21 +305,25 @@ class LedgerStore:
     def entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(EntryRow).where(EntryRow.entry_hash == entry_hash)  # type: ignore[arg-type]
+                select(*_ENTRY_COLUMNS).where(EntryRow.entry_hash == entry_hash)  # type: ignore[arg-type]
             ).first()
         return None if row is None else _stored(row)
 
     def entries_by_subject(self, subject: str) -> list[StoredEntry]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(EntryRow).where(EntryRow.subject == subject).order_by(EntryRow.idx)  # type: ignore[arg-type]
+                select(*_ENTRY_COLUMNS)
+                .where(EntryRow.subject == subject)  # type: ignore[arg-type]
+                .order_by(EntryRow.idx)  # type: ignore[arg-type]
             ).all()
         return [_stored(r) for r in rows]
 
     def entries_of_type(self, entry_type: str) -> list[StoredEntry]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(EntryRow).where(EntryRow.type == entry_type).order_by(EntryRow.idx)  # type: ignore[arg-type]
+                select(*_ENTRY_COLUMNS)
+                .where(EntryRow.type == entry_type)  # type: ignore[arg-type]
+                .order_by(EntryRow.idx)  # type: ignore[arg-type]
             ).all()
         return [_stored(r) for r in rows]
 
@@ -480,16 +484,29 @@ def _prefetched(store: LedgerStore, make: Any) -> list[bytes]:
     return proof
 
 
+# Explicit columns: on a Core connection ``select(EntryRow)`` yields plain column rows, not
+# model objects, so name what is read and in which order.
+_ENTRY_COLUMNS = (
+    EntryRow.idx,
+    EntryRow.height,
+    EntryRow.entry_hash,
+    EntryRow.envelope,
+    EntryRow.payload,
+    EntryRow.type,
+    EntryRow.subject,
+)
+
+
 def _stored(row: Any) -> StoredEntry:
-    r = row[0] if not isinstance(row, EntryRow) and hasattr(row, "__getitem__") else row
+    idx, height, entry_hash, envelope, payload, entry_type, subject = row
     return StoredEntry(
-        r.idx,
-        r.height,
-        bytes(r.entry_hash),
-        bytes(r.envelope),
-        None if r.payload is None else bytes(r.payload),
-        r.type,
-        r.subject,
+        int(idx),
+        int(height),
+        bytes(entry_hash),
+        bytes(envelope),
+        None if payload is None else bytes(payload),
+        entry_type,
+        subject,
     )
 
 

@@ -12,14 +12,13 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 
-from ledger.merkle import CompactRange
-
 from ledger.blocks import BlockHeader
 from ledger.chain import BlockSummary, ChainState, CheckedEntry, config_changes
 from ledger.consortium import CONFIG_TYPE, Consortium, Membership
 from ledger.entries import Entry
-from ledger.errors import ConfigurationError, DuplicateEntry
+from ledger.errors import ConfigurationError, DuplicateEntry, StorageError
 from ledger.keys import SigningKey
+from ledger.merkle import CompactRange
 from ledger.timefmt import now
 from nodes.store import LedgerStore, StoreKnownEntries
 
@@ -68,6 +67,8 @@ class LedgerWriter:
         self._pending: list[CheckedEntry] = []
         self._pending_hashes: set[bytes] = set()
         self._pending_membership: Membership | None = None
+        self._commit_lock = threading.Lock()
+        self._failed: StorageError | None = None
 
     @property
     def height(self) -> int:
@@ -76,6 +77,7 @@ class LedgerWriter:
     def check(self, entry: Entry, *, at: datetime | None = None) -> CheckedEntry:
         """Check one entry against the head and the entries waiting for the next block."""
         with self._lock:
+            self._raise_if_failed()
             base = self._pending_membership or self.state.membership
             signers = self.state.check_entry(
                 entry,
@@ -105,57 +107,68 @@ class LedgerWriter:
     def cut_block(
         self, max_entries: int = 500, *, time: datetime | None = None
     ) -> BlockSummary | None:
-        """Make a block of up to ``max_entries`` queued entries and store it durably."""
-        with self._lock:
-            if not self._pending:
-                return None
-            batch = self._pending[:max_entries]
-            summary = self._commit(batch, time)
-            del self._pending[: len(batch)]
-            for c in batch:
-                self._pending_hashes.discard(c.entry.entry_hash)
-            if not any(c.entry.type == CONFIG_TYPE for c in self._pending):
-                self._pending_membership = None
+        """Make a block of up to ``max_entries`` queued entries and store it durably.
+
+        The chain state advances under the state lock (a few milliseconds); the durable write
+        happens outside it, so submissions are not held up by the fsync. Blocks are still
+        written one at a time and in order.
+        """
+        with self._commit_lock:
+            with self._lock:
+                self._raise_if_failed()
+                if not self._pending:
+                    return None
+                batch = self._pending[:max_entries]
+                header, checkpoint, summary = self._advance(batch, time)
+                del self._pending[: len(batch)]
+                for c in batch:
+                    self._pending_hashes.discard(c.entry.entry_hash)
+                if not any(c.entry.type == CONFIG_TYPE for c in self._pending):
+                    self._pending_membership = None
+            self._write(summary, header, checkpoint)
             return summary
 
     def append(self, entries: Sequence[Entry], *, time: datetime | None = None) -> BlockSummary:
         """Check ``entries`` and store them as one block (membership changes take effect after)."""
-        with self._lock:
-            if self._pending:
-                raise DuplicateEntry("entries are waiting for a block; cut it first")
-            checked: list[CheckedEntry] = []
-            try:
-                for e in entries:
-                    checked.append(self.offer(e))
-            finally:
-                self._pending.clear()
-                self._pending_hashes.clear()
-                self._pending_membership = None
-            return self._commit(checked, time)
+        with self._commit_lock:
+            with self._lock:
+                if self._pending:
+                    raise DuplicateEntry("entries are waiting for a block; cut it first")
+                checked: list[CheckedEntry] = []
+                try:
+                    for e in entries:
+                        checked.append(self.offer(e))
+                finally:
+                    self._pending.clear()
+                    self._pending_hashes.clear()
+                    self._pending_membership = None
+                header, checkpoint, summary = self._advance(checked, time)
+            self._write(summary, header, checkpoint)
+            return summary
 
-    def _commit(self, batch: Sequence[CheckedEntry], time: datetime | None) -> BlockSummary:
+    def _advance(
+        self, batch: Sequence[CheckedEntry], time: datetime | None
+    ) -> tuple[bytes, str, BlockSummary]:
         entries = [c.entry for c in batch]
         header, checkpoint = self.state.propose_block(
             entries, self.proposer, self.key, time or now()
         )
-        snapshot = (
-            self.state.tree,
-            self.state.height,
-            self.state.head_hash,
-            self.state.head_time,
-            self.state.membership,
-        )
-        summary = self.state.apply_block(header, checkpoint, checked=list(batch))
+        return header, checkpoint, self.state.apply_block(header, checkpoint, checked=list(batch))
+
+    def _write(self, summary: BlockSummary, header: bytes, checkpoint: str) -> None:
         try:
             self.store.append_block(summary, header, checkpoint)
-        except Exception:
-            # Nothing was acknowledged for this block: put the state back as it was.
-            (
-                self.state.tree,
-                self.state.height,
-                self.state.head_hash,
-                self.state.head_time,
-                self.state.membership,
-            ) = snapshot
-            raise
-        return summary
+        except Exception as exc:
+            # Fail-stop: the state already counts this block and later entries may build on
+            # it, so nothing more is accepted until a restart reloads the state from the store
+            # (submissions acknowledged from the node's journal are offered again then).
+            with self._lock:
+                self._failed = StorageError(
+                    f"writing block {summary.header.height} failed ({exc}); "
+                    "the node accepts nothing more until it is restarted"
+                )
+            raise self._failed from exc
+
+    def _raise_if_failed(self) -> None:
+        if self._failed is not None:
+            raise self._failed

@@ -136,3 +136,70 @@ def test_another_consortium_is_refused(tmp_path: Path, db_url: str) -> None:
     with pytest.raises(ConfigurationError):
         store.save_consortium(other.consortium_file.read_bytes())
     store.dispose()
+
+
+def test_reopening_a_ledger_with_a_membership_change(tmp_path: Path, db_url: str) -> None:
+    """load_state rebuilds membership from stored config entries (a regression: reading
+    entries back by type once failed on SQLAlchemy 2.1)."""
+    import json
+
+    from ledger.entries import build_entry
+    from ledger.keys import SigningKey
+
+    home, store = filled_store(tmp_path, db_url, entries=5)
+    consortium = home.consortium()
+    writer = LedgerWriter(store, consortium, home.org_id, home.signing_key(home.org_id))
+    new = SigningKey.generate()
+    change = build_entry(
+        "config.update",
+        "jp-sakura-bank",
+        home.signing_key("jp-sakura-bank"),
+        json.dumps(
+            {
+                "changes": [
+                    {
+                        "op": "add_key",
+                        "org": "jp-sakura-bank",
+                        "key": {
+                            "key_id": new.key_id,
+                            "public_key": new.public_key.to_b64(),
+                            "status": "active",
+                        },
+                    }
+                ]
+            }
+        ).encode(),
+        "application/json",
+    )
+    writer.append([change])
+    stored = store.entry_by_hash(change.entry_hash)
+    assert stored is not None and stored.type == "config.update" and stored.payload
+    assert [e.entry_hash for e in store.entries_of_type("config.update")] == [change.entry_hash]
+    reopened = load_state(store, consortium)
+    assert reopened.membership.key_owner(new.key_id) == "jp-sakura-bank"
+    assert reopened.head_hash == writer.state.head_hash
+    store.dispose()
+
+
+def test_a_failed_block_write_stops_the_writer(tmp_path: Path) -> None:
+    """Fail-stop: after a block could not be stored nothing more is accepted, and a restart
+    resumes from what is on disk."""
+    from ledger.errors import StorageError
+
+    home, store = filled_store(tmp_path, f"sqlite:///{tmp_path / 'l.db'}", entries=5)
+    writer = LedgerWriter(store, home.consortium(), home.org_id, home.signing_key(home.org_id))
+    entries = list(TradeScenario(random.Random(99), home.signing_keys()).entries(3))
+
+    def broken(*_args: object) -> None:
+        raise OSError("disk full")
+
+    store.append_block = broken  # type: ignore[method-assign]
+    with pytest.raises(StorageError, match="block 2"):
+        writer.append(entries[:1])
+    with pytest.raises(StorageError):
+        writer.offer(entries[1])
+    store2 = LedgerStore(f"sqlite:///{tmp_path / 'l.db'}")
+    fresh = LedgerWriter(store2, home.consortium(), home.org_id, home.signing_key(home.org_id))
+    assert fresh.height == 1
+    fresh.append(entries[:1])  # the entry that was never stored can be appended now
+    assert fresh.height == 2
