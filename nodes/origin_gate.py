@@ -228,6 +228,10 @@ def gate(doc: dict[str, Any], evidence: list[Any], *, home: Path | None) -> Gate
             raise OriginInputError(
                 f"item {number}: {exc.detail}", location=f"{where}{exc.location or ''}"
             ) from exc
+        except (ValueError, TypeError, KeyError) as exc:  # as POST /v1/origin/determinations
+            raise OriginInputError(
+                f"item {number}: the evidence is not usable: {exc}", location=where
+            ) from exc
         det = result.determination
         reasons = list(result.reasons)
         outcome = result.outcome
