@@ -41,6 +41,7 @@ from ledger.errors import (
     OriginNotSupported,
     TradeLedgerError,
 )
+from nodes import documents_bridge
 from nodes.access import AUDITOR, CUSTOMS
 from nodes.tokens import Caller
 
@@ -54,20 +55,13 @@ MAX_EVIDENCED_ITEMS = 999
 def take_evidence(body: bytes, media: str, event: str) -> tuple[bytes, list[Any] | None]:
     """Split a submission into the document bytes and its ``origin_evidence`` (None if it has
     none). Without evidence the body is returned unchanged, byte for byte."""
-    if media != "application/json":
-        return body, None
+    if media != "application/json" or (b"origin_" not in body and b"\\u" not in body):
+        return body, None  # cannot hold the key (unless written with \u escapes): no parse
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return body, None  # the document checks report it
-    if not isinstance(doc, dict):
-        return body, None
-    if DETERMINATIONS_FIELD in doc:
-        raise InvalidInput(
-            f"{DETERMINATIONS_FIELD} is written by the node from origin_evidence; do not send it",
-            location=f"/{DETERMINATIONS_FIELD}",
-        )
-    if EVIDENCE_FIELD not in doc:
+    if not isinstance(doc, dict) or EVIDENCE_FIELD not in doc:
         return body, None
     if event not in GATED_EVENTS:
         raise InvalidInput(
@@ -364,27 +358,36 @@ def check_recorded(certificate: dict[str, Any], evidence: dict[str, Any]) -> lis
     return out
 
 
+_NODE_ONLY = {"origindeterminations", "origindetermination", "originevidence"}
+
+
+def refuse_node_fields(fields: dict[str, Any], where: str = "") -> None:
+    """Refuse a document that carries what only the gate writes (``origin_determinations``,
+    in JSON or as an XML element) or evidence outside a JSON submission."""
+    for key in fields:
+        if isinstance(key, str) and key.lower().replace("_", "").replace("-", "") in _NODE_ONLY:
+            raise InvalidInput(
+                f"{key} is not accepted here: origin_determinations are written by the node "
+                "once it has re-determined the origin_evidence of a certificate sent as JSON "
+                "for it to sign (?event=co.issued or co.amended)",
+                location=f"{where}/{key}",
+            )
+
+
 def refuse_presigned(entry_type: str, payload: bytes, content_type: str) -> None:
     """A pre-signed entry cannot claim a determination the node did not make: refuse a signed
-    ``origin.evidence`` entry, and a signed certificate carrying ``origin_determinations``."""
+    ``origin.evidence`` entry, and a signed document carrying ``origin_determinations``."""
     if entry_type == EVIDENCE_TYPE:
         raise InvalidInput(
             "origin.evidence entries are made by the node's origin gate; submit the "
             "certificate as JSON with origin_evidence (?event=co.issued)",
             location="/signed/type",
         )
-    if entry_type in GATED_EVENTS and "json" in content_type:
-        try:
-            doc = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            return
-        if isinstance(doc, dict) and (DETERMINATIONS_FIELD in doc or EVIDENCE_FIELD in doc):
-            raise InvalidInput(
-                "a pre-signed certificate may not carry origin_determinations or "
-                "origin_evidence: the node writes the determinations after re-determining the "
-                "evidence; submit the certificate unsigned with origin_evidence",
-                location="/payload",
-            )
+    try:
+        fields = documents_bridge.parse_document(payload, content_type)
+    except TradeLedgerError:
+        return  # not a document: nothing to refuse here
+    refuse_node_fields(fields, "/payload")
 
 
 def may_read_evidence_entry(

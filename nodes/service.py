@@ -715,6 +715,7 @@ class LedgerNode:
         media = bridge.media_type(content_type)
         body, evidence = origin_gate.take_evidence(body, media, event)
         fields = bridge.parse_document(body, media)
+        origin_gate.refuse_node_fields(fields)
         bridge.validate(body, media, event, self.index)
         subject, refs = self._derive(caller, event, fields)
         if evidence is None:

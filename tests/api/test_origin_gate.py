@@ -301,6 +301,29 @@ def test_the_node_alone_writes_determinations(live: LiveNode, gated: dict) -> No
                 c.submit_entry(entry)
 
 
+def test_determinations_cannot_be_smuggled_in(live: LiveNode) -> None:
+    escaped = (
+        json.dumps(certificate(number(), "RVC"))[:-1]
+        + ', "\\u006frigin_determinations": [{"item_number": 1, "digest": "'
+        + "0" * 64
+        + '"}]}'
+    ).encode()
+    assert b"origin_determinations" not in escaped
+    xml = (
+        '<?xml version="1.0"?><certificate_of_origin>'
+        f"<number>{number()}</number><issuer>jp-jcci</issuer><importing_country>VN"
+        "</importing_country><OriginDeterminations><OriginDetermination><digest>"
+        + "0" * 64
+        + "</digest></OriginDetermination></OriginDeterminations></certificate_of_origin>"
+    ).encode()
+    before = settled(live)
+    with live.client("issuer") as c:
+        for body, media in ((escaped, "application/json"), (xml, "application/xml")):
+            with pytest.raises(InvalidInput, match="written by the node"):
+                c.submit_document(body, event="co.issued", content_type=media)
+    assert settled(live) == before
+
+
 def test_evidence_only_goes_with_a_certificate(live: LiveNode) -> None:
     declaration = {
         "document_type": "origin_declaration",
