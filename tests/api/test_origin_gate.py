@@ -37,6 +37,13 @@ def certificate(number: str, criterion: str, hs: str = PARTS_HS, **item: Any) ->
         },
         "importer": {"name": "Saigon Industrial Equipment JSC", "address": "HCMC", "country": "VN"},
         "importing_country": "VN",
+        "transport": {
+            "departure_date": "2026-11-19",
+            "vessel": "ONE HARMONY 041S",
+            "port_of_loading": "JPTYO",
+            "port_of_discharge": "VNSGN",
+        },
+        "invoice": {"number": "INV-1", "date": "2026-11-19"},
         "issue_date": "2026-11-20",
         "items": [
             {
@@ -195,8 +202,11 @@ def test_the_evidence_payload_is_withheld_from_blocks_and_entries(
             if readable:
                 assert json.loads(base64.b64decode(row.payload))["items"][0]["bom"] == bom()
     with live.client("jp_customs") as c:
-        # while the certificate itself stays readable to the exporting country's customs
+        # while the certificate itself stays readable to the exporting country's customs, and
+        # its provenance shows that evidence was recorded (not what it says)
         assert json.loads(c.document(gated["id"]))["origin_determinations"]
+        events = [e.event for e in c.provenance(gated["id"]).events]
+        assert events == ["co.issued", "origin.evidence"]
 
 
 def test_ctc_claim_failing_the_tariff_shift_is_refused_and_nothing_appended(
