@@ -535,7 +535,9 @@ class LedgerNode:
             )
         ):
             raise NotFound(f"no origin evidence for {document_id!r} that you may read")
-        certificate = self._entry_by_hash(bytes.fromhex(info.defining_hash or "00" * 32))
+        certificate = (
+            self._entry_by_hash(bytes.fromhex(info.defining_hash)) if info.defining_hash else None
+        )
         evidence = None
         head = self.head
         for ev in reversed(self.index.events(document_id)):
