@@ -359,3 +359,26 @@ def test_audit_replay_of_the_gated_chain_passes(live: LiveNode, gated: dict) -> 
     report = replay(live.node.consortium, store.iter_blocks(1, height))
     assert report.valid, report.failure
     assert report.height == height
+
+
+def test_only_evidenced_items_are_gated(live: LiveNode) -> None:
+    doc = certificate(number(), "RVC")
+    second = {**doc["items"][0], "item_number": 2, "hs_code": "845811", "origin_criterion": "CTH"}
+    doc["items"].append(second)  # no rule data for 845811, but it carries no evidence
+    with live.client("issuer") as c:
+        receipt = c.submit_document(
+            {**doc, "origin_evidence": [{"item_number": 1, "bom": bom()}]}, event="co.issued"
+        )
+        live.wait_for_block(receipt.entry_hash)
+        recorded = json.loads(c.document(receipt.document_id))
+    assert [d["item_number"] for d in recorded["origin_determinations"]] == [1]
+
+
+def test_a_certificate_without_evidence_has_none_to_show(live: LiveNode) -> None:
+    with live.client("issuer") as c:
+        receipt = c.submit_document(certificate(number(), "RVC"), event="co.issued")
+        live.wait_for_block(receipt.entry_hash)
+        assert receipt.origin_evidence_entry_hash is None
+        assert "origin_determinations" not in json.loads(c.document(receipt.document_id))
+        with pytest.raises(NotFound, match="without origin evidence"):
+            c.origin_evidence(receipt.document_id)
