@@ -35,6 +35,7 @@ from api.schemas import (
     EntryResponse,
     Health,
     InclusionProofResponse,
+    OriginEvidenceResponse,
     ProvenanceResponse,
     SubmissionResponse,
     VerifyResponse,
@@ -237,6 +238,11 @@ class TradeLedgerClient:
 
     def provenance(self, document_id: str) -> ProvenanceResponse:
         return self._get(f"/v1/documents/{document_id}/provenance", ProvenanceResponse)
+
+    def origin_evidence(self, document_id: str) -> OriginEvidenceResponse:
+        """The bills of materials and determinations behind a certificate (issuer, importing
+        customs and auditors only)."""
+        return self._get(f"/v1/documents/{document_id}/origin-evidence", OriginEvidenceResponse)
 
     # -- verification and origin -----------------------------------------------------------
 

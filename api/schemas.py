@@ -180,6 +180,36 @@ class SubmissionResponse(_Model):
     author: str = Field(examples=["jp-jcci"])
     timestamp: str = Field(examples=["2026-11-22T09:59:58.120000Z"])
     payload_digest: str = Field(pattern=HEX64, examples=[_HASH2])
+    origin_evidence_entry_hash: str | None = Field(
+        default=None,
+        pattern=HEX64,
+        description="The origin.evidence entry recorded with a certificate sent with "
+        "origin_evidence.",
+    )
+
+
+class OriginDigestCheck(_Model):
+    item_number: int = Field(examples=[1])
+    certificate_digest: str | None = Field(description="The digest the certificate records.")
+    recomputed_digest: str | None = Field(
+        description="SHA-256 of the tag tradeledger/v1/origin-determination and the RFC 8785 "
+        "bytes of the recorded determination."
+    )
+    matches: bool
+
+
+class OriginEvidenceResponse(_Model):
+    document_id: str = Field(examples=["jp-jcci/JCCI-2026-0000042"])
+    certificate_entry_hash: str | None = Field(pattern=HEX64)
+    evidence_entry_hash: str = Field(pattern=HEX64)
+    leaf_index: int
+    agreement: str | None = Field(examples=["RCEP"])
+    items: list[dict[str, Any]] = Field(
+        description="Per evidenced item: item_number, claimed_criterion, product_hs, bom (as "
+        "submitted), determination (the Determination JSON) and digest."
+    )
+    digests: list[OriginDigestCheck]
+    digests_match: bool
 
 
 class SignedEntry(BaseModel):

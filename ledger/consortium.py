@@ -34,12 +34,14 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 #: Which roles may append which entry type (issue: issuing authorities issue, amend and revoke
 #: COs; exporters apply and declare origin; customs file declarations and verification; banks
-#: record presentations; auditors only read).
+#: record presentations; auditors only read). ``origin.evidence`` is the confidential evidence
+#: (bills of materials and determinations) a node records beside a certificate it re-determined.
 DEFAULT_POLICY: dict[str, tuple[str, ...]] = {
     "co.application": ("exporter",),
     "co.issued": ("issuing_authority",),
     "co.amended": ("issuing_authority",),
     "co.revoked": ("issuing_authority",),
+    "origin.evidence": ("issuing_authority",),
     "origin.declaration": ("exporter",),
     "customs.export_declaration": ("customs",),
     "customs.import_declaration": ("customs",),

@@ -21,6 +21,7 @@ The tree, at a glance::
     │   ├── OriginInputError          422  a bill of materials or rule table is unusable
     │   └── PayloadTooLarge           413
     ├── NoRuleData                    422  no rule data for a product (CLI exit 3)
+    ├── OriginNotSupported            422  a CO's origin claim is not supported by its evidence
     ├── Unauthenticated               401
     ├── Forbidden                     403
     ├── NotFound                      404
@@ -130,6 +131,25 @@ class NoRuleData(TradeLedgerError):
     title = "No rule data for this product"
     status = 422
     exit_code = 3
+
+
+class OriginNotSupported(TradeLedgerError):
+    """A certificate of origin whose origin evidence does not support what it claims.
+
+    ``items`` lists, per refused item, ``item_number``, ``claimed``, ``outcome`` (a slug:
+    ``not-originating``, ``criterion-not-supported``, ``needs-decision``, ``no-rule-data``,
+    ``rvc-inconsistent``), ``reasons`` (plain sentences) and, where known, ``supported``
+    (the criterion the evidence does support), ``failing_materials`` and ``coverage``.
+    """
+
+    code = "origin-not-supported"
+    title = "The origin evidence does not support the certificate's claim"
+    status = 422
+    exit_code = 1
+
+    def __init__(self, detail: str, *, items: list[dict[str, Any]], **extra: Any) -> None:
+        super().__init__(detail, items=items, **extra)
+        self.items = items
 
 
 # --- access ------------------------------------------------------------------------------

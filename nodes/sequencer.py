@@ -255,6 +255,39 @@ class Sequencer:
                 self._block_cv.notify()
         return ticket
 
+    def enqueue_all(
+        self,
+        entries: list[Entry],
+        on_done: Callable[[TradeLedgerError | None], None] | None = None,
+    ) -> _Ticket:
+        """Check ``entries`` and queue them for the journal as one unit: all are refused or
+        all are queued, and they are written in the same journal transaction (the journal
+        thread takes the whole queue at once), so they are acknowledged together. Returns the
+        last entry's ticket; ``on_done`` is called once, for the unit."""
+        if self._stopping:
+            raise StorageError("the node is shutting down")
+        tickets = [_Ticket(e) for e in entries]
+        tickets[-1].on_done = on_done
+        with self._submit_lock:
+            self.writer.offer_all(entries)
+            with self._journal_cv:
+                self._queue.extend(tickets)
+                self._journal_cv.notify()
+        with self._block_cv:
+            if self._oldest_pending is None:
+                self._oldest_pending = time.monotonic()
+            if self.writer.pending_count() >= self.max_entries:
+                self._block_cv.notify()
+        return tickets[-1]
+
+    def submit_all(self, entries: list[Entry]) -> None:
+        """:meth:`enqueue_all` and wait for the journal, as :meth:`submit` does."""
+        ticket = self.enqueue_all(entries)
+        if not ticket.done.wait(self.ack_timeout):
+            raise StorageError("the journal did not commit the entries in time")
+        if ticket.error is not None:
+            raise ticket.error
+
     def pending_count(self) -> int:
         return self.writer.pending_count()
 

@@ -38,6 +38,7 @@ from ledger.errors import (
 from ledger.keys import SigningKey
 from ledger.merkle import consistency_proof, inclusion_proof, node_hash
 from nodes import documents_bridge as bridge
+from nodes import origin_gate
 from nodes.access import (
     AUDITOR,
     may_read,
@@ -438,7 +439,9 @@ class LedgerNode:
         membership = self.membership
         docs = self.index.documents(e.subject for e in entries if e.subject)
         return [
-            may_read_entry(
+            origin_gate.may_read_evidence_entry(caller, e.author, docs.get(e.subject), membership)
+            if e.type == origin_gate.EVIDENCE_TYPE
+            else may_read_entry(
                 caller,
                 e.author,
                 [docs.get(e.subject) and docs[e.subject].access()] if e.subject else [],  # type: ignore[union-attr]
@@ -516,6 +519,54 @@ class LedgerNode:
             "height": head.height,
             "checkpoint": head.checkpoint,
             "events": events,
+        }
+
+    def origin_evidence(self, document_id: str, caller: Caller) -> dict[str, Any]:
+        """``GET /v1/documents/{id}/origin-evidence``: the bills of materials and full
+        determinations behind a certificate's ``origin_determinations``, with a check that
+        each digest the certificate records matches the recorded determination. The issuer,
+        the importing country's customs and auditors only; 404 for anyone else."""
+        info = self.index.document(document_id)
+        if (
+            info is None
+            or info.kind != "certificate_of_origin"
+            or not origin_gate.may_read_evidence(
+                caller, info.issuer, info.importing_country, self.membership
+            )
+        ):
+            raise NotFound(f"no origin evidence for {document_id!r} that you may read")
+        certificate = (
+            self._entry_by_hash(bytes.fromhex(info.defining_hash)) if info.defining_hash else None
+        )
+        evidence = None
+        head = self.head
+        for ev in reversed(self.index.events(document_id)):
+            if ev.type == origin_gate.EVIDENCE_TYPE and ev.idx < head.tree_size:
+                evidence = self._entry_by_hash(ev.entry_hash)
+                break
+        if certificate is None or certificate.payload is None:
+            raise NotFound(f"no origin evidence for {document_id!r} that you may read")
+        cert = (
+            json.loads(certificate.payload)
+            if "json" in (parse_entry(certificate.envelope).content_type)
+            else {}
+        )
+        if evidence is None or evidence.payload is None:
+            raise NotFound(f"{document_id} was recorded without origin evidence")
+        entry = parse_entry(evidence.envelope, evidence.payload)
+        if info.defining_hash not in entry.refs:
+            raise NotFound(f"{document_id} was recorded without origin evidence")
+        body = json.loads(evidence.payload)
+        checks = origin_gate.check_recorded(cert, body)
+        return {
+            "document_id": document_id,
+            "certificate_entry_hash": info.defining_hash,
+            "evidence_entry_hash": entry.hash_hex,
+            "leaf_index": evidence.idx,
+            "agreement": body.get("agreement"),
+            "items": body.get("items", []),
+            "digests": checks,
+            "digests_match": bool(checks) and all(c["matches"] for c in checks),
         }
 
     # -- public verification --------------------------------------------------------------------
@@ -615,8 +666,10 @@ class LedgerNode:
         self, caller: Caller, event: str, body: bytes, content_type: str
     ) -> dict[str, Any]:
         """A document (JSON or XML) as lifecycle ``event``, signed by the node for the caller;
-        returns once it is durably journaled."""
-        return self.submit(self.prepare_document(caller, event, body, content_type))
+        returns once it is durably journaled (with its origin evidence entry, if any)."""
+        entries = self.prepare_document(caller, event, body, content_type)
+        self.sequencer.submit_all(entries)
+        return receipt(entries[0], entries[1:])
 
     def submit_entry(
         self, caller: Caller, envelope: bytes, payload: bytes | None
@@ -635,8 +688,20 @@ class LedgerNode:
         self.sequencer.enqueue(entry, on_done)
         return receipt(entry)
 
-    def prepare_document(self, caller: Caller, event: str, body: bytes, content_type: str) -> Entry:
-        """The entry for a document submission, signed with the caller organisation's key."""
+    def enqueue_all(
+        self, entries: list[Entry], on_done: Callable[[TradeLedgerError | None], None]
+    ) -> dict[str, Any]:
+        """Check and queue a document's entries as one unit (all or none); ``on_done`` is
+        called once they are durable (or not). The receipt is the first entry's."""
+        self.sequencer.enqueue_all(entries, on_done)
+        return receipt(entries[0], entries[1:])
+
+    def prepare_document(
+        self, caller: Caller, event: str, body: bytes, content_type: str
+    ) -> list[Entry]:
+        """The entries for a document submission, signed with the caller organisation's key:
+        the document's, then (a certificate sent with ``origin_evidence``, once the gate of
+        :mod:`nodes.origin_gate` passes it) the ``origin.evidence`` entry."""
         if event not in DOCUMENT_EVENTS:
             raise InvalidInput(
                 f"event must be one of {', '.join(DOCUMENT_EVENTS)}", location="/query/event"
@@ -650,10 +715,34 @@ class LedgerNode:
                 f"signed yourself ({ENTRY_MEDIA_TYPE})"
             )
         media = bridge.media_type(content_type)
+        body, evidence = origin_gate.take_evidence(body, media, event)
         fields = bridge.parse_document(body, media)
+        origin_gate.refuse_node_fields(fields)
         bridge.validate(body, media, event, self.index)
         subject, refs = self._derive(caller, event, fields)
-        return build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
+        if evidence is None:
+            return [build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)]
+        require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
+        gated = origin_gate.gate(fields, evidence, home=self.home.path)
+        co = build_entry(
+            event,
+            caller.org_id,
+            key,
+            gated.certificate_bytes(body),
+            media,
+            subject=subject,
+            refs=refs,
+        )
+        proof = build_entry(
+            origin_gate.EVIDENCE_TYPE,
+            caller.org_id,
+            key,
+            gated.evidence_bytes(subject, co.hash_hex),
+            "application/json",
+            subject=subject,
+            refs=[co.hash_hex],
+        )
+        return [co, proof]
 
     def prepare_entry(self, caller: Caller, envelope: bytes, payload: bytes | None) -> Entry:
         """A pre-signed entry (``application/vnd.tradeledger.entry+json``), checked for policy."""
@@ -667,6 +756,7 @@ class LedgerNode:
             )
         membership = self.membership
         require_role_for(caller, entry.type, membership)
+        origin_gate.refuse_presigned(entry.type, payload, entry.content_type)
         if self._entry_by_hash(entry.entry_hash) is not None:
             # a replay: say so before any document rule (e.g. "already issued") could
             raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
@@ -805,9 +895,9 @@ class LedgerNode:
         }
 
 
-def receipt(entry: Entry) -> dict[str, Any]:
-    """The 201 body of a submission."""
-    return {
+def receipt(entry: Entry, companions: list[Entry] | None = None) -> dict[str, Any]:
+    """The 201 body of a submission (with the origin evidence entry's hash, if one went too)."""
+    body = {
         "document_id": entry.subject,
         "entry_hash": entry.hash_hex,
         "status": "accepted",
@@ -816,6 +906,10 @@ def receipt(entry: Entry) -> dict[str, Any]:
         "timestamp": entry.timestamp,
         "payload_digest": entry.payload_digest,
     }
+    for extra in companions or ():
+        if extra.type == origin_gate.EVIDENCE_TYPE:
+            body["origin_evidence_entry_hash"] = extra.hash_hex
+    return body
 
 
 def _entry_hash(value: str) -> bytes:

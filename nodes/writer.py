@@ -100,6 +100,24 @@ class LedgerWriter:
             self._pending_hashes.add(entry.entry_hash)
             return checked
 
+    def offer_all(self, entries: Sequence[Entry]) -> list[CheckedEntry]:
+        """Check ``entries`` and queue them together: all or none (a later one may refer to an
+        earlier one). Configuration entries are not offered this way."""
+        with self._lock:
+            if any(e.type == CONFIG_TYPE for e in entries):
+                raise ConfigurationError("configuration entries are offered one at a time")
+            checked: list[CheckedEntry] = []
+            try:
+                for e in entries:
+                    checked.append(self.offer(e))
+            except BaseException:
+                if checked:
+                    del self._pending[-len(checked) :]
+                    for c in checked:
+                        self._pending_hashes.discard(c.entry.entry_hash)
+                raise
+            return checked
+
     def pending_count(self) -> int:
         with self._lock:
             return len(self._pending)

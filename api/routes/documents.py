@@ -15,7 +15,13 @@ from fastapi.responses import Response
 
 from api.deps import CallerDep, NodeDep, json_response
 from api.routes.common import problems
-from api.schemas import CertificateExample, ProvenanceResponse, SignedEntry, SubmissionResponse
+from api.schemas import (
+    CertificateExample,
+    OriginEvidenceResponse,
+    ProvenanceResponse,
+    SignedEntry,
+    SubmissionResponse,
+)
 from ledger.entries import Entry
 from ledger.errors import InvalidInput, StorageError, TradeLedgerError
 from nodes import documents_bridge as bridge
@@ -81,7 +87,13 @@ _SUBMIT_BODY = {
         "comes only once the entry is durably journaled; it is in a block within 200 ms. "
         "Who may submit what: issuing authorities `co.issued`, `co.amended`, `co.revoked`; "
         "exporters `co.application`, `origin.declaration`; customs declarations and "
-        "verification for their own country; banks `bank.presentation`."
+        "verification for their own country; banks `bank.presentation`. A certificate "
+        "(`co.issued`, `co.amended`) sent as JSON may carry `origin_evidence`, "
+        '`[{"item_number": 1, "bom": {…}}]`: the node re-determines each evidenced item and '
+        "refuses the certificate (422 `origin-not-supported`, per-item reasons) unless the "
+        "evidence supports its claimed origin criterion; on success the certificate is "
+        "recorded with `origin_determinations` (digests, not the bills of materials) and the "
+        "evidence as a separate confidential `origin.evidence` entry."
     ),
     openapi_extra={"requestBody": _SUBMIT_BODY},
     responses=problems(401, 403, 409, 413, 415, 422, 503),
@@ -99,7 +111,11 @@ async def submit(
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() == ENTRY_MEDIA_TYPE:
         envelope, payload = _signed_entry(body)
-        prepare = partial(node.prepare_entry, caller, envelope, payload)
+        presigned = partial(node.prepare_entry, caller, envelope, payload)
+
+        def prepare() -> list[Entry]:
+            return [presigned()]
+
     else:
         if event is None:
             raise InvalidInput(
@@ -111,9 +127,10 @@ async def submit(
     return json_response(result, 201, headers={"Location": f"/v1/entries/{result['entry_hash']}"})
 
 
-async def _journaled(node: LedgerNode, prepare: Callable[[], Entry]) -> dict[str, object]:
-    """Check and queue the entry on a worker thread, then wait for the journal's durable
-    commit without holding a thread (many submissions share one commit)."""
+async def _journaled(node: LedgerNode, prepare: Callable[[], list[Entry]]) -> dict[str, object]:
+    """Check and queue the entries (a document's, and its origin evidence's if it has one) on
+    a worker thread, then wait for the journal's durable commit without holding a thread (many
+    submissions share one commit)."""
     loop = asyncio.get_running_loop()
     durable: asyncio.Future[None] = loop.create_future()
 
@@ -128,7 +145,10 @@ async def _journaled(node: LedgerNode, prepare: Callable[[], Entry]) -> dict[str
         loop.call_soon_threadsafe(settle, error)
 
     def check_and_queue() -> dict[str, object]:
-        return node.enqueue(prepare(), on_done)
+        entries = prepare()
+        if len(entries) == 1:
+            return node.enqueue(entries[0], on_done)
+        return node.enqueue_all(entries, on_done)
 
     result = await run_in_threadpool(check_and_queue)
     try:
@@ -170,6 +190,20 @@ async def provenance(node: NodeDep, caller: CallerDep, document_id: DocumentIdPa
     # inline on the event loop: cached index reads and in-memory proofs (a thread hop would
     # cost more than the work)
     return json_response(node.provenance(document_id, caller))
+
+
+@router.get(
+    "/documents/{document_id:path}/origin-evidence",
+    response_model=OriginEvidenceResponse,
+    summary="The origin evidence behind a certificate's origin determinations",
+    description="The bills of materials and full determinations the node recorded when it "
+    "re-determined the certificate's origin, and per item whether the digest the certificate "
+    "records matches the recorded determination. The issuer, the customs of the importing "
+    "country and auditors only; anyone else gets 404.",
+    responses=problems(401, 404, 422),
+)
+def origin_evidence(node: NodeDep, caller: CallerDep, document_id: DocumentIdPath) -> Response:
+    return json_response(node.origin_evidence(document_id, caller))
 
 
 @router.get(

@@ -20,6 +20,20 @@ from ledger.keys import SigningKey
 
 VECTORS = Path(__file__).parent.parent / "vectors" / "ledger.json"
 T0 = datetime(2026, 1, 15, 9, 30, 0, tzinfo=UTC)
+#: The policy the vectors were made with, fixed here so that the vectors pin the format and not
+#: the default policy of new consortia (which grows as entry types are added).
+VECTOR_POLICY: dict[str, tuple[str, ...]] = {
+    "co.application": ("exporter",),
+    "co.issued": ("issuing_authority",),
+    "co.amended": ("issuing_authority",),
+    "co.revoked": ("issuing_authority",),
+    "origin.declaration": ("exporter",),
+    "customs.export_declaration": ("customs",),
+    "customs.import_declaration": ("customs",),
+    "customs.verification_requested": ("customs",),
+    "customs.verification_result": ("customs",),
+    "bank.presentation": ("bank",),
+}
 
 
 def make() -> dict[str, str]:
@@ -33,6 +47,7 @@ def make() -> dict[str, str]:
             FoundingMember("vn-customs", "Customs", "VN", ["customs"], customs),
         ],
         created=T0,
+        policy=VECTOR_POLICY,
     )
     entry = build_entry(
         "co.issued",
