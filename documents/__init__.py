@@ -16,6 +16,7 @@ The rules-of-origin engine is the subpackage :mod:`documents.origin`.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 from documents.findings import Finding, invalid
@@ -38,8 +39,8 @@ from documents.rules import (
     certificate_valid_until,
     check,
 )
-from documents.xmlform import to_xml
-from ledger.encoding import Tag, canonical_bytes, tagged_hash
+from documents.xmlform import pointer_to_xpath, to_xml
+from ledger.encoding import Tag, fast_canonical_bytes, tagged_hash
 
 __all__ = [
     "JSON",
@@ -75,8 +76,13 @@ def canonical_form(doc: Document) -> dict[str, Any]:
 
 
 def to_json(doc: Document) -> bytes:
-    """The document as RFC 8785 canonical JSON."""
-    return canonical_bytes(canonical_form(doc))
+    """The document as RFC 8785 canonical JSON.
+
+    A model's JSON form holds only strings, booleans, small integers, lists and objects with
+    ASCII keys, where RFC 8785 equals sorted compact ``json.dumps`` (``ledger.encoding``), so
+    the fast encoder is used; ``tests/documents`` checks it against ``canonical_bytes``.
+    """
+    return fast_canonical_bytes(canonical_form(doc))
 
 
 def document_digest(doc: Document) -> str:
@@ -98,4 +104,4 @@ def validate(doc: Document, registry: Any = None, *, today: date | None = None) 
     usable = registry if isinstance(registry, DocumentRegistry) else None
     findings = check(doc, usable, today=today)
     if findings:
-        raise invalid(findings)
+        raise invalid(findings, partial(pointer_to_xpath, doc.document_type))

@@ -196,26 +196,39 @@ def from_xml(data: bytes) -> Document:
 
 
 def _xsd_path_fixer(root: etree._Element, document_type: str) -> Any:
-    """Rewrite libxml2's paths (``/*[local-name()=…]`` or Clark names) with our prefix."""
+    """Turn libxml2's error paths (``/*/*[12]/*[5]`` for a default namespace) into named
+    XPaths with the type's prefix (``/co:CertificateOfOrigin/co:IncludedItem[10]/co:…``)."""
     from documents.xmlform import PREFIXES
 
-    ns = ROOTS[document_type][0]
     prefix = PREFIXES[document_type]
+    tree = root.getroottree()
+    namespaces = {k: v for k, v in (root.nsmap or {}).items() if k}
+
+    def named(element: etree._Element) -> str:
+        steps = []
+        node: etree._Element | None = element
+        while node is not None:
+            name = etree.QName(node).localname
+            parent = node.getparent()
+            step = f"{prefix}:{name}"
+            if parent is not None:
+                same = [c for c in parent if isinstance(c.tag, str) and c.tag == node.tag]
+                if len(same) > 1:
+                    step += f"[{same.index(node) + 1}]"
+            steps.append(step)
+            node = parent
+        return "/" + "/".join(reversed(steps))
 
     def fix(path: str | None) -> str | None:
         if not path:
             return None
-        steps = []
-        for step in path.split("/")[1:]:
-            if step.startswith("*[local-name()="):
-                name = step.split("'")[1]
-                index = step.split("]")[-2].lstrip("[") if step.endswith("]") else ""
-                step = f"{name}[{index}]" if index.isdigit() else name
-            step = step.replace(f"{{{ns}}}", "")
-            if ":" in step:
-                step = step.split(":", 1)[1]
-            steps.append(f"{prefix}:{step}")
-        return "/" + "/".join(steps)
+        try:
+            found = tree.xpath(path, namespaces=namespaces)
+        except etree.XPathError:
+            return path
+        if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+            return named(found[0])
+        return path
 
     return fix
 

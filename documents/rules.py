@@ -176,14 +176,14 @@ class _Checker:
                 )
             seen.add(item.item_number)
             self.subheading(item.hs_code, item.hs_edition, f"{at}/hs_code")
-            if self.country(item.country_of_origin, f"{at}/country_of_origin") and p is not None:
-                if item.country_of_origin not in p.parties:
-                    self.add(
-                        f"{at}/country_of_origin",
-                        "origin-not-a-party",
-                        f"{item.country_of_origin} is not a Party to {agreement}, so it cannot "
-                        f"be the country of origin under it.",
-                    )
+            known = self.country(item.country_of_origin, f"{at}/country_of_origin")
+            if known and p is not None and item.country_of_origin not in p.parties:
+                self.add(
+                    f"{at}/country_of_origin",
+                    "origin-not-a-party",
+                    f"{item.country_of_origin} is not a Party to {agreement}, so it cannot "
+                    f"be the country of origin under it.",
+                )
             self.positive(item.quantity, f"{at}/quantity", "quantity")
             self.positive(item.fob_value, f"{at}/fob_value", "FOB value")
             self.currency(item.currency, f"{at}/currency")
