@@ -101,7 +101,7 @@ def validate(doc: Document, registry: Any = None, *, today: date | None = None) 
     ``registry`` is used only when it implements :class:`DocumentRegistry`; the rules that need
     the ledger are skipped otherwise.
     """
-    usable = registry if isinstance(registry, DocumentRegistry) else None
+    usable = registry if registry is not None and isinstance(registry, DocumentRegistry) else None
     findings = check(doc, usable, today=today)
     if findings:
         raise invalid(findings, partial(pointer_to_xpath, doc.document_type))

@@ -196,7 +196,7 @@ def from_xml(data: bytes) -> Document:
         ]
         raise invalid(findings)
     model = MODELS[document_type]
-    data_dict = element_data(root, model)
+    data_dict = element_data(root, model, ROOTS[document_type][0])
     data_dict["document_type"] = document_type
     return _validate_model(model, data_dict, document_type, xml=True)
 

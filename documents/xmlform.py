@@ -194,8 +194,9 @@ def shape(model: type[BaseModel]) -> tuple[FieldShape, ...]:
 
 
 @cache
-def _by_xml(model: type[BaseModel]) -> dict[str, FieldShape]:
-    return {f.xml: f for f in shape(model)}
+def _by_tag(model: type[BaseModel], ns: str) -> dict[str, FieldShape]:
+    """Fields by their element's Clark name (``{ns}Name``): one dict look-up per element."""
+    return {f"{{{ns}}}{f.xml}": f for f in shape(model)}
 
 
 # --- model -> XML ------------------------------------------------------------------------------
@@ -244,23 +245,23 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def element_data(element: etree._Element, model: type[BaseModel]) -> dict[str, Any]:
+def element_data(element: etree._Element, model: type[BaseModel], ns: str) -> dict[str, Any]:
     """An XSD-valid element as the JSON-shaped dict its model validates.
 
     Unknown elements are kept under their XML name so that the model reports them (this is
     reached only when the XSD was not applied).
     """
-    fields = _by_xml(model)
+    fields = _by_tag(model, ns)
     out: dict[str, Any] = {}
     for child in element:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue  # comments and processing instructions carry no data
-        name = _local(child.tag)
-        f = fields.get(name)
+        f = fields.get(tag)
         if f is None:
-            out[name] = child.text
+            out[_local(tag)] = child.text
             continue
-        value: Any = element_data(child, f.model) if f.model is not None else (child.text or "")
+        value: Any = element_data(child, f.model, ns) if f.model is not None else (child.text or "")
         if f.repeated:
             out.setdefault(f.name, []).append(value)
         else:
