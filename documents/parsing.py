@@ -342,7 +342,7 @@ def _leaf_description(model: type[BaseModel], loc: tuple[Any, ...]) -> str | Non
     return None
 
 
-def _message(model: type[BaseModel], err: dict[str, Any], label: str) -> str:
+def _message(model: type[BaseModel], err: Any, label: str) -> str:
     kind = err["type"]
     value = err.get("input")
     if kind == "missing":

@@ -141,9 +141,8 @@ def xsd_text(document_type: str) -> str:
             etree.SubElement(seq, f"{{{XS}}}element", **attrs, type=t.name, **_occurs(m, f))
     for name in sorted(simple):
         _simple_type(schema, simple[name])
-    return etree.tostring(
-        schema, xml_declaration=True, encoding="UTF-8", pretty_print=True
-    ).decode()
+    text: bytes = etree.tostring(schema, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return text.decode()
 
 
 def json_schema(document_type: str) -> dict[str, Any]:

@@ -40,16 +40,16 @@ def _string(
     *,
     min_length: int | None = None,
     max_length: int | None = None,
-    python_pattern: str | None = None,
-) -> Any:
-    py = python_pattern or pattern
-    return Annotated[
-        str,
-        StringConstraints(
-            pattern=f"^(?:{py})$" if py else None, min_length=min_length, max_length=max_length
-        ),
-        XsdType(name, "xs:string", description, pattern, min_length, max_length),
-    ]
+) -> XsdType:
+    return XsdType(name, "xs:string", description, pattern, min_length, max_length)
+
+
+def _checks(t: XsdType, python_pattern: str | None = None) -> StringConstraints:
+    """The pydantic constraints of a string type (``python_pattern`` adds a Python-only one)."""
+    py = python_pattern or t.pattern
+    return StringConstraints(
+        pattern=f"^(?:{py})$" if py else None, min_length=t.min_length, max_length=t.max_length
+    )
 
 
 def xsd_type_of(annotation: Any) -> XsdType | None:
@@ -70,26 +70,30 @@ def xsd_type_of(annotation: Any) -> XsdType | None:
 # refusing them in JSON too keeps every valid document representable in both forms.
 _XML_SAFE = "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffe\\uffff]+"
 
-Text = _string(
+_TEXT = _string(
     "TextType",
     "a non-empty text of at most 512 characters",
     None,
     min_length=1,
     max_length=512,
-    python_pattern=_XML_SAFE,
 )
-LongText = _string(
+Text = Annotated[str, _checks(_TEXT, _XML_SAFE), _TEXT]
+_LONG_TEXT = _string(
     "LongTextType",
     "a non-empty text of at most 2000 characters",
     None,
     min_length=1,
     max_length=2000,
-    python_pattern=_XML_SAFE,
 )
-CountryCode = _string("CountryCodeType", "an ISO 3166-1 alpha-2 country code", "[A-Z]{2}")
-CurrencyCode = _string("CurrencyCodeType", "an ISO 4217 currency code", "[A-Z]{3}")
-HSCode = _string("HSCodeType", "a 6-digit HS subheading code", "[0-9]{6}")
-TariffCode = _string("TariffCodeType", "a national tariff code of 8 to 10 digits", "[0-9]{8,10}")
+LongText = Annotated[str, _checks(_LONG_TEXT, _XML_SAFE), _LONG_TEXT]
+_COUNTRY_CODE = _string("CountryCodeType", "an ISO 3166-1 alpha-2 country code", "[A-Z]{2}")
+CountryCode = Annotated[str, _checks(_COUNTRY_CODE), _COUNTRY_CODE]
+_CURRENCY_CODE = _string("CurrencyCodeType", "an ISO 4217 currency code", "[A-Z]{3}")
+CurrencyCode = Annotated[str, _checks(_CURRENCY_CODE), _CURRENCY_CODE]
+_HS_CODE = _string("HSCodeType", "a 6-digit HS subheading code", "[0-9]{6}")
+HSCode = Annotated[str, _checks(_HS_CODE), _HS_CODE]
+_TARIFF_CODE = _string("TariffCodeType", "a national tariff code of 8 to 10 digits", "[0-9]{8,10}")
+TariffCode = Annotated[str, _checks(_TARIFF_CODE), _TARIFF_CODE]
 HSEdition = Annotated[
     str,
     Field(pattern="^(?:HS2012|HS2017|HS2022)$"),
@@ -100,42 +104,51 @@ HSEdition = Annotated[
         enumeration=("HS2012", "HS2017", "HS2022"),
     ),
 ]
-AgreementCode = _string(
+_AGREEMENT_CODE = _string(
     "AgreementCodeType",
     "an agreement code such as RCEP, AJCEP, JTEPA or JVEPA",
     "[A-Z][A-Z0-9]{1,15}",
 )
-CriterionCode = _string(
+AgreementCode = Annotated[str, _checks(_AGREEMENT_CODE), _AGREEMENT_CODE]
+_CRITERION_CODE = _string(
     "CriterionCodeType", "an origin criterion code such as WO, PE, CTC or RVC", "[A-Z]{2,5}"
 )
-DocumentNumber = _string(
+CriterionCode = Annotated[str, _checks(_CRITERION_CODE), _CRITERION_CODE]
+_DOCUMENT_NUMBER = _string(
     "DocumentNumberType",
     "a document number of letters, digits, '.', '_' or '-' (at most 64, no '/')",
     "[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
 )
-OrgId = _string(
+DocumentNumber = Annotated[str, _checks(_DOCUMENT_NUMBER), _DOCUMENT_NUMBER]
+_ORG_ID = _string(
     "OrganisationIdType",
     "an organisation id of letters, digits, '.', '_' or '-' (at most 64)",
     "[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
 )
-DocumentId = _string(
+OrgId = Annotated[str, _checks(_ORG_ID), _ORG_ID]
+_DOCUMENT_ID = _string(
     "DocumentIdType",
     "a document id of the form issuer/number",
     "[A-Za-z0-9][A-Za-z0-9._-]{0,63}/[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
 )
+DocumentId = Annotated[str, _checks(_DOCUMENT_ID), _DOCUMENT_ID]
 # Signed, so that a negative quantity reaches the business rules and gets their message there.
-DecimalText = _string(
+_DECIMAL_TEXT = _string(
     "DecimalType",
     "a decimal number written as digits with an optional sign and at most 6 decimals",
     "-?[0-9]{1,15}(\\.[0-9]{1,6})?",
 )
-UnitCode = _string(
+DecimalText = Annotated[str, _checks(_DECIMAL_TEXT), _DECIMAL_TEXT]
+_UNIT_CODE = _string(
     "UnitCodeType", "a UN/ECE Recommendation 20 unit code such as PCE, KGM or SET", "[A-Z0-9]{1,3}"
 )
-LocationCode = _string(
+UnitCode = Annotated[str, _checks(_UNIT_CODE), _UNIT_CODE]
+_LOCATION_CODE = _string(
     "LocationCodeType", "a UN/LOCODE (country and three letters or digits)", "[A-Z]{2}[A-Z2-9]{3}"
 )
-Digest = _string("DigestType", "a SHA-256 digest in lowercase hex", "[0-9a-f]{64}")
+LocationCode = Annotated[str, _checks(_LOCATION_CODE), _LOCATION_CODE]
+_DIGEST = _string("DigestType", "a SHA-256 digest in lowercase hex", "[0-9a-f]{64}")
+Digest = Annotated[str, _checks(_DIGEST), _DIGEST]
 ItemNumber = Annotated[
     int,
     Field(ge=1, le=9999),
