@@ -152,6 +152,11 @@ PROFILES: dict[str, CertificateProfile] = {
             issued_retroactively=True,
             declaration_of_origin=True,
             boxes=RCEP_BOXES,
+            notes=(
+                "Art. 3.16 (proof of origin, one-year validity in paragraph 6), 3.17 (certificate)"
+                " and 3.18 (declaration) were checked against the treaty text; the number of the"
+                " back-to-back article (3.19) was not.",
+            ),
         ),
         CertificateProfile(
             agreement="AJCEP",

@@ -252,3 +252,18 @@ def test_unsupported_media_type() -> None:
     with pytest.raises(DocumentInvalid) as caught:
         documents.parse_document(b"{}", "text/plain")
     assert codes(caught) == ["unsupported-media-type"]
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        (b"<Remarks>", b"<Surprise>x</Surprise><Remarks>"),  # an element the XSD does not know
+        (b"<ExporterParty>", b'<ExporterParty role="x">'),  # an attribute
+        (b"<ExporterParty>", b"<ExporterParty>text between elements"),  # mixed content
+        (b"<ID>JCCI", b'<ID xmlns="urn:other">JCCI'),  # a child in another namespace
+    ],
+)
+def test_xsd_refuses_what_the_model_does_not_describe(old: bytes, new: bytes) -> None:
+    data = example_bytes("ajcep-jp-switchboards-to-th.co", ".xml").replace(old, new, 1)
+    assert data != example_bytes("ajcep-jp-switchboards-to-th.co", ".xml")
+    assert first_code(data).startswith("xsd-")
