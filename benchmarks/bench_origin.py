@@ -26,8 +26,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from documents.origin.bom import parse_bom
 from documents.origin.evaluate import determination_digest, determine
 
-CODES = ["392690", "731815", "740921", "854449", "853690", "854110", "850440", "732690",
-         "760612", "401699", "848180", "853890", "853650", "903289", "392321"]
+CODES = [
+    "392690",
+    "731815",
+    "740921",
+    "854449",
+    "853690",
+    "854110",
+    "850440",
+    "732690",
+    "760612",
+    "401699",
+    "848180",
+    "853890",
+    "853650",
+    "903289",
+    "392321",
+]
 PARTIES = ["JP", "TH", "VN", "CN", "KR", "MY", "unknown", "US"]
 
 
@@ -36,11 +51,23 @@ def make_bom(n: int, seed: int = 6, edition: str = "HS2012") -> dict:
     mats = []
     for i in range(n):
         origin = rnd.choice(PARTIES)
-        mats.append({"hs": rnd.choice(CODES), "description": f"part {i}", "origin": origin,
-                     "value": f"{rnd.randint(100, 5000) / 100:.2f}",
-                     "originating": origin not in ("unknown", "US") and rnd.random() < 0.5})
-    return {"fob": "5000.00", "currency": "USD", "hs_edition": edition,
-            "exporting_country": "JP", "importing_country": "VN", "materials": mats}
+        mats.append(
+            {
+                "hs": rnd.choice(CODES),
+                "description": f"part {i}",
+                "origin": origin,
+                "value": f"{rnd.randint(100, 5000) / 100:.2f}",
+                "originating": origin not in ("unknown", "US") and rnd.random() < 0.5,
+            }
+        )
+    return {
+        "fob": "5000.00",
+        "currency": "USD",
+        "hs_edition": edition,
+        "exporting_country": "JP",
+        "importing_country": "VN",
+        "materials": mats,
+    }
 
 
 def rate(label: str, fn, seconds: float) -> None:
@@ -70,17 +97,28 @@ def main() -> None:
     body22 = make_bom(args.materials, edition="HS2022")
     parsed22 = parse_bom(json.dumps(body22))
     det = determine("RCEP", "853890", parsed)
-    print(f"RCEP 853890, {args.materials} materials: originating={det.originating} "
-          f"criterion={det.criterion} rvc={det.to_json()['rvc_percent']} "
-          f"reasons={len(det.reasons)}")
+    print(
+        f"RCEP 853890, {args.materials} materials: originating={det.originating} "
+        f"criterion={det.criterion} rvc={det.to_json()['rvc_percent']} "
+        f"reasons={len(det.reasons)}"
+    )
     print(f"python {sys.version.split()[0]}, one process, {args.seconds:.0f} s per line")
     rate("determine(validated BOM)", lambda: determine("RCEP", "853890", parsed), args.seconds)
-    rate("determine(dict BOM, validation included)",
-         lambda: determine("RCEP", "853890", body), args.seconds)
-    rate("determine(JSON bytes) + determination_digest",
-         lambda: determination_digest(determine("RCEP", "853890", raw)), args.seconds)
-    rate("determine(validated BOM, HS2022 codes mapped to HS2012)",
-         lambda: determine("RCEP", "853890", parsed22), args.seconds)
+    rate(
+        "determine(dict BOM, validation included)",
+        lambda: determine("RCEP", "853890", body),
+        args.seconds,
+    )
+    rate(
+        "determine(JSON bytes) + determination_digest",
+        lambda: determination_digest(determine("RCEP", "853890", raw)),
+        args.seconds,
+    )
+    rate(
+        "determine(validated BOM, HS2022 codes mapped to HS2012)",
+        lambda: determine("RCEP", "853890", parsed22),
+        args.seconds,
+    )
 
 
 if __name__ == "__main__":

@@ -44,17 +44,23 @@ DEMO_ORGS: tuple[DemoOrg, ...] = (
 )
 NODE_ORG = "jp-jcci"
 
+# (HS2012 subheading, description, origin criterion as printed on RCEP and AJCEP certificates)
 _GOODS = (
-    ("845811", "Horizontal lathes, numerically controlled", "RVC", "USD"),
-    ("847989", "Industrial robots for welding", "CTH", "USD"),
-    ("851762", "Network routers", "CTSH", "USD"),
-    ("870830", "Brake assemblies for motor vehicles", "RVC", "USD"),
-    ("940320", "Steel office furniture", "CTH", "USD"),
-    ("853931", "Fluorescent hot-cathode lamps", "CTSH", "USD"),
+    ("845811", "Horizontal lathes, numerically controlled", "RVC"),
+    ("847989", "Industrial robots for welding", "CTC"),
+    ("851762", "Network routers", "CTC"),
+    ("870830", "Brake assemblies for motor vehicles", "RVC"),
+    ("940320", "Steel office furniture", "CTC"),
+    ("853931", "Fluorescent hot-cathode lamps", "CTC"),
 )
 _IMPORTERS = {
     "VN": ("Saigon Industrial Equipment JSC", "Lot B2, Tan Thuan EPZ, Ho Chi Minh City", "VNSGN"),
     "TH": ("Siam Precision Parts Co., Ltd.", "88 Bangna-Trad Rd, Bangkok 10260", "THLCH"),
+}
+_CUSTOMS_OFFICES = {
+    "jp-customs": "Tokyo Customs, Ohi Branch",
+    "vn-customs": "Ho Chi Minh City Customs, Cat Lai Port Branch",
+    "th-customs": "Laem Chabang Customs House",
 }
 
 
@@ -180,24 +186,25 @@ class TradeScenario:
         importer = _IMPORTERS[country]
         items = []
         for n in range(1, self.rng.randint(1, 4) + 1):
-            hs, desc, criterion, _cur = self.rng.choice(_GOODS)
-            fob = f"{self.rng.randint(2_000, 90_000)}.00"
-            items.append(
-                {
-                    "item_number": n,
-                    "description": desc,
-                    "hs_code": hs,
-                    "hs_edition": "HS2012",
-                    "origin_criterion": criterion,
-                    "country_of_origin": "JP",
-                    "quantity": str(self.rng.randint(1, 40)),
-                    "unit": "PCE",
-                    "fob_value": fob if criterion == "RVC" else None,
-                    "currency": "USD",
-                }
-            )
+            hs, desc, criterion = self.rng.choice(_GOODS)
+            item: dict[str, object] = {
+                "item_number": n,
+                "packages": f"{self.rng.randint(1, 6)} wooden crates",
+                "description": desc,
+                "hs_code": hs,
+                "hs_edition": "HS2012",
+                "origin_criterion": criterion,
+                "country_of_origin": "JP",
+                "quantity": str(self.rng.randint(1, 40)),
+                "unit": "PCE",
+            }
+            if criterion == "RVC":  # the FOB value is shown where the criterion is RVC
+                item["fob_value"] = f"{self.rng.randint(2_000, 90_000)}.00"
+                item["currency"] = "USD"
+            items.append(item)
         number = self._co_number()
-        shipped: date = (self.clock - timedelta(days=1)).date()
+        issued: date = self.clock.date()
+        shipped: date = issued - timedelta(days=1)
         co: dict[str, object] = {
             "document_type": "certificate_of_origin",
             "agreement": agreement,
@@ -212,21 +219,39 @@ class TradeScenario:
             "transport": {
                 "departure_date": shipped.isoformat(),
                 "vessel": "ONE HARMONY 041S",
+                "transport_mode": "sea",
                 "port_of_loading": "JPTYO",
                 "port_of_discharge": importer[2],
             },
             "invoice": {"number": f"INV-{self.serial:07d}", "date": shipped.isoformat()},
             "items": items,
-            "issue_date": self.clock.date().isoformat(),
+            "issue_date": issued.isoformat(),
+            "exporting_country": "JP",
             "importing_country": country,
+            "exporter_declaration": {
+                "place": "Tokyo",
+                "date": shipped.isoformat(),
+                "signatory": "Kenji Watanabe, Export Manager",
+            },
+            "certification": {
+                "place": "Tokyo",
+                "date": issued.isoformat(),
+                "signatory": "Certification Division, JCCI",
+            },
         }
         co_id = f"jp-jcci/{number}"
         if self.rng.random() < 0.3:
+            application = {k: v for k, v in co.items() if k != "certification"}
             yield self._entry(
                 "co.application",
                 "jp-tanaka-machinery",
                 co_id,
-                {"document_type": "co_application", "co": co},
+                {
+                    "document_type": "co_application",
+                    "applicant": "jp-tanaka-machinery",
+                    "application_date": shipped.isoformat(),
+                    "co": application,
+                },
             )
         entry = self._entry("co.issued", "jp-jcci", co_id, co)
         self.open_cos.append((co_id, entry.hash_hex, country, co))
@@ -240,14 +265,38 @@ class TradeScenario:
         self.serial += 1
         kind = "export" if etype.endswith("export_declaration") else "import"
         number = f"{author[:2].upper()}-{kind[:2].upper()}-{self.serial:08d}"
+        items = []
+        for item in co["items"]:  # type: ignore[attr-defined]
+            items.append(
+                {
+                    "item_number": item["item_number"],
+                    # the national tariff line: the subheading and the country's own digits
+                    "tariff_code": item["hs_code"] + ("000" if kind == "export" else "00"),
+                    "hs_edition": item["hs_edition"],
+                    "description": item["description"],
+                    "quantity": item["quantity"],
+                    "unit": item["unit"],
+                    "customs_value": item.get("fob_value")
+                    or f"{self.rng.randint(2_000, 90_000)}.00",
+                    "currency": "USD",
+                }
+            )
+        importing = str(co["importing_country"])
         doc = {
             "document_type": "customs_declaration",
             "declaration_type": kind,
             "number": number,
-            "customs_office": author,
+            "issuer": author,
+            "declaration_date": self.clock.date().isoformat(),
+            "exporter": co["exporter"],
+            "importer": co["importer"],
+            "exporting_country": "JP",
+            "destination_country": importing,
+            "customs_office": _CUSTOMS_OFFICES[author],
+            "agreement": co["agreement"],
             "preference_claimed": kind == "import",
             "co_reference": co_id,
-            "items": co["items"],
+            "items": items,
         }
         return self._entry(etype, author, f"{author}/{number}", doc, (co_hash,))
 
@@ -262,6 +311,7 @@ class TradeScenario:
                 "co_reference": co_id,
                 "letter_of_credit": lc,
                 "presented_by": "jp-tanaka-machinery",
+                "presentation_date": self.clock.date().isoformat(),
             },
             (co_hash,),
         )
@@ -275,6 +325,7 @@ class TradeScenario:
             {
                 "document_type": "verification_request",
                 "co_reference": co_id,
+                "request_date": self.clock.date().isoformat(),
                 "reason": "Random post-importation check of origin criterion",
             },
             (co_hash,),
@@ -288,6 +339,7 @@ class TradeScenario:
             {
                 "document_type": "verification_result",
                 "co_reference": co_id,
+                "result_date": self.clock.date().isoformat(),
                 "result": "accepted" if accepted else "rejected",
                 "reason": None if accepted else "Supplier declaration not provided",
             },
@@ -298,6 +350,11 @@ class TradeScenario:
         number = self._co_number()
         amended = dict(
             co, number=number, supersedes=co_id, remarks="Amended: corrected invoice date"
+        )
+        amended["issue_date"] = self.clock.date().isoformat()
+        amended["certification"] = dict(
+            co["certification"],  # type: ignore[arg-type]
+            date=amended["issue_date"],
         )
         new_id = f"jp-jcci/{number}"
         entry = self._entry("co.amended", "jp-jcci", new_id, amended, (co_hash,))
@@ -314,6 +371,8 @@ class TradeScenario:
             {
                 "document_type": "co_revocation",
                 "co_reference": co_id,
+                "revocation_date": self.clock.date().isoformat(),
+                "reason_code": "not_originating",
                 "reason": "Issued in error: goods did not meet the origin criterion",
             },
             (co_hash,),

@@ -123,6 +123,14 @@ def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
             raise InvalidInput("a document is a JSON object", location="/")
         return doc
     root = parse_xml(body)
+    mod = _documents()
+    parse = getattr(mod, "parse_document", None)
+    json_form = getattr(mod, "canonical_form", None)
+    if parse is not None and json_form is not None:
+        # the documents package knows the XML element names: read the JSON field names from it
+        fields = json_form(parse(body, media))
+        assert isinstance(fields, dict)
+        return fields
     fields = xml_fields(root)
     if not isinstance(fields, dict):
         raise InvalidInput("the XML document has no fields", location="/" + _local(root.tag))

@@ -33,8 +33,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-EDITIONS = {"HS2012": "classificationH4.json", "HS2017": "classificationH5.json",
-            "HS2022": "classificationH6.json"}
+EDITIONS = {
+    "HS2012": "classificationH4.json",
+    "HS2017": "classificationH5.json",
+    "HS2022": "classificationH6.json",
+}
 CORRELATIONS = {
     ("HS2017", "HS2012"): "HS2017toHS2012ConversionAndCorrelationTables.xlsx",
     ("HS2022", "HS2012"): "HS2022toHS2012ConversionAndCorrelationTables.xlsx",
@@ -69,11 +72,12 @@ def build_hs(src: Path, out: Path) -> None:
             text = item["text"]
             prefix = f"{code} - "
             if text.startswith(prefix):
-                text = text[len(prefix):]
+                text = text[len(prefix) :]
             rows.append([code, str(len(code)), text.strip()])
         rows.sort()
-        _write_csv(out / "schemas" / "hs" / f"{edition}.csv", ["code", "level", "description"],
-                   rows)
+        _write_csv(
+            out / "schemas" / "hs" / f"{edition}.csv", ["code", "level", "description"], rows
+        )
         print(f"{edition}: {len(rows)} codes")
 
     import openpyxl  # the `data` extra; only this script needs it
@@ -93,8 +97,7 @@ def build_hs(src: Path, out: Path) -> None:
                 raise SystemExit(f"{name}: unexpected correlation row {row!r}")
             pairs.add((a, b, rel))
         rows = [list(p) for p in sorted(pairs)]
-        _write_csv(out / "schemas" / "hs" / f"{frm}-{to}.csv", ["from", "to", "relationship"],
-                   rows)
+        _write_csv(out / "schemas" / "hs" / f"{frm}-{to}.csv", ["from", "to", "relationship"], rows)
         print(f"{frm}->{to}: {len(rows)} correlation pairs")
 
 
@@ -131,11 +134,15 @@ def rcep_coverage(src: Path) -> dict[str, dict[str, str]]:
             first, last, status = m.group(1), m.group(2) or m.group(1), m.group(3)
             detail = line.strip().strip("|").split("|")[-1].strip()
             for ch in range(int(first), int(last) + 1):
-                coverage[f"{ch:02d}"] = {"status": _status_word(status),
-                                         "note": f"{status}: {detail}"}
+                coverage[f"{ch:02d}"] = {
+                    "status": _status_word(status),
+                    "note": f"{status}: {detail}",
+                }
     for ch in range(1, 98):
-        coverage.setdefault(f"{ch:02d}", {"status": "missing",
-                                          "note": "not covered by the source's coverage report"})
+        coverage.setdefault(
+            f"{ch:02d}",
+            {"status": "missing", "note": "not covered by the source's coverage report"},
+        )
     return dict(sorted(coverage.items()))
 
 
@@ -143,8 +150,16 @@ def build_rcep(src: Path, out: Path) -> None:
     rows = []
     with (src / "rcep-psr" / "psr.csv").open(encoding="utf-8") as fh:
         for rec in csv.DictReader(fh):
-            rows.append(["RCEP", rec["level"], rec["code"], " ".join(rec["rule"].split()),
-                         rec["description"], rec["source"]])
+            rows.append(
+                [
+                    "RCEP",
+                    rec["level"],
+                    rec["code"],
+                    " ".join(rec["rule"].split()),
+                    rec["description"],
+                    rec["source"],
+                ]
+            )
     coverage = rcep_coverage(src)
     # a chapter that has rows cannot be "missing" (the reports list chapters read later as such)
     for r in rows:
@@ -156,7 +171,7 @@ def build_rcep(src: Path, out: Path) -> None:
         "version": RCEP_VERSION,
         "hs_edition": "HS2012",
         "source": "RCEP Annex 3A (Product-Specific Rules), transcribed in "
-                  "../shared/data/rcep-psr/psr.csv; see schemas/origin/SOURCE.md",
+        "../shared/data/rcep-psr/psr.csv; see schemas/origin/SOURCE.md",
         "coverage": coverage,
     }
     _install_table(out / "schemas" / "origin" / "RCEP", RCEP_VERSION, rows, manifest)
@@ -169,10 +184,13 @@ def build_cited(out: Path) -> None:
         manifest = json.loads(table.with_suffix(".json").read_text(encoding="utf-8"))
         with table.open(encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            rows = [[r["agreement"], r["level"], r["code"], r["rule"], r["description"],
-                     r["source"]] for r in reader]
-        _install_table(out / "schemas" / "origin" / manifest["agreement"], manifest["version"],
-                       rows, manifest)
+            rows = [
+                [r["agreement"], r["level"], r["code"], r["rule"], r["description"], r["source"]]
+                for r in reader
+            ]
+        _install_table(
+            out / "schemas" / "origin" / manifest["agreement"], manifest["version"], rows, manifest
+        )
 
 
 def _install_table(directory: Path, version: str, rows: list[list[str]], manifest: dict) -> None:
@@ -181,12 +199,18 @@ def _install_table(directory: Path, version: str, rows: list[list[str]], manifes
     path = directory / f"{version}.csv"
     _write_csv(path, HEADER, rows)
     # validate exactly as the runtime will (raises OriginInputError naming each bad row)
-    table = parse_table(path.read_text(encoding="utf-8"), agreement=manifest["agreement"],
-                        version=version, hs_edition=manifest["hs_edition"],
-                        coverage=manifest["coverage"], source=str(path),
-                        general_rule=manifest.get("general_rule"))
+    table = parse_table(
+        path.read_text(encoding="utf-8"),
+        agreement=manifest["agreement"],
+        version=version,
+        hs_edition=manifest["hs_edition"],
+        coverage=manifest["coverage"],
+        source=str(path),
+        general_rule=manifest.get("general_rule"),
+    )
     (directory / f"{version}.json").write_text(
-        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(f"{manifest['agreement']} {version}: {len(table.rows)} rules")
 
 

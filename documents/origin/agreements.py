@@ -16,7 +16,7 @@ from ledger.errors import OriginInputError
 # RCEP Art. 3.6 (a)-(j) as codes a BOM's "operations" may use.
 RCEP_MINIMAL_OPERATIONS: dict[str, str] = {
     "preserving": "preserving operations to keep the good in good condition for transport or "
-                  "storage (Art. 3.6(a))",
+    "storage (Art. 3.6(a))",
     "packaging": "packaging or presenting goods for transportation or sale (Art. 3.6(b))",
     "sifting": "simple sifting (Art. 3.6(c))",
     "screening": "simple screening (Art. 3.6(c))",
@@ -87,10 +87,21 @@ RCEP = AgreementProfile(
     name="Regional Comprehensive Economic Partnership Agreement",
     parties={
         # entry into force per Party (RCEP Art. 20.6; ASEAN Secretariat notices)
-        "AU": _RCEP_2022, "BN": _RCEP_2022, "KH": _RCEP_2022, "CN": _RCEP_2022,
-        "JP": _RCEP_2022, "LA": _RCEP_2022, "NZ": _RCEP_2022, "SG": _RCEP_2022,
-        "TH": _RCEP_2022, "VN": _RCEP_2022, "KR": date(2022, 2, 1), "MY": date(2022, 3, 18),
-        "MM": date(2022, 5, 1), "ID": date(2023, 1, 2), "PH": date(2023, 6, 2),
+        "AU": _RCEP_2022,
+        "BN": _RCEP_2022,
+        "KH": _RCEP_2022,
+        "CN": _RCEP_2022,
+        "JP": _RCEP_2022,
+        "LA": _RCEP_2022,
+        "NZ": _RCEP_2022,
+        "SG": _RCEP_2022,
+        "TH": _RCEP_2022,
+        "VN": _RCEP_2022,
+        "KR": date(2022, 2, 1),
+        "MY": date(2022, 3, 18),
+        "MM": date(2022, 5, 1),
+        "ID": date(2023, 1, 2),
+        "PH": date(2023, 6, 2),
     },
     hs_edition="HS2012",  # Annex 3A headnote 9
     rvc_label="RVC",
@@ -104,23 +115,40 @@ RCEP = AgreementProfile(
     pe_article="RCEP Art. 3.2(b)",
     minimal_operations=RCEP_MINIMAL_OPERATIONS,
     minimal_operations_article="RCEP Art. 3.6",
-    criterion_codes={"WO": "WO", "PE": "PE", "CTC": "CTC", "RVC": "RVC", "SP": "SP",
-                     "CR": "SP", "ACU": "ACU", "DMI": "DMI"},
+    criterion_codes={
+        "WO": "WO",
+        "PE": "PE",
+        "CTC": "CTC",
+        "RVC": "RVC",
+        "SP": "SP",
+        "CR": "SP",
+        "ACU": "ACU",
+        "DMI": "DMI",
+    },
     certificate="RCEP Certificate of Origin (Annex 3B), origin conferring criterion",
-    notes=("Myanmar: RCEP entered into force for Myanmar on 1 May 2022, but some Parties do not "
-           "apply it to Myanmar; check the importing Party's position.",),
+    notes=(
+        "Myanmar: RCEP entered into force for Myanmar on 1 May 2022, but some Parties do not "
+        "apply it to Myanmar; check the importing Party's position.",
+    ),
 )
 
 _AJCEP_2008 = date(2008, 12, 1)
 AJCEP = AgreementProfile(
     code="AJCEP",
     name="Agreement on Comprehensive Economic Partnership among Japan and Member States of "
-         "the Association of Southeast Asian Nations",
+    "the Association of Southeast Asian Nations",
     parties={
         # entry into force per Party (Japan Customs, AJCEP FAQ 4022; ASEAN Secretariat)
-        "JP": _AJCEP_2008, "SG": _AJCEP_2008, "LA": _AJCEP_2008, "VN": _AJCEP_2008,
-        "MM": _AJCEP_2008, "BN": date(2009, 1, 1), "MY": date(2009, 2, 1),
-        "TH": date(2009, 6, 1), "KH": date(2009, 12, 1), "PH": date(2010, 7, 1),
+        "JP": _AJCEP_2008,
+        "SG": _AJCEP_2008,
+        "LA": _AJCEP_2008,
+        "VN": _AJCEP_2008,
+        "MM": _AJCEP_2008,
+        "BN": date(2009, 1, 1),
+        "MY": date(2009, 2, 1),
+        "TH": date(2009, 6, 1),
+        "KH": date(2009, 12, 1),
+        "PH": date(2010, 7, 1),
         "ID": date(2018, 3, 1),
     },
     # Annex 2 as signed is based on the HS as amended on 1 January 2002; the general rule
@@ -138,12 +166,23 @@ AJCEP = AgreementProfile(
     minimal_operations=RCEP_MINIMAL_OPERATIONS,
     minimal_operations_article="AJCEP Art. 30 (non-qualifying operations)",
     # Form AJ overleaf notes, paragraph 3 (Singapore Customs Regulations, Twelfth Schedule)
-    criterion_codes={"WO": "WO", "PE": "PE", "CTC": "CTC", "RVC": "RVC", "SP": "SP",
-                     "CR": "SP", "GENERAL_CTC": "CTH", "GENERAL_RVC": "RVC",
-                     "ACU": "ACU", "DMI": "DMI"},
+    criterion_codes={
+        "WO": "WO",
+        "PE": "PE",
+        "CTC": "CTC",
+        "RVC": "RVC",
+        "SP": "SP",
+        "CR": "SP",
+        "GENERAL_CTC": "CTH",
+        "GENERAL_RVC": "RVC",
+        "ACU": "ACU",
+        "DMI": "DMI",
+    },
     certificate="Form AJ, box 8 (origin criteria)",
-    notes=("Minimal operations use the RCEP Art. 3.6 codes; AJCEP Art. 30's own list was not "
-           "checked line by line.",),
+    notes=(
+        "Minimal operations use the RCEP Art. 3.6 codes; AJCEP Art. 30's own list was not "
+        "checked line by line.",
+    ),
 )
 
 _JTEPA_2007 = date(2007, 11, 1)
@@ -168,13 +207,23 @@ JTEPA = AgreementProfile(
     minimal_operations=RCEP_MINIMAL_OPERATIONS,
     minimal_operations_article="JTEPA Art. 31 (non-qualifying operations)",
     # Japan's certificate (Operational Procedures, Appendix 1-B): WO, PE, PS
-    criterion_codes={"WO": "WO", "PE": "PE", "CTC": "PS", "RVC": "PS", "SP": "PS",
-                     "CR": "PS", "ACU": None, "DMI": None},
+    criterion_codes={
+        "WO": "WO",
+        "PE": "PE",
+        "CTC": "PS",
+        "RVC": "PS",
+        "SP": "PS",
+        "CR": "PS",
+        "ACU": None,
+        "DMI": None,
+    },
     certificate="JTEPA certificate of origin, field 'Preference criterion'",
-    notes=("Annex 2 is based on the HS as amended on 1 January 2002 (Section 1 note (d)); no "
-           "product-specific rule of it is in this build.",
-           "Minimal operations use the RCEP Art. 3.6 codes; JTEPA Art. 31's own list was not "
-           "checked line by line.",),
+    notes=(
+        "Annex 2 is based on the HS as amended on 1 January 2002 (Section 1 note (d)); no "
+        "product-specific rule of it is in this build.",
+        "Minimal operations use the RCEP Art. 3.6 codes; JTEPA Art. 31's own list was not "
+        "checked line by line.",
+    ),
 )
 
 PROFILES: dict[str, AgreementProfile] = {p.code: p for p in (RCEP, AJCEP, JTEPA)}

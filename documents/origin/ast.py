@@ -181,8 +181,9 @@ def tariff_changes(rule: Rule) -> list[TariffChange | Except]:
     """The tariff-change tests in a rule (for de minimis and explanations)."""
     out: list[TariffChange | Except] = []
     for node in rule.walk():
-        if isinstance(node, Except) or (isinstance(node, TariffChange) and not any(
-            isinstance(e, Except) and e.change is node for e in out
-        )):
+        if isinstance(node, Except) or (
+            isinstance(node, TariffChange)
+            and not any(isinstance(e, Except) and e.change is node for e in out)
+        ):
             out.append(node)
     return out

@@ -76,7 +76,7 @@ def _country(code: str) -> str:
 
 def _hs6(code: Any) -> str:
     if not isinstance(code, str):
-        raise ValueError("an HS code must be a string of 6 digits (e.g. \"870899\")")
+        raise ValueError('an HS code must be a string of 6 digits (e.g. "870899")')
     if len(code) != 6 or not code.isdigit():
         raise ValueError(f"{code!r} is not a 6-digit HS subheading (digits only, no dots)")
     return code
@@ -196,8 +196,9 @@ def parse_bom(data: Any) -> Bom:
     except ValidationError as exc:
         errors = []
         for e in exc.errors():
-            loc = tuple(p for p in e["loc"]
-                        if not (isinstance(p, str) and p.startswith("function")))
+            loc = tuple(
+                p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function"))
+            )
             msg = e["msg"].removeprefix("Value error, ")
             errors.append({"location": _pointer(loc), "message": msg})
         first = errors[0]

@@ -112,7 +112,8 @@ class Determination:
             "criteria": list(self.criteria),
             "rvc_percent": _pct(self.rvc_percent),
             "rvc_build_up_percent": _pct(self.rvc_build_up_percent),
-            "rvc_threshold": None if self.rvc_threshold is None
+            "rvc_threshold": None
+            if self.rvc_threshold is None
             else f"{self.rvc_threshold.normalize():f}",
             "reasons": list(self.reasons),
             "failing_materials": [dict(m) for m in self.failing_materials],
@@ -148,8 +149,14 @@ class _Mat:
 
     def failure(self, reason: str) -> dict[str, Any]:
         m = self.material
-        return {"index": self.index, "location": f"/materials/{self.index}", "hs": m.hs,
-                "description": m.description, "value": str(m.value), "reason": reason}
+        return {
+            "index": self.index,
+            "location": f"/materials/{self.index}",
+            "hs": m.hs,
+            "description": m.description,
+            "value": str(m.value),
+            "reason": reason,
+        }
 
 
 @dataclass(slots=True)
@@ -193,8 +200,13 @@ def _eval(node: Rule, ctx: _Ctx) -> _Outcome:
             return _Outcome(True, best.bases, reasons)
         undecided = [o for o in outs if o.passed is None]
         if undecided:
-            return _Outcome(None, [], reasons, [f for o in outs for f in o.failing],
-                            [d for o in undecided for d in o.decisions])
+            return _Outcome(
+                None,
+                [],
+                reasons,
+                [f for o in outs for f in o.failing],
+                [d for o in undecided for d in o.decisions],
+            )
         return _Outcome(False, [], reasons, [f for o in outs for f in o.failing])
     if isinstance(node, AllOf):
         outs = [_eval(p, ctx) for p in node.parts]
@@ -210,26 +222,55 @@ def _eval(node: Rule, ctx: _Ctx) -> _Outcome:
         return _Outcome(None, [], reasons, failing, [d for o in outs for d in o.decisions])
     if isinstance(node, WhollyObtained):
         if ctx.bom.wholly_obtained and not ctx.nonorig:
-            return _Outcome(True, ["WO"], [f"WO: the good is declared wholly obtained or "
-                                           f"produced in {ctx.bom.exporting_country} "
-                                           f"({ctx.profile.wholly_obtained_article}): passes."])
-        why = ("the BOM does not declare the good wholly obtained" if not ctx.bom.wholly_obtained
-               else f"{len(ctx.nonorig)} non-originating material(s) were used")
-        return _Outcome(False, [], [f"WO: {why}: fails."],
-                        [m.failure("non-originating material in a WO good") for m in ctx.nonorig])
+            return _Outcome(
+                True,
+                ["WO"],
+                [
+                    f"WO: the good is declared wholly obtained or "
+                    f"produced in {ctx.bom.exporting_country} "
+                    f"({ctx.profile.wholly_obtained_article}): passes."
+                ],
+            )
+        why = (
+            "the BOM does not declare the good wholly obtained"
+            if not ctx.bom.wholly_obtained
+            else f"{len(ctx.nonorig)} non-originating material(s) were used"
+        )
+        return _Outcome(
+            False,
+            [],
+            [f"WO: {why}: fails."],
+            [m.failure("non-originating material in a WO good") for m in ctx.nonorig],
+        )
     if isinstance(node, ChemicalReaction):
         ok = "chemical-reaction" in ctx.operations
-        return _Outcome(ok, ["CR"] if ok else [], [
-            "CR: a chemical reaction in the exporting Party is "
-            + ("declared in the BOM's operations: passes." if ok
-               else "not declared in the BOM's operations: fails.")])
+        return _Outcome(
+            ok,
+            ["CR"] if ok else [],
+            [
+                "CR: a chemical reaction in the exporting Party is "
+                + (
+                    "declared in the BOM's operations: passes."
+                    if ok
+                    else "not declared in the BOM's operations: fails."
+                )
+            ],
+        )
     if isinstance(node, SpecificProcess):
         proc = normalise_operation(node.process)
         ok = proc in ctx.operations
-        return _Outcome(ok, ["SP"] if ok else [], [
-            f"SP: the process '{node.process}' is "
-            + ("declared in the BOM's operations: passes." if ok
-               else "not declared in the BOM's operations: fails.")])
+        return _Outcome(
+            ok,
+            ["SP"] if ok else [],
+            [
+                f"SP: the process '{node.process}' is "
+                + (
+                    "declared in the BOM's operations: passes."
+                    if ok
+                    else "not declared in the BOM's operations: fails."
+                )
+            ],
+        )
     raise OriginInputError(f"rule node {type(node).__name__} cannot be evaluated")
 
 
@@ -256,19 +297,24 @@ def _eval_ctc(node: TariffChange | Except, ctx: _Ctx) -> _Outcome:
             failing.append((m, why))
         elif len(verdicts) > 1:
             undecided.append(m)
-    head = (f"{label}: every non-originating material must be classified outside "
-            f"{change.level_name} {_dotted(target)}"
-            + (" and not come from the excluded codes" if isinstance(node, Except) else ""))
+    head = (
+        f"{label}: every non-originating material must be classified outside "
+        f"{change.level_name} {_dotted(target)}"
+        + (" and not come from the excluded codes" if isinstance(node, Except) else "")
+    )
     if not ctx.nonorig:
-        return _Outcome(True, ["CTC"], [f"{head}; there are no non-originating materials: "
-                                        "passes."])
+        return _Outcome(True, ["CTC"], [f"{head}; there are no non-originating materials: passes."])
     if not failing and not undecided:
-        return _Outcome(True, ["CTC"], [f"{head}; all {len(ctx.nonorig)} non-originating "
-                                        "material(s) do: passes."])
+        return _Outcome(
+            True,
+            ["CTC"],
+            [f"{head}; all {len(ctx.nonorig)} non-originating material(s) do: passes."],
+        )
     reasons = []
     if failing:
-        reasons.append(f"{head}; fails for " + "; ".join(f"{m.name()}: {why}"
-                                                          for m, why in failing) + ".")
+        reasons.append(
+            f"{head}; fails for " + "; ".join(f"{m.name()}: {why}" for m, why in failing) + "."
+        )
     # de minimis (Art. 3.7): the failing materials are small enough
     dmi_ok, dmi_reason = _de_minimis([m for m, _ in failing] + undecided, ctx)
     if failing or undecided:
@@ -278,19 +324,26 @@ def _eval_ctc(node: TariffChange | Except, ctx: _Ctx) -> _Outcome:
     decisions = []
     if undecided:
         for m in undecided:
-            decisions.append({
-                "location": f"/materials/{m.index}/hs", "hs": m.material.hs,
-                "candidates": list(m.codes),
-                "question": f"which {ctx.profile.hs_edition} subheading material "
-                            f"{m.index + 1} falls in decides whether it changes "
-                            f"{change.level_name} (the correlation is many-to-many)"})
-        reasons.append(f"{label}: the {ctx.profile.hs_edition} classification of "
-                       + ", ".join(m.name() for m in undecided)
-                       + " is ambiguous (several correlated subheadings, some inside and some "
-                         "outside the product's " + change.level_name + "): needs a decision.")
+            decisions.append(
+                {
+                    "location": f"/materials/{m.index}/hs",
+                    "hs": m.material.hs,
+                    "candidates": list(m.codes),
+                    "question": f"which {ctx.profile.hs_edition} subheading material "
+                    f"{m.index + 1} falls in decides whether it changes "
+                    f"{change.level_name} (the correlation is many-to-many)",
+                }
+            )
+        reasons.append(
+            f"{label}: the {ctx.profile.hs_edition} classification of "
+            + ", ".join(m.name() for m in undecided)
+            + " is ambiguous (several correlated subheadings, some inside and some "
+            "outside the product's " + change.level_name + "): needs a decision."
+        )
     if failing:
-        return _Outcome(False, [], reasons, [m.failure(f"{label}: {why}") for m, why in failing],
-                        decisions)
+        return _Outcome(
+            False, [], reasons, [m.failure(f"{label}: {why}") for m, why in failing], decisions
+        )
     return _Outcome(None, [], reasons, [], decisions)
 
 
@@ -303,29 +356,34 @@ def _de_minimis(failing: list[_Mat], ctx: _Ctx) -> tuple[bool, str]:
     parts = []
     chapter = int(ctx.product[:2])
     if p.de_minimis_value_pct is not None and not p.de_minimis_value_applies(chapter):
-        parts.append(f"by value, not available for goods of chapter {chapter:02d} under "
-                     f"{p.code}")
+        parts.append(f"by value, not available for goods of chapter {chapter:02d} under {p.code}")
     elif p.de_minimis_value_pct is not None:
         value = sum((m.material.value for m in failing), Decimal(0))
         share = value / fob * HUNDRED
         ok = share <= p.de_minimis_value_pct
-        parts.append(f"by value, the non-originating materials failing the tariff change are "
-                     f"worth {value} {ctx.bom.currency} = {_pct(share)} % of FOB "
-                     f"({'within' if ok else 'over'} {p.de_minimis_value_pct} %)")
+        parts.append(
+            f"by value, the non-originating materials failing the tariff change are "
+            f"worth {value} {ctx.bom.currency} = {_pct(share)} % of FOB "
+            f"({'within' if ok else 'over'} {p.de_minimis_value_pct} %)"
+        )
         if ok:
             return True, f"De minimis ({art}): {parts[0]}: passes."
     if p.de_minimis_weight_pct is not None and chapter in TEXTILE_CHAPTERS:
         weights = [m.material.weight_kg for m in failing]
         if ctx.bom.weight_kg is None or any(w is None for w in weights):
-            parts.append("by weight (Chapters 50-63), not computable: the BOM lacks the good's "
-                         "weight_kg or a failing material's weight_kg")
+            parts.append(
+                "by weight (Chapters 50-63), not computable: the BOM lacks the good's "
+                "weight_kg or a failing material's weight_kg"
+            )
         elif ctx.bom.weight_kg > 0:
             wsum = sum((w for w in weights if w is not None), Decimal(0))
             share = wsum / ctx.bom.weight_kg * HUNDRED
             ok = share <= p.de_minimis_weight_pct
-            parts.append(f"by weight (Chapters 50-63), {wsum} kg = {_pct(share)} % of the good's "
-                         f"{ctx.bom.weight_kg} kg ({'within' if ok else 'over'} "
-                         f"{p.de_minimis_weight_pct} %)")
+            parts.append(
+                f"by weight (Chapters 50-63), {wsum} kg = {_pct(share)} % of the good's "
+                f"{ctx.bom.weight_kg} kg ({'within' if ok else 'over'} "
+                f"{p.de_minimis_weight_pct} %)"
+            )
             if ok:
                 return True, f"De minimis ({art}): {parts[-1]}: passes."
     return False, f"De minimis ({art}): " + "; ".join(parts) + ": does not apply."
@@ -336,26 +394,34 @@ def _eval_rvc(node: RegionalValueContent, ctx: _Ctx) -> _Outcome:
     t = node.threshold
     b = ctx.bom
     down_ok = ctx.rvc_down >= t
-    reasons = [f"{node}: build-down {p.rvc_label} ({p.rvc_article}) = (FOB {b.fob} − VNM "
-               f"{ctx.vnm}) / FOB {b.fob} × 100 = {_pct(ctx.rvc_down)} %, "
-               + ("not less than" if down_ok else "less than") + f" {t} %"
-               + (": passes." if down_ok else "")]
+    reasons = [
+        f"{node}: build-down {p.rvc_label} ({p.rvc_article}) = (FOB {b.fob} − VNM "
+        f"{ctx.vnm}) / FOB {b.fob} × 100 = {_pct(ctx.rvc_down)} %, "
+        + ("not less than" if down_ok else "less than")
+        + f" {t} %"
+        + (": passes." if down_ok else "")
+    ]
     if down_ok:
         return _Outcome(True, ["RVC"], reasons)
     if ctx.rvc_up is not None:
         up_ok = ctx.rvc_up >= t
         vom = sum((m.material.value for m in ctx.mats if m.originating), Decimal(0))
         reasons[0] += "; "
-        reasons[0] += (f"build-up = (VOM {vom} + costs {b.costs.total if b.costs else 0}) / FOB "
-                       f"{b.fob} × 100 = {_pct(ctx.rvc_up)} %, "
-                       + ("not less than" if up_ok else "less than") + f" {t} %"
-                       + (": passes." if up_ok else ": fails."))
+        reasons[0] += (
+            f"build-up = (VOM {vom} + costs {b.costs.total if b.costs else 0}) / FOB "
+            f"{b.fob} × 100 = {_pct(ctx.rvc_up)} %, "
+            + ("not less than" if up_ok else "less than")
+            + f" {t} %"
+            + (": passes." if up_ok else ": fails.")
+        )
         if up_ok:
             return _Outcome(True, ["RVC"], reasons)
     else:
         reasons[0] += ": fails."
-    failing = [m.failure(f"non-originating material counted in VNM ({m.material.value})")
-               for m in sorted(ctx.nonorig, key=lambda m: -m.material.value)]
+    failing = [
+        m.failure(f"non-originating material counted in VNM ({m.material.value})")
+        for m in sorted(ctx.nonorig, key=lambda m: -m.material.value)
+    ]
     return _Outcome(False, [], reasons, failing)
 
 
@@ -368,8 +434,14 @@ def _map(code: str, frm: str, to: str, location: str) -> hs.Correlation:
     return hs.correlate(code, frm, to)
 
 
-def determine(agreement: str, product_hs: str, bom: Bom | dict[str, Any] | str | bytes, *,
-              rules: RuleTable | None = None, home: Path | str | None = None) -> Determination:
+def determine(
+    agreement: str,
+    product_hs: str,
+    bom: Bom | dict[str, Any] | str | bytes,
+    *,
+    rules: RuleTable | None = None,
+    home: Path | str | None = None,
+) -> Determination:
     """Decide whether the good ``product_hs`` made from ``bom`` originates under ``agreement``.
 
     ``rules`` overrides the rule table (default: the newest installed under ``home`` if given,
@@ -382,8 +454,9 @@ def determine(agreement: str, product_hs: str, bom: Bom | dict[str, Any] | str |
     if table.agreement != profile.code:
         raise OriginInputError(f"the rule table is for {table.agreement}, not {profile.code}")
     if not (isinstance(product_hs, str) and len(product_hs) == 6 and product_hs.isdigit()):
-        raise OriginInputError(f"the product code {product_hs!r} is not a 6-digit HS subheading",
-                               location="product_hs")
+        raise OriginInputError(
+            f"the product code {product_hs!r} is not a 6-digit HS subheading", location="product_hs"
+        )
     edition = table.hs_edition
     in_edition = bom.hs_edition or edition
     corr = _map(product_hs, in_edition, edition, "product_hs")
@@ -411,8 +484,11 @@ def determine(agreement: str, product_hs: str, bom: Bom | dict[str, Any] | str |
     results = []
     for code in products:
         ctx = _Ctx(profile, bom, code, mats, nonorig, vnm, rvc_down, rvc_up, ops)
-        results.append(_determine_one(profile, table, bom, product_hs, in_edition, code, ctx,
-                                      mapping_note=corr))
+        results.append(
+            _determine_one(
+                profile, table, bom, product_hs, in_edition, code, ctx, mapping_note=corr
+            )
+        )
     missing = [r for r in results if isinstance(r, NoRuleData)]
     if len(missing) == len(results):
         raise missing[0]
@@ -420,33 +496,59 @@ def determine(agreement: str, product_hs: str, bom: Bom | dict[str, Any] | str |
     if len(dets) == 1 and not missing:
         return dets[0]
     # the product maps to several subheadings of the table's edition
-    same = (not missing and len({(d.originating, d.criterion) for d in dets}) == 1)
+    same = not missing and len({(d.originating, d.criterion) for d in dets}) == 1
     first = dets[0]
-    note = (f"HS: {in_edition} {product_hs} corresponds to {len(products)} {edition} "
-            f"subheadings ({', '.join(products)}; {corr.relationship})")
+    note = (
+        f"HS: {in_edition} {product_hs} corresponds to {len(products)} {edition} "
+        f"subheadings ({', '.join(products)}; {corr.relationship})"
+    )
     if same:
         first.reasons.insert(0, note + "; every one of them gives the same determination.")
         first.mapped_product_hs = ",".join(products)
         return first
-    reasons = [note + "; they give different determinations, so the classification needs a "
-               "decision:"]
+    reasons = [
+        note + "; they give different determinations, so the classification needs a decision:"
+    ]
     for code, r in zip(products, results, strict=True):
         if isinstance(r, NoRuleData):
             reasons.append(f"{edition} {code}: no rule data.")
         else:
-            reasons.append(f"{edition} {code}: rule '{r.rule}', "
-                           + ("originating" if r.originating else "not originating")
-                           + (f" ({r.criterion})" if r.criterion else "") + ".")
+            reasons.append(
+                f"{edition} {code}: rule '{r.rule}', "
+                + ("originating" if r.originating else "not originating")
+                + (f" ({r.criterion})" if r.criterion else "")
+                + "."
+            )
     return Determination(
-        agreement=profile.code, product_hs=product_hs, product_hs_edition=in_edition,
-        hs_edition=edition, mapped_product_hs=None, rules_version=table.version, rule=None,
-        rule_level=None, rule_code=None, rule_source=None, originating=False, criterion=None,
-        criteria=[], rvc_percent=rvc_down, rvc_build_up_percent=rvc_up, rvc_threshold=None,
+        agreement=profile.code,
+        product_hs=product_hs,
+        product_hs_edition=in_edition,
+        hs_edition=edition,
+        mapped_product_hs=None,
+        rules_version=table.version,
+        rule=None,
+        rule_level=None,
+        rule_code=None,
+        rule_source=None,
+        originating=False,
+        criterion=None,
+        criteria=[],
+        rvc_percent=rvc_down,
+        rvc_build_up_percent=rvc_up,
+        rvc_threshold=None,
         reasons=reasons,
-        needs_decision=[{"location": "product_hs", "hs": product_hs, "candidates": list(products),
-                         "question": f"which {edition} subheading the product falls in"}],
-        exporting_country=bom.exporting_country, importing_country=bom.importing_country,
-        currency=bom.currency)
+        needs_decision=[
+            {
+                "location": "product_hs",
+                "hs": product_hs,
+                "candidates": list(products),
+                "question": f"which {edition} subheading the product falls in",
+            }
+        ],
+        exporting_country=bom.exporting_country,
+        importing_country=bom.importing_country,
+        currency=bom.currency,
+    )
 
 
 def _merge_failures(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -463,53 +565,93 @@ def _merge_failures(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _find_rule(table: RuleTable, code: str) -> RuleRow | None:
     row = table.lookup(code)
     # the general rule applies only where the table is known to list every PSR of the chapter
-    if (row is None and table.general_rule is not None
-            and table.chapter_coverage(code[:2]).get("status") == "full"):
+    if (
+        row is None
+        and table.general_rule is not None
+        and table.chapter_coverage(code[:2]).get("status") == "full"
+    ):
         return table.general_rule
     return row
 
 
-def _determine_one(profile: AgreementProfile, table: RuleTable, bom: Bom, product_hs: str,
-                   in_edition: str, code: str, ctx: _Ctx,
-                   mapping_note: hs.Correlation) -> Determination | NoRuleData:
+def _determine_one(
+    profile: AgreementProfile,
+    table: RuleTable,
+    bom: Bom,
+    product_hs: str,
+    in_edition: str,
+    code: str,
+    ctx: _Ctx,
+    mapping_note: hs.Correlation,
+) -> Determination | NoRuleData:
     row = _find_rule(table, code)
     if row is None:
         # WO and PE (Art. 3.2(a), (b)) apply to every tariff line: decidable without a row
-        basis = ("WO" if bom.wholly_obtained and not ctx.nonorig
-                 else "PE" if ctx.mats and not ctx.nonorig else None)
+        basis = (
+            "WO"
+            if bom.wholly_obtained and not ctx.nonorig
+            else "PE"
+            if ctx.mats and not ctx.nonorig
+            else None
+        )
         if basis is None or bom.exporting_country not in profile.parties:
             note = "" if code == product_hs else f" (mapped from {in_edition} {product_hs})"
             return table.no_rule_data(code, note)
         article = profile.wholly_obtained_article if basis == "WO" else profile.pe_article
-        row = RuleRow(profile.code, "article", "", basis, "origin criterion open to every "
-                      "tariff line", article, parse_rule("WO") if basis == "WO"
-                      else AllOf(()), 0)
+        row = RuleRow(
+            profile.code,
+            "article",
+            "",
+            basis,
+            "origin criterion open to every tariff line",
+            article,
+            parse_rule("WO") if basis == "WO" else AllOf(()),
+            0,
+        )
     reasons: list[str] = []
     if in_edition != table.hs_edition:
-        reasons.append(f"HS: {in_edition} {product_hs} is {table.hs_edition} {code} "
-                       f"({mapping_note.relationship}).")
+        reasons.append(
+            f"HS: {in_edition} {product_hs} is {table.hs_edition} {code} "
+            f"({mapping_note.relationship})."
+        )
     where = {"general": "general rule", "article": "no product-specific rule needed"}.get(
-        row.level) or f"{row.level} {_dotted(row.code)}"
-    reasons.append(f"Rule: {profile.code} {where}: '{row.text}' (source: {row.source}; rule "
-                   f"table {table.version}).")
+        row.level
+    ) or f"{row.level} {_dotted(row.code)}"
+    reasons.append(
+        f"Rule: {profile.code} {where}: '{row.text}' (source: {row.source}; rule "
+        f"table {table.version})."
+    )
     for m in ctx.mats:
         if m.why_not:
-            reasons.append(f"{m.name()} is declared originating but counts as non-originating: "
-                           f"{m.why_not}.")
+            reasons.append(
+                f"{m.name()} is declared originating but counts as non-originating: {m.why_not}."
+            )
     accumulated = [m for m in ctx.mats if m.accumulated]
     if accumulated:
-        reasons.append(f"Accumulation ({profile.accumulation_article}): "
-                       + ", ".join(m.name() for m in accumulated)
-                       + (" originates in another Party and counts" if len(accumulated) == 1
-                          else " originate in other Parties and count")
-                       + " as originating.")
+        reasons.append(
+            f"Accumulation ({profile.accumulation_article}): "
+            + ", ".join(m.name() for m in accumulated)
+            + (
+                " originates in another Party and counts"
+                if len(accumulated) == 1
+                else " originate in other Parties and count"
+            )
+            + " as originating."
+        )
     unknown = [m for m in ctx.nonorig if m.material.origin == UNKNOWN]
     if unknown:
-        reasons.append("Materials of unknown origin count as non-originating: "
-                       + ", ".join(m.name() for m in unknown) + ".")
+        reasons.append(
+            "Materials of unknown origin count as non-originating: "
+            + ", ".join(m.name() for m in unknown)
+            + "."
+        )
 
-    def result(originating: bool, bases: list[str], failing: list[dict[str, Any]] | None = None,
-               decisions: list[dict[str, Any]] | None = None) -> Determination:
+    def result(
+        originating: bool,
+        bases: list[str],
+        failing: list[dict[str, Any]] | None = None,
+        decisions: list[dict[str, Any]] | None = None,
+    ) -> Determination:
         codes: list[str] = []
         if originating:
             extra = ["ACU"] if accumulated and bases and bases[0] not in ("WO",) else []
@@ -519,60 +661,92 @@ def _determine_one(profile: AgreementProfile, table: RuleTable, bom: Bom, produc
                     c = profile.criterion("GENERAL_" + b) or c
                 if c and c not in codes:
                     codes.append(c)
-        threshold = next((n.threshold for n in row.rule.walk()
-                          if isinstance(n, RegionalValueContent)), None)
+        threshold = next(
+            (n.threshold for n in row.rule.walk() if isinstance(n, RegionalValueContent)), None
+        )
         return Determination(
-            agreement=profile.code, product_hs=product_hs, product_hs_edition=in_edition,
-            hs_edition=table.hs_edition, mapped_product_hs=code, rules_version=table.version,
-            rule=row.text, rule_level=row.level, rule_code=row.code or None,
-            rule_source=row.source, originating=originating,
-            criterion=codes[0] if codes else None, criteria=codes,
-            rvc_percent=ctx.rvc_down, rvc_build_up_percent=ctx.rvc_up, rvc_threshold=threshold,
-            reasons=reasons, failing_materials=_merge_failures(failing or []),
+            agreement=profile.code,
+            product_hs=product_hs,
+            product_hs_edition=in_edition,
+            hs_edition=table.hs_edition,
+            mapped_product_hs=code,
+            rules_version=table.version,
+            rule=row.text,
+            rule_level=row.level,
+            rule_code=row.code or None,
+            rule_source=row.source,
+            originating=originating,
+            criterion=codes[0] if codes else None,
+            criteria=codes,
+            rvc_percent=ctx.rvc_down,
+            rvc_build_up_percent=ctx.rvc_up,
+            rvc_threshold=threshold,
+            reasons=reasons,
+            failing_materials=_merge_failures(failing or []),
             needs_decision=decisions or [],
-            exporting_country=bom.exporting_country, importing_country=bom.importing_country,
-            currency=bom.currency)
+            exporting_country=bom.exporting_country,
+            importing_country=bom.importing_country,
+            currency=bom.currency,
+        )
 
     if bom.exporting_country not in profile.parties:
-        reasons.append(f"The exporting country {bom.exporting_country} is not a Party to "
-                       f"{profile.code}: not originating.")
+        reasons.append(
+            f"The exporting country {bom.exporting_country} is not a Party to "
+            f"{profile.code}: not originating."
+        )
         return result(False, [])
     if bom.importing_country not in profile.parties:
-        reasons.append(f"The importing country {bom.importing_country} is not a Party to "
-                       f"{profile.code}; no preference can be claimed there.")
+        reasons.append(
+            f"The importing country {bom.importing_country} is not a Party to "
+            f"{profile.code}; no preference can be claimed there."
+        )
         return result(False, [])
     # minimal operations
     if bom.operations is not None and ctx.nonorig:
         ops = list(bom.operations)
         if ops and all(op in profile.minimal_operations for op in ops):
-            reasons.append(f"Minimal operations ({profile.minimal_operations_article}): the "
-                           "only operations declared are " + ", ".join(ops)
-                           + f", which do not confer origin on the {len(ctx.nonorig)} "
-                             "non-originating material(s): not originating.")
-            return result(False, [], [m.failure("only minimal operations were performed on it")
-                                      for m in ctx.nonorig])
+            reasons.append(
+                f"Minimal operations ({profile.minimal_operations_article}): the "
+                "only operations declared are "
+                + ", ".join(ops)
+                + f", which do not confer origin on the {len(ctx.nonorig)} "
+                "non-originating material(s): not originating."
+            )
+            return result(
+                False,
+                [],
+                [m.failure("only minimal operations were performed on it") for m in ctx.nonorig],
+            )
     # WO and PE are open to every tariff line
     if bom.wholly_obtained and not ctx.nonorig:
-        reasons.append(f"WO ({profile.wholly_obtained_article}): declared wholly obtained or "
-                       f"produced in {bom.exporting_country}: originating.")
+        reasons.append(
+            f"WO ({profile.wholly_obtained_article}): declared wholly obtained or "
+            f"produced in {bom.exporting_country}: originating."
+        )
         return result(True, ["WO"])
     if ctx.mats and not ctx.nonorig:
-        reasons.append(f"PE ({profile.pe_article}): every one of the {len(ctx.mats)} materials "
-                       "is originating: originating.")
+        reasons.append(
+            f"PE ({profile.pe_article}): every one of the {len(ctx.mats)} materials "
+            "is originating: originating."
+        )
         return result(True, ["PE"])
     if bom.wholly_obtained:
-        reasons.append(f"WO: the BOM declares the good wholly obtained but lists "
-                       f"{len(ctx.nonorig)} non-originating material(s); WO does not apply.")
+        reasons.append(
+            f"WO: the BOM declares the good wholly obtained but lists "
+            f"{len(ctx.nonorig)} non-originating material(s); WO does not apply."
+        )
     out = _eval(row.rule, ctx)
     reasons.extend(out.reasons)
     if out.passed:
-        reasons.append(f"Verdict: originating under {profile.code} ("
-                       + ", ".join(out.bases) + ").")
+        reasons.append(f"Verdict: originating under {profile.code} (" + ", ".join(out.bases) + ").")
         return result(True, out.bases)
     if out.passed is None:
-        reasons.append("Verdict: needs a decision on the HS classification of some materials "
-                       "before origin can be determined; not originating until then.")
+        reasons.append(
+            "Verdict: needs a decision on the HS classification of some materials "
+            "before origin can be determined; not originating until then."
+        )
         return result(False, [], out.failing, out.decisions)
-    reasons.append(f"Verdict: not originating under {profile.code}: the rule '{row.text}' is "
-                   "not met.")
+    reasons.append(
+        f"Verdict: not originating under {profile.code}: the rule '{row.text}' is not met."
+    )
     return result(False, [], out.failing)

@@ -60,9 +60,13 @@ _TOKEN = re.compile(
 
 _RULE_WORDS = {"wo", "cc", "cth", "ctsh", "cr"}
 _LEVEL_WORDS = {
-    "chapter": 2, "chapters": 2,
-    "heading": 4, "headings": 4,
-    "subheading": 6, "subheadings": 6, "sub-heading": 6,
+    "chapter": 2,
+    "chapters": 2,
+    "heading": 4,
+    "headings": 4,
+    "subheading": 6,
+    "subheadings": 6,
+    "sub-heading": 6,
 }
 
 
@@ -79,8 +83,9 @@ def _tokens(text: str) -> list[_Tok]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise RuleSyntaxError(f"unexpected character {text[pos]!r} at position {pos + 1} "
-                                  f"in rule {text!r}")
+            raise RuleSyntaxError(
+                f"unexpected character {text[pos]!r} at position {pos + 1} in rule {text!r}"
+            )
         kind = m.lastgroup
         if kind == "sptext":
             kind = "sp"
@@ -94,8 +99,7 @@ def _tokens(text: str) -> list[_Tok]:
                 raise RuleSyntaxError(f"SP() names no process in rule {text!r}")
             out.append(_Tok("sp", m.group(0), pos, process))
         elif m.group("vc") is not None:
-            out.append(_Tok("vc", m.group(0), pos, (m.group("vclabel").upper(),
-                                                     m.group("vcnum"))))
+            out.append(_Tok("vc", m.group(0), pos, (m.group("vclabel").upper(), m.group("vcnum"))))
         elif m.group("code") is not None:
             out.append(_Tok("code", m.group(0), pos))
         elif m.group("word") is not None:
@@ -132,8 +136,9 @@ class _Parser:
     def starts_rule(self, tok: _Tok | None) -> bool:
         if tok is None:
             return False
-        return (tok.kind in ("sp", "vc") or self.is_punct(tok, "(")
-                or self.is_word(tok, *_RULE_WORDS))
+        return (
+            tok.kind in ("sp", "vc") or self.is_punct(tok, "(") or self.is_word(tok, *_RULE_WORDS)
+        )
 
     # -- grammar
     def parse(self) -> Rule:
@@ -267,8 +272,7 @@ class _Parser:
             if j == 0:
                 break
             after = self.peek(j)
-            if after is not None and (after.kind == "code"
-                                      or self.is_word(after, *_LEVEL_WORDS)):
+            if after is not None and (after.kind == "code" or self.is_word(after, *_LEVEL_WORDS)):
                 self.i += j
                 expect_target = True
                 continue

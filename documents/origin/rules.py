@@ -90,13 +90,24 @@ class RuleTable:
 
 
 def _error(line: int, column: str | None, message: str) -> dict[str, Any]:
-    return {"row": line, "column": column, "message": message,
-            "location": f"row {line}" + (f", column {column}" if column else "")}
+    return {
+        "row": line,
+        "column": column,
+        "message": message,
+        "location": f"row {line}" + (f", column {column}" if column else ""),
+    }
 
 
-def parse_table(text: str, *, agreement: str, version: str, hs_edition: str,
-                coverage: dict[str, dict[str, str]] | None = None, source: str = "",
-                general_rule: dict[str, str] | None = None) -> RuleTable:
+def parse_table(
+    text: str,
+    *,
+    agreement: str,
+    version: str,
+    hs_edition: str,
+    coverage: dict[str, dict[str, str]] | None = None,
+    source: str = "",
+    general_rule: dict[str, str] | None = None,
+) -> RuleTable:
     """Parse and validate a rule table; raise :class:`RuleTableInvalid` naming every bad row.
 
     Row numbers count the header as row 1 (as a spreadsheet shows them).
@@ -112,13 +123,16 @@ def parse_table(text: str, *, agreement: str, version: str, hs_edition: str,
     try:
         header = next(reader)
     except StopIteration:
-        raise RuleTableInvalid("the rule table is empty",
-                               errors=[_error(1, None, "no header row")]) from None
+        raise RuleTableInvalid(
+            "the rule table is empty", errors=[_error(1, None, "no header row")]
+        ) from None
     header = [h.strip() for h in header]
     if header != HEADER:
         raise RuleTableInvalid(
             f"the header must be {','.join(HEADER)} (found {','.join(header)})",
-            errors=[_error(1, None, "bad header")], location="row 1")
+            errors=[_error(1, None, "bad header")],
+            location="row 1",
+        )
     rows: dict[str, RuleRow] = {}
     for line, rec in enumerate(reader, start=2):
         if not any(c.strip() for c in rec):
@@ -129,21 +143,31 @@ def parse_table(text: str, *, agreement: str, version: str, hs_edition: str,
         agr, level, code, rule_text, description, src = (c.strip() for c in rec)
         row_errors = []
         if agr != agreement:
-            row_errors.append(_error(line, "agreement",
-                                     f"agreement {agr!r} is not {agreement!r}"))
+            row_errors.append(_error(line, "agreement", f"agreement {agr!r} is not {agreement!r}"))
         if level not in LEVELS:
-            row_errors.append(_error(line, "level", f"level {level!r} is not chapter, heading "
-                                                    "or subheading"))
+            row_errors.append(
+                _error(line, "level", f"level {level!r} is not chapter, heading or subheading")
+            )
         elif not (code.isdigit() and len(code) == LEVELS[level]):
-            row_errors.append(_error(line, "code", f"code {code!r} is not {LEVELS[level]} "
-                                                   f"digits as a {level} needs"))
-        elif not {2: hs.chapter_exists, 4: hs.heading_exists,
-                  6: hs.subheading_exists}[len(code)](code, hs_edition):
-            row_errors.append(_error(line, "code", f"{level} {code} does not exist in "
-                                                   f"{hs_edition}"))
+            row_errors.append(
+                _error(
+                    line, "code", f"code {code!r} is not {LEVELS[level]} digits as a {level} needs"
+                )
+            )
+        elif not {2: hs.chapter_exists, 4: hs.heading_exists, 6: hs.subheading_exists}[len(code)](
+            code, hs_edition
+        ):
+            row_errors.append(
+                _error(line, "code", f"{level} {code} does not exist in {hs_edition}")
+            )
         elif code in rows:
-            row_errors.append(_error(line, "code", f"duplicate row for {level} {code} "
-                                                   f"(first at row {rows[code].line})"))
+            row_errors.append(
+                _error(
+                    line,
+                    "code",
+                    f"duplicate row for {level} {code} (first at row {rows[code].line})",
+                )
+            )
         if not src:
             row_errors.append(_error(line, "source", "every row must name its source"))
         parsed: Rule | None = None
@@ -155,25 +179,36 @@ def parse_table(text: str, *, agreement: str, version: str, hs_edition: str,
             errors.extend(row_errors)
             continue
         assert parsed is not None
-        rows[code] = RuleRow(agr, level, code, " ".join(rule_text.split()), description, src,
-                             parsed, line)
+        rows[code] = RuleRow(
+            agr, level, code, " ".join(rule_text.split()), description, src, parsed, line
+        )
     if errors:
         listing = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:20])
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
-        raise RuleTableInvalid(f"{len(errors)} bad row(s) in the {agreement} rule table: "
-                               f"{listing}{more}", errors=errors)
+        raise RuleTableInvalid(
+            f"{len(errors)} bad row(s) in the {agreement} rule table: {listing}{more}",
+            errors=errors,
+        )
     if not rows and not general_rule:
         raise RuleTableInvalid("the rule table has no rows", errors=[])
     general = None
     if general_rule:
         try:
-            general = RuleRow(agreement, "general", "", general_rule["rule"],
-                              general_rule.get("description", "general rule"),
-                              general_rule["source"], parse_rule(general_rule["rule"]), 0)
+            general = RuleRow(
+                agreement,
+                "general",
+                "",
+                general_rule["rule"],
+                general_rule.get("description", "general rule"),
+                general_rule["source"],
+                parse_rule(general_rule["rule"]),
+                0,
+            )
         except (KeyError, OriginInputError) as exc:
             raise OriginInputError(f"the manifest's general rule is not usable: {exc}") from exc
-    return RuleTable(agreement, version, hs_edition, rows, coverage or derive_coverage(rows),
-                     source, general)
+    return RuleTable(
+        agreement, version, hs_edition, rows, coverage or derive_coverage(rows), source, general
+    )
 
 
 def derive_coverage(rows: dict[str, RuleRow]) -> dict[str, dict[str, str]]:
@@ -202,9 +237,14 @@ def _version_key(v: str) -> tuple[int, int]:
 def _versions(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
-    return sorted((p.stem for p in directory.glob("*.csv")
-                   if _VERSION.match(p.stem) and p.with_suffix(".json").exists()),
-                  key=_version_key)
+    return sorted(
+        (
+            p.stem
+            for p in directory.glob("*.csv")
+            if _VERSION.match(p.stem) and p.with_suffix(".json").exists()
+        ),
+        key=_version_key,
+    )
 
 
 def shipped_agreements() -> list[str]:
@@ -215,10 +255,15 @@ def shipped_agreements() -> list[str]:
 def _load_file(path: str, mtime_ns: int) -> RuleTable:
     p = Path(path)
     manifest = json.loads(p.with_suffix(".json").read_text(encoding="utf-8"))
-    return parse_table(p.read_text(encoding="utf-8"), agreement=manifest["agreement"],
-                       version=manifest["version"], hs_edition=manifest["hs_edition"],
-                       coverage=manifest.get("coverage"), source=str(p),
-                       general_rule=manifest.get("general_rule"))
+    return parse_table(
+        p.read_text(encoding="utf-8"),
+        agreement=manifest["agreement"],
+        version=manifest["version"],
+        hs_edition=manifest["hs_edition"],
+        coverage=manifest.get("coverage"),
+        source=str(p),
+        general_rule=manifest.get("general_rule"),
+    )
 
 
 def load_table_file(path: Path) -> RuleTable:
@@ -244,23 +289,31 @@ def load_rules(agreement: str, home: Path | str | None = None) -> RuleTable:
         if vs:
             candidates.append(d / f"{vs[-1]}.csv")
     if not candidates:
-        raise NoRuleData(f"no rule table for agreement {agreement!r} in this build",
-                         agreement=agreement, coverage={"status": "missing"})
+        raise NoRuleData(
+            f"no rule table for agreement {agreement!r} in this build",
+            agreement=agreement,
+            coverage={"status": "missing"},
+        )
     return load_table_file(candidates[0])
 
 
-def install_table(agreement: str, csv_text: str, home: Path | str, *,
-                  hs_edition: str, version: str | None = None,
-                  coverage: dict[str, dict[str, str]] | None = None,
-                  general_rule: dict[str, str] | None = None,
-                  source: str = "") -> RuleTable:
+def install_table(
+    agreement: str,
+    csv_text: str,
+    home: Path | str,
+    *,
+    hs_edition: str,
+    version: str | None = None,
+    coverage: dict[str, dict[str, str]] | None = None,
+    general_rule: dict[str, str] | None = None,
+    source: str = "",
+) -> RuleTable:
     """Validate ``csv_text`` with :func:`parse_table` and install it as a new version."""
     d = home_dir(home) / agreement
     existing = set(_versions(d)) | set(_versions(SHIPPED_DIR / agreement))
     if version is None:
         year = datetime.now(UTC).year
-        n = 1 + max((_version_key(v)[1] for v in existing if _version_key(v)[0] == year),
-                    default=0)
+        n = 1 + max((_version_key(v)[1] for v in existing if _version_key(v)[0] == year), default=0)
         version = f"{year}.{n}"
         newest = max(existing, key=_version_key, default=None)
         if newest is not None and _version_key(version) <= _version_key(newest):
@@ -273,8 +326,15 @@ def install_table(agreement: str, csv_text: str, home: Path | str, *,
         if shipped:
             m = json.loads((SHIPPED_DIR / agreement / f"{shipped[-1]}.json").read_text("utf-8"))
             general_rule = m.get("general_rule")
-    table = parse_table(csv_text, agreement=agreement, version=version, hs_edition=hs_edition,
-                        coverage=coverage, source=source, general_rule=general_rule)
+    table = parse_table(
+        csv_text,
+        agreement=agreement,
+        version=version,
+        hs_edition=hs_edition,
+        coverage=coverage,
+        source=source,
+        general_rule=general_rule,
+    )
     d.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {
         "agreement": agreement,
@@ -288,7 +348,8 @@ def install_table(agreement: str, csv_text: str, home: Path | str, *,
         manifest["general_rule"] = general_rule
     tmp_csv = d / f".{version}.csv.tmp"
     tmp_csv.write_text(csv_text, encoding="utf-8")
-    (d / f"{version}.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
+    (d / f"{version}.json").write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     tmp_csv.replace(d / f"{version}.csv")
     return table

@@ -6,10 +6,12 @@ import base64
 import hashlib
 import json
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
+import documents
 from api.client import NodeUnreachable, TradeLedgerClient
 from api.schemas import (
     BlockResponse,
@@ -36,7 +38,11 @@ from tests.api.conftest import LiveNode, free_port
 PROBLEM = "application/problem+json"
 
 
+TODAY = date.today()
+
+
 def certificate(number: str, country: str = "VN", **extra: Any) -> dict[str, Any]:
+    """A valid RCEP certificate (documents.validate applies its schema and rules)."""
     return {
         "document_type": "certificate_of_origin",
         "agreement": "RCEP",
@@ -48,11 +54,55 @@ def certificate(number: str, country: str = "VN", **extra: Any) -> dict[str, Any
             "country": "JP",
         },
         "importer": {"name": "Importer Co.", "address": "Somewhere", "country": country},
+        "transport": {"departure_date": (TODAY - timedelta(days=1)).isoformat()},
+        "invoice": {"number": f"INV-{number}", "date": (TODAY - timedelta(days=2)).isoformat()},
         "importing_country": country,
-        "issue_date": "2026-11-20",
-        "items": [{"item_number": 1, "hs_code": "870830", "description": "Brakes"}],
+        "issue_date": TODAY.isoformat(),
+        "items": [
+            {
+                "item_number": 1,
+                "hs_code": "870830",
+                "hs_edition": "HS2012",
+                "description": "Brakes",
+                "origin_criterion": "CTC",
+                "country_of_origin": "JP",
+                "quantity": "10",
+                "unit": "PCE",
+            }
+        ],
         **extra,
     }
+
+
+def declaration(kind: str, co_id: str, country: str = "VN", **extra: Any) -> dict[str, Any]:
+    """A valid export or import declaration for the certificate ``co_id``."""
+    return {
+        "document_type": "customs_declaration",
+        "declaration_type": kind,
+        "number": new_number(),
+        "declaration_date": TODAY.isoformat(),
+        "exporting_country": "JP",
+        "destination_country": country,
+        "preference_claimed": kind == "import",
+        "co_reference": co_id,
+        "items": [
+            {
+                "item_number": 1,
+                "tariff_code": "87083000",
+                "hs_edition": "HS2012",
+                "description": "Brakes",
+                "quantity": "10",
+                "unit": "PCE",
+                "customs_value": "1200.00",
+                "currency": "USD",
+            }
+        ],
+        **extra,
+    }
+
+
+def revocation(co_id: str) -> dict[str, Any]:
+    return {"document_type": "co_revocation", "co_reference": co_id, "reason": "Issued in error"}
 
 
 def new_number() -> str:
@@ -186,19 +236,15 @@ def test_wrong_role_is_403(live: LiveNode, user: str, event: str) -> None:
 
 def test_customs_act_only_for_their_own_country(live: LiveNode) -> None:
     co_id, _ = issue(live, "VN")
-    declaration = {
-        "document_type": "customs_declaration",
-        "number": new_number(),
-        "co_reference": co_id,
-    }
+    declaration_doc = declaration("import", co_id)
     with live.client("th_customs") as c, pytest.raises(InvalidInput):
         # Thai customs cannot even see a certificate for Viet Nam
-        c.submit_document(declaration, event="customs.import_declaration")
+        c.submit_document(declaration_doc, event="customs.import_declaration")
     with live.client("jp_customs") as c, pytest.raises(Forbidden):
-        c.submit_document(declaration, event="customs.import_declaration")
+        c.submit_document(declaration_doc, event="customs.import_declaration")
     with live.client("vn_customs") as c:
-        receipt = c.submit_document(declaration, event="customs.import_declaration")
-    assert receipt.document_id == f"vn-customs/{declaration['number']}"
+        receipt = c.submit_document(declaration_doc, event="customs.import_declaration")
+    assert receipt.document_id == f"vn-customs/{declaration_doc['number']}"
 
 
 def test_another_partys_document_is_404_like_a_missing_one(live: LiveNode) -> None:
@@ -268,11 +314,16 @@ def test_malformed_body_is_422_with_location(
 
 def test_missing_field_and_bad_parameters_are_422_with_pointer(live: LiveNode) -> None:
     with live.http("issuer") as h:
-        no_number = h.post("/v1/documents?event=co.issued", json={"issuer": "jp-jcci"})
+        no_number = h.post(
+            "/v1/documents?event=co.issued",
+            json={"document_type": "certificate_of_origin", "issuer": "jp-jcci"},
+        )
         bad_event = h.post("/v1/documents?event=co.stolen", json=certificate("X"))
         bad_size = h.get("/v1/consistency-proof?first=abc&second=2")
         not_boundary = h.get("/v1/consistency-proof?first=3&second=7")
-    assert no_number.status_code == 422 and no_number.json()["location"] == "/number"
+    assert no_number.status_code == 422
+    assert no_number.json()["code"] == "document-invalid"
+    assert "/number" in [e["location"] for e in no_number.json()["errors"]]
     assert bad_event.status_code == 422 and bad_event.json()["location"] == "/query/event"
     assert bad_size.status_code == 422 and bad_size.json()["location"] == "/query/first"
     assert not_boundary.status_code == 422 and not_boundary.json()["location"] == "/query/first"
@@ -343,22 +394,21 @@ def test_lifecycle_and_provenance_with_proofs(live: LiveNode) -> None:
     co_id, issued = issue(live, "VN")
     number = co_id.split("/", 1)[1]
     with live.client("jp_customs") as c:
-        c.submit_document(
-            {"number": new_number(), "co_reference": co_id}, event="customs.export_declaration"
-        )
+        c.submit_document(declaration("export", co_id), event="customs.export_declaration")
     with live.client("vn_customs") as c:
+        c.submit_document(declaration("import", co_id), event="customs.import_declaration")
         c.submit_document(
-            {"number": new_number(), "co_reference": co_id}, event="customs.import_declaration"
-        )
-        c.submit_document(
-            {"co_reference": co_id, "reason": "spot check"}, event="customs.verification_requested"
+            {"document_type": "verification_request", "co_reference": co_id, "reason": "spot"},
+            event="customs.verification_requested",
         )
         result = c.submit_document(
-            {"co_reference": co_id, "result": "accepted"}, event="customs.verification_result"
+            {"document_type": "verification_result", "co_reference": co_id, "result": "accepted"},
+            event="customs.verification_result",
         )
     with live.client("bank") as c:
         presented = c.submit_document(
             {
+                "document_type": "bank_presentation",
                 "co_reference": co_id,
                 "letter_of_credit": "LC-1",
                 "presented_by": "jp-tanaka-machinery",
@@ -366,7 +416,7 @@ def test_lifecycle_and_provenance_with_proofs(live: LiveNode) -> None:
             event="bank.presentation",
         )
     with live.client("issuer") as c:
-        revoked = c.submit_document({"co_reference": co_id, "reason": "error"}, event="co.revoked")
+        revoked = c.submit_document(revocation(co_id), event="co.revoked")
     live.wait_for_block(revoked.entry_hash)
 
     with live.client("bank") as c:  # the bank became a party by presenting it
@@ -392,7 +442,7 @@ def test_lifecycle_and_provenance_with_proofs(live: LiveNode) -> None:
         entry = c.entry(result.entry_hash)
     assert entry.subject == co_id
     with live.client("issuer") as c, pytest.raises(Exception) as caught:
-        c.submit_document({"co_reference": co_id}, event="co.revoked")
+        c.submit_document(revocation(co_id), event="co.revoked")
     assert getattr(caught.value, "status", None) == 409
     with live.client() as public:
         answer = public.verify(document_id=co_id)
@@ -418,13 +468,9 @@ def test_amendment_supersedes(live: LiveNode) -> None:
 
 def test_xml_document_roundtrip(live: LiveNode) -> None:
     number = new_number()
-    xml = (
-        '<?xml version="1.0"?><certificate_of_origin xmlns="urn:example:co">'
-        f"<number>{number}</number><issuer>jp-jcci</issuer>"
-        "<exporter><name>Tanaka Precision Machinery Co., Ltd.</name><country>JP</country>"
-        "</exporter><importing_country>TH</importing_country>"
-        "<issue_date>2026-11-20</issue_date></certificate_of_origin>"
-    ).encode()
+    doc = certificate(number, "TH")
+    xml = documents.to_xml(documents.parse_document(json.dumps(doc).encode(), "json"))
+    assert b'xmlns="urn:tradeledger:co:1"' in xml
     with live.client("issuer") as c:
         receipt = c.submit_document(xml, event="co.issued", content_type="application/xml")
     live.wait_for_block(receipt.entry_hash)
