@@ -29,7 +29,7 @@ def jp_vn(*materials, **extra):
 
 
 @pytest.mark.parametrize(("agreement", "version", "rows"), [
-    ("AJCEP", "2026.2", 1), ("JTEPA", "2026.1", 2), ("JVEPA", "2026.1", 30)])
+    ("AJCEP", "2026.2", 3), ("JTEPA", "2026.1", 4), ("JVEPA", "2026.1", 33)])
 def test_new_tables_load_parse_and_cite_each_row(agreement, version, rows):
     table = load_rules(agreement)
     assert (table.version, table.hs_edition, len(table.rows)) == (version, "HS2012", rows)
@@ -224,3 +224,15 @@ def test_cli_advise_json_jp_to_th(tmp_path):
     assert by["JTEPA"]["determination"]["rules_version"] == "2026.1"
     assert by["AJCEP"]["determination"]["rules_version"] == "2026.2"
     assert by["RCEP"]["problem"]["coverage"]["status"] == "missing"
+
+
+def test_shorn_wool_from_imported_sheep_under_jtepa_and_ajcep():
+    # JTEPA row 5101.11 "a change to heading 51.01 through 51.05 from any other chapter" and
+    # AJCEP row 5101.11 "CC" (Japan Customs HS2002 schedule chapter 51): live sheep of
+    # Chapter 1 change chapter; greasy wool of the same heading does not
+    ok = jp_th(mat("010410", "600.00", origin="AU", description="live sheep"))
+    assert determine("JTEPA", "510111", ok).criterion == "PS"
+    assert determine("AJCEP", "510111", ok).criterion == "CTC"
+    ko = jp_th(mat("510119", "600.00", weight_kg="6"), weight_kg="8")
+    assert not determine("JTEPA", "510111", ko).originating
+    assert not determine("AJCEP", "510111", ko).originating
