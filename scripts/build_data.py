@@ -13,8 +13,10 @@ It writes:
   ``from,to,relationship`` (one row per correlation pair, relationship as UNSD prints it);
 * ``schemas/origin/RCEP/<version>.csv`` and ``<version>.json`` — the RCEP rule table in the
   format of ``docs/origin-rules.md`` and its manifest (version, HS edition, coverage per chapter);
-* ``schemas/origin/AJCEP/…`` and ``schemas/origin/JTEPA/…`` — from the hand-cited tables in
-  ``scripts/rule_sources/`` (rows transcribed from the agreements' texts, each with its citation).
+* ``schemas/origin/AJCEP/…``, ``schemas/origin/JTEPA/…`` and ``schemas/origin/JVEPA/…`` — from
+  the hand-cited tables in ``scripts/rule_sources/`` (rows transcribed from the agreements'
+  annexes as Japan Customs reproduces them, each with its citation, the row as printed in the
+  annex's HS edition and its HS2012 correlation).
 
 Every rule row is parsed with the runtime parser (:mod:`documents.origin.parser`); a row that
 does not parse, or a table that does not validate, fails the build with the bad rows named.
@@ -177,15 +179,49 @@ def build_rcep(src: Path, out: Path) -> None:
     _install_table(out / "schemas" / "origin" / "RCEP", RCEP_VERSION, rows, manifest)
 
 
+# extra columns of a hand-transcribed source table: the row as the annex prints it, in the
+# annex's own HS edition, and how its code was carried to the table's edition
+ANNOTATION = ["annex_hs", "annex_code", "printed_rule", "hs2012_mapping"]
+
+
+def _cited_source(r: dict[str, str]) -> str:
+    if not r.get("annex_code"):
+        return r["source"]
+    codes = "+".join(f"{c[:4]}.{c[4:]}" for c in r["annex_code"].split("+"))
+    return (
+        f'{r["source"]}; as printed ({r["annex_hs"]} {codes}): "{r["printed_rule"]}"; '
+        f"to HS2012: {r['hs2012_mapping']}"
+    )
+
+
 def build_cited(out: Path) -> None:
-    """AJCEP / JTEPA tables from scripts/rule_sources/<AGR>.csv (+ .json manifest)."""
+    """AJCEP / JTEPA / JVEPA tables from scripts/rule_sources/<AGR>[-<version>].csv (+ .json
+    manifest). A source table may carry the ANNOTATION columns; they are folded into each row's
+    ``source`` so that the shipped table keeps the documented six columns."""
     srcdir = Path(__file__).resolve().parent / "rule_sources"
     for table in sorted(srcdir.glob("*.csv")):
         manifest = json.loads(table.with_suffix(".json").read_text(encoding="utf-8"))
         with table.open(encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
+            extra = set(reader.fieldnames or []) - {
+                "agreement",
+                "level",
+                "code",
+                "rule",
+                "description",
+                "source",
+            }
+            if extra and extra != set(ANNOTATION):
+                raise SystemExit(f"{table.name}: unexpected columns {sorted(extra)}")
             rows = [
-                [r["agreement"], r["level"], r["code"], r["rule"], r["description"], r["source"]]
+                [
+                    r["agreement"],
+                    r["level"],
+                    r["code"],
+                    " ".join(r["rule"].split()),
+                    r["description"],
+                    _cited_source(r),
+                ]
                 for r in reader
             ]
         _install_table(
@@ -207,6 +243,7 @@ def _install_table(directory: Path, version: str, rows: list[list[str]], manifes
         coverage=manifest["coverage"],
         source=str(path),
         general_rule=manifest.get("general_rule"),
+        general_rule_codes=manifest.get("general_rule_codes"),
     )
     (directory / f"{version}.json").write_text(
         json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"

@@ -66,6 +66,9 @@ class AgreementProfile:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # chapters (as ints) where de minimis by value applies; None: every chapter
     de_minimis_value_chapters: frozenset[int] | None = None
+    # why de minimis is not evaluated in this build (its article was not read): a good failing
+    # a tariff change then needs a decision instead of being refused on a guess
+    de_minimis_unknown: str | None = None
 
     def de_minimis_value_applies(self, chapter: int) -> bool:
         return self.de_minimis_value_chapters is None or chapter in self.de_minimis_value_chapters
@@ -219,14 +222,53 @@ JTEPA = AgreementProfile(
     },
     certificate="JTEPA certificate of origin, field 'Preference criterion'",
     notes=(
-        "Annex 2 is based on the HS as amended on 1 January 2002 (Section 1 note (d)); no "
-        "product-specific rule of it is in this build.",
+        "Annex 2 is based on the HS as amended on 1 January 2002 (Section 1 note (d)); the "
+        "rows in this build are recorded in HS2012 where the UNSD HS2012-HS2002 correlation "
+        "shows the code unchanged (schemas/origin/SOURCE.md).",
         "Minimal operations use the RCEP Art. 3.6 codes; JTEPA Art. 31's own list was not "
         "checked line by line.",
     ),
 )
 
-PROFILES: dict[str, AgreementProfile] = {p.code: p for p in (RCEP, AJCEP, JTEPA)}
+_JVEPA_2009 = date(2009, 10, 1)
+JVEPA = AgreementProfile(
+    code="JVEPA",
+    name="Agreement between Japan and the Socialist Republic of Viet Nam for an Economic "
+    "Partnership",
+    # entry into force 1 October 2009 (METI, Japan-Viet Nam EPA page)
+    parties={"JP": _JVEPA_2009, "VN": _JVEPA_2009},
+    # Annex 2 is based on HS2007 (Japan Customs, "HS version of each EPA"); the rows of this
+    # build are recorded in HS2012 through the UNSD HS2012-HS2007 correlation
+    hs_edition="HS2012",
+    rvc_label="LVC",
+    rvc_article="JVEPA Art. 27 (calculation of local value content)",
+    build_up_allowed=False,
+    de_minimis_value_pct=None,
+    de_minimis_weight_pct=None,
+    de_minimis_article="JVEPA Art. 28",
+    de_minimis_unknown="the percentages of JVEPA Art. 28 were not read for this build, so "
+    "de minimis is not evaluated",
+    accumulation_article="JVEPA Art. 29",
+    wholly_obtained_article="JVEPA Art. 25",
+    pe_article="JVEPA Art. 24",
+    minimal_operations=RCEP_MINIMAL_OPERATIONS,
+    minimal_operations_article="JVEPA Art. 30 (non-qualifying operations)",
+    # the certificate's (Form VJ) origin-criterion codes were not confirmed: print none
+    criterion_codes={},
+    certificate="JVEPA certificate of origin (Form VJ); criterion codes not confirmed",
+    notes=(
+        "Article numbers are from the Agreement's table of contents (Chapter 3, Arts. 23-37); "
+        "the LVC formula is taken as build-down (FOB - VNM) / FOB like AJCEP Art. 27 and "
+        "was not read line by line.",
+        "De minimis (Art. 28) is not evaluated: a good that fails a tariff change gets "
+        "'needs-decision', not a refusal.",
+        "Minimal operations use the RCEP Art. 3.6 codes; JVEPA Art. 30's own list was not "
+        "checked line by line.",
+        "Form VJ criterion codes are not confirmed, so determinations print no criterion.",
+    ),
+)
+
+PROFILES: dict[str, AgreementProfile] = {p.code: p for p in (RCEP, AJCEP, JTEPA, JVEPA)}
 
 
 def get_profile(code: str) -> AgreementProfile:

@@ -112,10 +112,10 @@ class Except(Rule):
 
 @dataclass(frozen=True, slots=True)
 class RegionalValueContent(Rule):
-    """Regional (or qualifying) value content of not less than ``threshold`` per cent."""
+    """Regional (qualifying, local) value content of not less than ``threshold`` per cent."""
 
     threshold: Decimal
-    label: str = "RVC"  # as the agreement writes it: RVC (RCEP, AJCEP) or QVC (JTEPA)
+    label: str = "RVC"  # as the agreement writes it: RVC (RCEP, AJCEP), QVC (JTEPA), LVC (JVEPA)
 
     def __str__(self) -> str:
         t = self.threshold.normalize()

@@ -340,6 +340,20 @@ def _eval_ctc(node: TariffChange | Except, ctx: _Ctx) -> _Outcome:
             + " is ambiguous (several correlated subheadings, some inside and some "
             "outside the product's " + change.level_name + "): needs a decision."
         )
+    if failing and ctx.profile.de_minimis_unknown:
+        # the failing materials might be within a de minimis allowance this build cannot apply
+        decisions.append(
+            {
+                "location": "/materials",
+                "hs": None,
+                "candidates": [m.material.hs for m, _ in failing],
+                "question": f"whether the materials failing {label} are within the de minimis "
+                f"allowance of {ctx.profile.de_minimis_article} (not in this build)",
+            }
+        )
+        return _Outcome(
+            None, [], reasons, [m.failure(f"{label}: {why}") for m, why in failing], decisions
+        )
     if failing:
         return _Outcome(
             False, [], reasons, [m.failure(f"{label}: {why}") for m, why in failing], decisions
@@ -351,6 +365,8 @@ def _de_minimis(failing: list[_Mat], ctx: _Ctx) -> tuple[bool, str]:
     p = ctx.profile
     fob = ctx.bom.fob
     art = p.de_minimis_article
+    if p.de_minimis_unknown:
+        return False, f"De minimis ({art}): not evaluated: {p.de_minimis_unknown}."
     if p.de_minimis_value_pct is None and p.de_minimis_weight_pct is None:
         return False, f"De minimis: {p.code} has none."
     parts = []
@@ -564,13 +580,10 @@ def _merge_failures(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _find_rule(table: RuleTable, code: str) -> RuleRow | None:
     row = table.lookup(code)
-    # the general rule applies only where the table is known to list every PSR of the chapter
-    if (
-        row is None
-        and table.general_rule is not None
-        and table.chapter_coverage(code[:2]).get("status") == "full"
-    ):
-        return table.general_rule
+    # the general rule applies only where the table knows the product has no PSR: the code is
+    # shown as not listed, or the table lists every PSR of the chapter
+    if row is None:
+        return table.general_rule_for(code)
     return row
 
 
@@ -657,7 +670,7 @@ def _determine_one(
             extra = ["ACU"] if accumulated and bases and bases[0] not in ("WO",) else []
             for b in bases + extra:
                 c = profile.criterion(b)
-                if row is table.general_rule and b in ("CTC", "RVC"):
+                if row.level == "general" and b in ("CTC", "RVC"):
                     c = profile.criterion("GENERAL_" + b) or c
                 if c and c not in codes:
                     codes.append(c)
@@ -742,8 +755,9 @@ def _determine_one(
         return result(True, out.bases)
     if out.passed is None:
         reasons.append(
-            "Verdict: needs a decision on the HS classification of some materials "
-            "before origin can be determined; not originating until then."
+            "Verdict: needs a decision ("
+            + "; ".join(d["question"] for d in out.decisions)
+            + ") before origin can be determined; not originating until then."
         )
         return result(False, [], out.failing, out.decisions)
     reasons.append(

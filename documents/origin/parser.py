@@ -6,7 +6,7 @@ Grammar (keywords case-insensitive; the full description is in ``docs/origin-rul
     conj      := term { ("and" | "with" | "plus") term }
     term      := primary [ "except" ["from"] targets ]
     primary   := "(" rule ")" | "WO" | "CC" | "CTH" | "CTSH" | "CR"
-               | ("RVC" | "QVC") NUMBER          -- also "RVC(40)", "RVC 40", "RVC40%"
+               | ("RVC" | "QVC" | "LVC") NUMBER  -- also "RVC(40)", "RVC 40", "RVC40%"
                | "SP(" free text ")"
     targets   := target { ("," | "or" | "and" | ", or" | ", and") target }
     target    := ["Chapter(s)" | "heading(s)" | "subheading(s)"] ["No." | "Nos."] code
@@ -50,7 +50,7 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<sp>SP\s*\((?P<sptext>[^()]*)\))
-  | (?P<vc>(?P<vclabel>RVC|QVC)\s*\(?\s*(?P<vcnum>\d+(?:\.\d+)?)\s*%?\s*\)?)
+  | (?P<vc>(?P<vclabel>RVC|QVC|LVC)\s*\(?\s*(?P<vcnum>\d+(?:\.\d+)?)\s*%?\s*\)?)
   | (?P<code>\d{4}\.\d{2}|\d{2}\.\d{2}(?:\.\d{2})?|\d+)
   | (?P<word>[A-Za-z]+\.?)
   | (?P<punct>[(),;\-–])
@@ -226,7 +226,7 @@ class _Parser:
                 return TariffChange(6)
             if t.text == "cr":
                 return ChemicalReaction()
-            if t.text in ("rvc", "qvc"):
+            if t.text in ("rvc", "qvc", "lvc"):
                 raise self.fail("a value-content rule needs its threshold (e.g. RVC40)", t)
         raise self.fail("expected a rule (WO, CC, CTH, CTSH, RVCnn, CR, SP(...))", t)
 

@@ -65,6 +65,33 @@ class RuleTable:
     coverage: dict[str, dict[str, str]] = field(default_factory=dict)
     source: str = ""
     general_rule: RuleRow | None = None
+    # codes the agreement's text shows as *not* listed in its product-specific annex, so that
+    # the general rule applies to them (code -> citation); see general_rule_for
+    general_codes: dict[str, str] = field(default_factory=dict)
+
+    def general_rule_for(self, code6: str) -> RuleRow | None:
+        """The general rule as a row for ``code6`` when the table knows the code is not listed
+        in the product-specific annex (its own code, heading or chapter in ``general_codes``),
+        or when the code's chapter is fully covered and has no row; else None."""
+        gr = self.general_rule
+        if gr is None:
+            return None
+        for key in (code6, code6[:4], code6[:2]):
+            if key in self.general_codes:
+                level = {6: "subheading", 4: "heading", 2: "chapter"}[len(key)]
+                return RuleRow(
+                    gr.agreement,
+                    "general",
+                    key,
+                    gr.text,
+                    f"{gr.description} ({level} {key} not listed in the product-specific annex)",
+                    f"{gr.source}; not listed: {self.general_codes[key]}",
+                    gr.rule,
+                    0,
+                )
+        if self.chapter_coverage(code6[:2]).get("status") == "full":
+            return gr
+        return None
 
     def lookup(self, code6: str) -> RuleRow | None:
         """The most specific row for a subheading: its own, its heading's, its chapter's."""
@@ -107,6 +134,7 @@ def parse_table(
     coverage: dict[str, dict[str, str]] | None = None,
     source: str = "",
     general_rule: dict[str, str] | None = None,
+    general_rule_codes: dict[str, str] | None = None,
 ) -> RuleTable:
     """Parse and validate a rule table; raise :class:`RuleTableInvalid` naming every bad row.
 
@@ -206,8 +234,31 @@ def parse_table(
             )
         except (KeyError, OriginInputError) as exc:
             raise OriginInputError(f"the manifest's general rule is not usable: {exc}") from exc
+    general_codes: dict[str, str] = {}
+    for code, citation in (general_rule_codes or {}).items():
+        where = f"general_rule_codes {code!r}"
+        if general is None:
+            raise OriginInputError(f"{where}: the table has no general rule to apply")
+        if not (code.isdigit() and len(code) in (2, 4, 6)) or not {
+            2: hs.chapter_exists,
+            4: hs.heading_exists,
+            6: hs.subheading_exists,
+        }[len(code)](code, hs_edition):
+            raise OriginInputError(f"{where}: not a chapter, heading or subheading of {hs_edition}")
+        if code in rows:
+            raise OriginInputError(f"{where}: the table also has a row for {code}")
+        if not str(citation).strip():
+            raise OriginInputError(f"{where}: every code must name its source")
+        general_codes[code] = str(citation).strip()
     return RuleTable(
-        agreement, version, hs_edition, rows, coverage or derive_coverage(rows), source, general
+        agreement,
+        version,
+        hs_edition,
+        rows,
+        coverage or derive_coverage(rows),
+        source,
+        general,
+        general_codes,
     )
 
 
@@ -263,6 +314,7 @@ def _load_file(path: str, mtime_ns: int) -> RuleTable:
         coverage=manifest.get("coverage"),
         source=str(p),
         general_rule=manifest.get("general_rule"),
+        general_rule_codes=manifest.get("general_rule_codes"),
     )
 
 

@@ -89,7 +89,7 @@ def _show_determination(det: Determination, console: Console) -> None:
 @app.command("check")
 @_exits
 def check(
-    agreement: str = typer.Option(..., "--agreement", help="RCEP, AJCEP, JTEPA."),
+    agreement: str = typer.Option(..., "--agreement", help="RCEP, AJCEP, JTEPA, JVEPA."),
     product: str = typer.Option(..., "--product", help="The good's 6-digit HS code."),
     bom: Path = typer.Option(..., "--bom", help="The bill of materials (JSON)."),
     json_out: bool = typer.Option(False, "--json", help="Print the determination JSON."),
@@ -140,7 +140,7 @@ def advise_command(
 @_exits
 def rules_load(
     file: Path = typer.Argument(..., help="The rule table (CSV, see docs/origin-rules.md)."),
-    agreement: str = typer.Option(..., "--agreement", help="RCEP, AJCEP, JTEPA."),
+    agreement: str = typer.Option(..., "--agreement", help="RCEP, AJCEP, JTEPA, JVEPA."),
     home: Path = typer.Option(DEFAULT_HOME, "--home", help="Node home to install into."),
     hs_edition: str | None = typer.Option(
         None, "--hs-edition", help="HS edition of the table's codes (default: the agreement's)."),

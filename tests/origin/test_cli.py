@@ -68,7 +68,9 @@ def test_advise(tmp_path):
     assert "RCEP" in j["qualifies_under"]
     by = {x["agreement"]: x for x in j["results"]}
     assert set(by) >= {"RCEP", "AJCEP", "JTEPA"}
-    assert all(x["in_force"] for x in by.values())  # all three bind Thailand and Japan
+    # all three bind Thailand and Japan; JVEPA binds Viet Nam and Japan only
+    assert all(by[a]["in_force"] for a in ("RCEP", "AJCEP", "JTEPA"))
+    assert not by["JVEPA"]["in_force"] and "not in force" in by["JVEPA"]["summary"]
     human = run("origin", "advise", "--product", "853890", "--bom", f,
                 "--home", str(tmp_path / "home"))
     assert human.exit_code == 0 and "Qualifies under" in human.stdout

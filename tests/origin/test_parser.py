@@ -28,6 +28,12 @@ CASES = {
     "RVC40": RegionalValueContent(Decimal(40)),
     "RVC(35)": RegionalValueContent(Decimal(35)),
     "QVC 40%": RegionalValueContent(Decimal(40), "QVC"),
+    # JVEPA calls it local value content (Japan Customs' HS2007 schedule: "LVC四十パーセント")
+    "LVC40": RegionalValueContent(Decimal(40), "LVC"),
+    "CTH or LVC 40%": AnyOf((ChangeOfHeading(), RegionalValueContent(Decimal(40), "LVC"))),
+    # JVEPA 2001.10 as printed: "CC except from Chapter 7 or 8."
+    "CC except from Chapter 7 or 8": Except(ChangeOfChapter(), (CodeRange("07", "07"),
+                                                                CodeRange("08", "08"))),
     "CTH or RVC40": AnyOf((ChangeOfHeading(), RegionalValueContent(Decimal(40)))),
     "CC except from Chapter 01": Except(ChangeOfChapter(), (CodeRange("01", "01"),)),
     "CC except from subheading 1211.20": Except(ChangeOfChapter(),
@@ -62,7 +68,7 @@ def test_round_trip(text):
 
 @pytest.mark.parametrize("bad", [
     "", "CTH or", "RVC", "CTH except", "foo", "RVC40 except from Chapter 01",
-    "CTH or RVC140", "CTH ?", "(CTH or RVC40", "CTH except from heading 4001.10",
+    "CTH or RVC140", "CTH ?", "(CTH or RVC40", "CTH except from heading 4001.10", "LVC",
     "CTH except from headings 40.05 through 40.01", "SP()",
 ])
 def test_bad_rule_text_fails(bad):
