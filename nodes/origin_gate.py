@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -229,10 +228,6 @@ def gate(doc: dict[str, Any], evidence: list[Any], *, home: Path | None) -> Gate
         det = result.determination
         reasons = list(result.reasons)
         outcome = result.outcome
-        if result.supported:
-            problem = _rvc_inconsistency(item, det.rvc_percent, det.rvc_build_up_percent)
-            if problem:
-                outcome, reasons = "rvc-inconsistent", [problem]
         if outcome != "supported":
             refused.append(
                 {
@@ -289,28 +284,6 @@ def _bom(
                 location=f"{where}/{name}",
             )
     return bom
-
-
-def _rvc_inconsistency(
-    item: dict[str, Any], build_down: Decimal | None, build_up: Decimal | None
-) -> str | None:
-    """A certificate item that states an RVC may not state more than the evidence gives."""
-    stated = next((item[k] for k in ("rvc_percent", "rvc") if item.get(k) is not None), None)
-    if stated is None:
-        return None
-    try:
-        value = Decimal(str(stated).strip().rstrip("%").strip())
-    except InvalidOperation:
-        return f"the item's RVC {stated!r} is not a number"
-    best = max((v for v in (build_down, build_up) if v is not None), default=None)
-    if best is None:
-        return None
-    if value > best.quantize(Decimal("0.01")):
-        return (
-            f"the item states an RVC of {value} %, but the evidence gives "
-            f"{best.quantize(Decimal('0.01'))} %"
-        )
-    return None
 
 
 # -- reading the evidence -----------------------------------------------------------------------
