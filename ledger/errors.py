@@ -137,8 +137,8 @@ class OriginNotSupported(TradeLedgerError):
     """A certificate of origin whose origin evidence does not support what it claims.
 
     ``items`` lists, per refused item, ``item_number``, ``claimed``, ``outcome`` (a slug:
-    ``not-originating``, ``criterion-not-supported``, ``needs-decision``, ``no-rule-data``,
-    ``rvc-inconsistent``), ``reasons`` (plain sentences) and, where known, ``supported``
+    ``not-originating``, ``criterion-not-supported``, ``needs-decision``, ``no-rule-data``),
+    ``reasons`` (plain sentences) and, where known, ``supported``
     (the criterion the evidence does support), ``failing_materials`` and ``coverage``.
     """
 
