@@ -1,18 +1,11 @@
 """Where the node meets the ``documents`` package (trade-document schemas, business rules,
 digests and the rules-of-origin engine), kept in one place.
 
-The node needs from a submitted document only a few fields (``number``, ``issuer``,
-``co_reference``, ``supersedes``, countries) to derive the entry's subject and refs and to apply
-the access policy; it reads them from JSON or XML itself. Full validation (schema and business
-rules) and the document digest come from ``documents`` when it provides them:
-
-* ``documents.parse_document(data, content_type)`` and ``documents.validate(doc, registry=…)``
-  — raise :class:`~ledger.errors.DocumentInvalid` for an invalid document;
-* ``documents.document_digest(doc)`` — the ``tradeledger/v1/document`` digest;
-* ``documents.origin.determine(agreement, product_hs, bom, home=…)``.
-
-Whatever of these is missing is skipped (validation falls back to well-formedness and the
-fields above), so the node works while that package grows.
+The node reads a few fields of a submitted document (``number``, ``issuer``, ``co_reference``,
+``supersedes``, countries) to derive the entry's subject and refs and to apply the access
+policy; ``documents`` parses and validates the whole document (schema, then business rules, the
+ledger-dependent ones through :class:`nodes.registry.LedgerRegistry`) and gives its digest;
+``documents.origin`` makes origin determinations.
 """
 
 from __future__ import annotations
@@ -24,7 +17,13 @@ from typing import Any
 
 from lxml import etree
 
-from ledger.errors import InvalidInput, OriginInputError, TradeLedgerError
+from ledger.errors import (
+    Conflict,
+    DocumentInvalid,
+    InvalidInput,
+    OriginInputError,
+    TradeLedgerError,
+)
 
 JSON_TYPES = ("application/json",)
 XML_TYPES = ("application/xml", "text/xml")
@@ -145,36 +144,74 @@ def _documents() -> Any | None:
         return None
 
 
-def validate(body: bytes, content_type: str, event: str, registry: Any) -> None:
-    """Schema and business-rule validation from the ``documents`` package, when present.
+#: The document type each lifecycle event carries (a revocation sent as ``co.issued`` is refused).
+EVENT_DOCUMENT_TYPES: dict[str, str] = {
+    "co.application": "co_application",
+    "co.issued": "certificate_of_origin",
+    "co.amended": "certificate_of_origin",
+    "co.revoked": "co_revocation",
+    "origin.declaration": "declaration_of_origin",
+    "customs.export_declaration": "customs_declaration",
+    "customs.import_declaration": "customs_declaration",
+    "customs.verification_requested": "verification_request",
+    "customs.verification_result": "verification_result",
+    "bank.presentation": "bank_presentation",
+}
 
-    ``registry`` is the node's :class:`~nodes.index.DocumentIndex`, for rules that depend on the
-    ledger (the ``DocumentRegistry`` protocol of ``documents``).
+
+def validate(body: bytes, content_type: str, event: str, registry: Any) -> None:
+    """Schema and business-rule validation (``documents``), with the ledger-dependent rules
+    asked of ``registry`` (a :class:`documents.DocumentRegistry`, :class:`nodes.registry.
+    LedgerRegistry` on a node).
+
+    A document whose number its author has already used, or an amendment of a certificate that is
+    no longer current, is a :class:`Conflict` (409); every other finding is
+    :class:`DocumentInvalid` (422).
     """
-    mod = _documents()
-    parse = getattr(mod, "parse_document", None)
-    check = getattr(mod, "validate", None)
-    if parse is None or check is None:
-        return
-    doc = parse(body, content_type)
+    import documents
+
+    doc = documents.parse_document(body, content_type)
+    expected = EVENT_DOCUMENT_TYPES.get(event)
+    if expected is not None and doc.document_type != expected:
+        raise InvalidInput(
+            f"a {event} event carries a {expected} document, not a {doc.document_type}",
+            location="/document_type",
+        )
+    if event in ("customs.export_declaration", "customs.import_declaration"):
+        kind = event.removeprefix("customs.").removesuffix("_declaration")
+        if getattr(doc, "declaration_type", kind) != kind:
+            raise InvalidInput(
+                f"a {event} event carries an {kind} declaration",
+                location="/declaration_type",
+            )
     try:
-        check(doc, registry=registry)
-    except TypeError:
-        check(doc)
+        documents.validate(doc, registry=registry)
+    except DocumentInvalid as exc:
+        if exc.errors and all(_conflicts_with_ledger(e) for e in exc.errors):
+            first = exc.errors[0]
+            raise Conflict(first["message"], location=first.get("location")) from exc
+        raise
+
+
+def _conflicts_with_ledger(error: dict[str, str]) -> bool:
+    """A finding about the ledger's state rather than the document: a number already used, or
+    amending a certificate that is no longer current."""
+    code, location = error.get("code"), error.get("location") or ""
+    return code == "number-taken" or (
+        code in ("certificate-revoked", "certificate-superseded")
+        and location.endswith("/supersedes")
+    )
 
 
 def document_digest(body: bytes, content_type: str) -> str | None:
-    """The ``tradeledger/v1/document`` digest of a document, when ``documents`` provides it."""
-    mod = _documents()
-    parse = getattr(mod, "parse_document", None)
-    digest = getattr(mod, "document_digest", None)
-    if parse is None or digest is None:
-        return None
+    """The ``tradeledger/v1/document`` digest of a document, or None when the bytes are not a
+    document the schemas know (an older or foreign payload)."""
+    import documents
+
     try:
-        value = digest(parse(body, content_type))
+        return documents.document_digest(documents.parse_document(body, content_type))
     except TradeLedgerError:
         return None
-    return value if isinstance(value, str) else None
 
 
 def _determine() -> Any:

@@ -23,7 +23,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -40,6 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from documents.profiles import profile
+from documents.rules import valid_until
 from ledger.consortium import Membership
 from ledger.entries import Entry
 from ledger.errors import TradeLedgerError
@@ -98,8 +100,6 @@ DEFINING_TYPES = frozenset(
     }
 )
 CO_TYPES = frozenset({"co.issued", "co.amended"})
-#: RCEP Article 3.17 and AJCEP Annex 4 OCP rule 7: a certificate is valid one year from issue.
-CO_VALIDITY = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -503,13 +503,18 @@ def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
 
 
 def _valid_until(payload: dict[str, Any]) -> str | None:
+    """The last day of a certificate's validity, by its agreement's profile (the same rule
+    ``documents`` applies to declarations claiming it: RCEP Art. 3.16.6, one year)."""
     issued = payload.get("issue_date")
     if not isinstance(issued, str):
         return None
     try:
-        return (date.fromisoformat(issued) + CO_VALIDITY).isoformat()
+        issue_date = date.fromisoformat(issued)
     except ValueError:
         return None
+    agreement = payload.get("agreement")
+    found = profile(agreement) if isinstance(agreement, str) else None
+    return valid_until(issue_date, found.validity_years if found else 1).isoformat()
 
 
 class _WorkingSet:

@@ -48,6 +48,7 @@ from nodes.access import (
 )
 from nodes.home import NodeHome
 from nodes.index import DocumentIndex, DocumentInfo, IndexedEntry
+from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
 from nodes.store import LedgerStore, StoredEntry
 from nodes.tokens import Caller, authenticate
@@ -181,6 +182,7 @@ class LedgerNode:
             document_digest=bridge.document_digest,
         )
         self.index.create_schema()
+        self.registry = LedgerRegistry(self.index, self._entry_by_hash)
         self.journal = Journal.beside(self.store.url, self.store.engine)
         self.journal.create_schema()
         self.tree = MemoryTree()
@@ -718,7 +720,7 @@ class LedgerNode:
         body, evidence = origin_gate.take_evidence(body, media, event)
         fields = bridge.parse_document(body, media)
         origin_gate.refuse_node_fields(fields)
-        bridge.validate(body, media, event, self.index)
+        bridge.validate(body, media, event, self.registry)
         subject, refs = self._derive(caller, event, fields)
         if evidence is None:
             return [build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)]

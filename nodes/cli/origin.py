@@ -42,6 +42,7 @@ def _exits(func: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
+
 app = typer.Typer(no_args_is_help=True, help="Rules-of-origin determinations.")
 rules_app = typer.Typer(no_args_is_help=True, help="Product-specific-rule tables.")
 app.add_typer(rules_app, name="rules")
@@ -51,8 +52,9 @@ def _read_bom(path: Path) -> Bom:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise OriginInputError(f"cannot read the bill of materials {path}: "
-                               f"{exc.strerror or exc}") from exc
+        raise OriginInputError(
+            f"cannot read the bill of materials {path}: {exc.strerror or exc}"
+        ) from exc
     return parse_bom(data)
 
 
@@ -62,22 +64,32 @@ def _print_json(body: Any) -> None:
 
 def _show_determination(det: Determination, console: Console) -> None:
     j = det.to_json()
-    verdict = {"originating": "[bold green]ORIGINATING[/]",
-               "not-originating": "[bold red]NOT ORIGINATING[/]",
-               "needs-decision": "[bold yellow]NEEDS A DECISION[/]"}[det.verdict]
-    console.print(f"{det.agreement} — {det.product_hs_edition} {det.product_hs}"
-                  + (f" → {det.hs_edition} {det.mapped_product_hs}"
-                     if det.mapped_product_hs and det.mapped_product_hs != det.product_hs
-                     else "")
-                  + f": {verdict}")
+    verdict = {
+        "originating": "[bold green]ORIGINATING[/]",
+        "not-originating": "[bold red]NOT ORIGINATING[/]",
+        "needs-decision": "[bold yellow]NEEDS A DECISION[/]",
+    }[det.verdict]
+    console.print(
+        f"{det.agreement} — {det.product_hs_edition} {det.product_hs}"
+        + (
+            f" → {det.hs_edition} {det.mapped_product_hs}"
+            if det.mapped_product_hs and det.mapped_product_hs != det.product_hs
+            else ""
+        )
+        + f": {verdict}"
+    )
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_row("rule", f"{det.rule or '—'}"
-                  + (f"  ({det.rule_level} {det.rule_code})" if det.rule_code else ""))
+    table.add_row(
+        "rule",
+        f"{det.rule or '—'}" + (f"  ({det.rule_level} {det.rule_code})" if det.rule_code else ""),
+    )
     table.add_row("criterion", ", ".join(det.criteria) or "—")
-    table.add_row("RVC", (f"{j['rvc_percent']} % build-down" if j["rvc_percent"] else "—")
-                  + (f", {j['rvc_build_up_percent']} % build-up"
-                     if j["rvc_build_up_percent"] else "")
-                  + (f" (threshold {j['rvc_threshold']} %)" if j["rvc_threshold"] else ""))
+    table.add_row(
+        "RVC",
+        (f"{j['rvc_percent']} % build-down" if j["rvc_percent"] else "—")
+        + (f", {j['rvc_build_up_percent']} % build-up" if j["rvc_build_up_percent"] else "")
+        + (f" (threshold {j['rvc_threshold']} %)" if j["rvc_threshold"] else ""),
+    )
     table.add_row("rule table", f"{det.agreement} {det.rules_version}")
     table.add_row("digest", determination_digest(det))
     console.print(table)
@@ -93,8 +105,9 @@ def check(
     product: str = typer.Option(..., "--product", help="The good's 6-digit HS code."),
     bom: Path = typer.Option(..., "--bom", help="The bill of materials (JSON)."),
     json_out: bool = typer.Option(False, "--json", help="Print the determination JSON."),
-    home: Path = typer.Option(DEFAULT_HOME, "--home",
-                              help="Node home whose installed rule tables take precedence."),
+    home: Path = typer.Option(
+        DEFAULT_HOME, "--home", help="Node home whose installed rule tables take precedence."
+    ),
 ) -> None:
     """Decide whether a good originates under AGREEMENT from its bill of materials."""
     profile = get_profile(agreement)
@@ -106,8 +119,10 @@ def check(
 
 
 def _show_advice(advice: Advice, console: Console) -> None:
-    console.print(f"Product {advice.product_hs}, {advice.exporting_country} → "
-                  f"{advice.importing_country}, on {advice.on}")
+    console.print(
+        f"Product {advice.product_hs}, {advice.exporting_country} → "
+        f"{advice.importing_country}, on {advice.on}"
+    )
     table = Table("agreement", "qualifies", "why", show_lines=False)
     for r in advice.results:
         mark = ("[green]yes[/]" if r.qualifies else "[red]no[/]") if r.in_force else "n/a"
@@ -125,8 +140,9 @@ def advise_command(
     product: str = typer.Option(..., "--product", help="The good's 6-digit HS code."),
     bom: Path = typer.Option(..., "--bom", help="The bill of materials (JSON)."),
     json_out: bool = typer.Option(False, "--json", help="Print the advice as JSON."),
-    home: Path = typer.Option(DEFAULT_HOME, "--home",
-                              help="Node home whose installed rule tables take precedence."),
+    home: Path = typer.Option(
+        DEFAULT_HOME, "--home", help="Node home whose installed rule tables take precedence."
+    ),
 ) -> None:
     """List, per agreement in force between the BOM's countries, whether the good qualifies."""
     advice = advise(product, _read_bom(bom), home=home)
@@ -143,9 +159,11 @@ def rules_load(
     agreement: str = typer.Option(..., "--agreement", help="RCEP, AJCEP, JTEPA, JVEPA."),
     home: Path = typer.Option(DEFAULT_HOME, "--home", help="Node home to install into."),
     hs_edition: str | None = typer.Option(
-        None, "--hs-edition", help="HS edition of the table's codes (default: the agreement's)."),
+        None, "--hs-edition", help="HS edition of the table's codes (default: the agreement's)."
+    ),
     version: str | None = typer.Option(
-        None, "--version", help="Version to install as (YEAR.N; default: the next one)."),
+        None, "--version", help="Version to install as (YEAR.N; default: the next one)."
+    ),
 ) -> None:
     """Validate a product-specific-rules table and install it as a new version."""
     profile = get_profile(agreement)
@@ -154,14 +172,23 @@ def rules_load(
     except (OSError, UnicodeDecodeError) as exc:
         raise OriginInputError(f"cannot read the rule table {file}: {exc}") from exc
     try:
-        table = install_table(profile.code, text, home, hs_edition=hs_edition or
-                              profile.hs_edition, version=version, source=str(file))
+        table = install_table(
+            profile.code,
+            text,
+            home,
+            hs_edition=hs_edition or profile.hs_edition,
+            version=version,
+            source=str(file),
+        )
     except RuleTableInvalid as exc:
         for e in exc.errors:
             typer.echo(f"{file}: {e['location']}: {e['message']}", err=True)
         raise
-    covered = {s: sum(1 for c in table.coverage.values() if c["status"] == s)
-               for s in ("full", "partial")}
-    typer.echo(f"installed {profile.code} rule table {table.version} ({len(table.rows)} rows, "
-               f"{table.hs_edition}; chapters full {covered['full']}, partial "
-               f"{covered['partial']}) in {home / 'origin-rules' / profile.code}")
+    covered = {
+        s: sum(1 for c in table.coverage.values() if c["status"] == s) for s in ("full", "partial")
+    }
+    typer.echo(
+        f"installed {profile.code} rule table {table.version} ({len(table.rows)} rows, "
+        f"{table.hs_edition}; chapters full {covered['full']}, partial "
+        f"{covered['partial']}) in {home / 'origin-rules' / profile.code}"
+    )

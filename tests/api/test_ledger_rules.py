@@ -1,0 +1,122 @@
+"""The document rules that depend on the ledger, applied by a live node when it is sent a
+document: numbers are unique per issuer, amendments and declarations name certificates that
+are on the ledger and current, declarations match the certificate's lane and goods, and each
+event carries its own kind of document. A refused submission appends nothing."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import LiveNode
+from tests.api.test_api import TODAY, certificate, declaration, issue, new_number, revocation
+
+
+def settled(live: LiveNode) -> int:
+    deadline = time.monotonic() + 10
+    while live.node.sequencer.pending_count() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return live.node.head.tree_size
+
+
+def post(live: LiveNode, user: str, event: str, doc: dict[str, Any]) -> httpx.Response:
+    with live.http(user) as h:
+        return h.post("/v1/documents", params={"event": event}, json=doc)
+
+
+def codes(response: httpx.Response) -> list[str]:
+    return [e["code"] for e in response.json().get("errors", [])]
+
+
+def test_a_certificate_number_is_used_once_per_issuer(live: LiveNode) -> None:
+    number = new_number()
+    assert post(live, "issuer", "co.issued", certificate(number)).status_code == 201
+    settled(live)
+    again = post(live, "issuer", "co.issued", certificate(number))
+    assert again.status_code == 409
+    assert again.json()["location"] == "/number"
+
+
+def test_a_declaration_claiming_a_revoked_certificate_is_refused(live: LiveNode) -> None:
+    co_id, _ = issue(live)
+    revoked = post(live, "issuer", "co.revoked", revocation(co_id))
+    assert revoked.status_code == 201
+    live.wait_for_block(revoked.json()["entry_hash"])
+    before = settled(live)
+    refused = post(live, "vn_customs", "customs.import_declaration", declaration("import", co_id))
+    assert refused.status_code == 422
+    assert "certificate-revoked" in codes(refused)
+    assert any(e["location"] == "/co_reference" for e in refused.json()["errors"])
+    assert settled(live) == before
+
+
+def test_a_declaration_claiming_an_expired_certificate_is_refused(live: LiveNode) -> None:
+    # issued 13 months ago (its goods shipped the day before): valid for one year only
+    issued = TODAY - timedelta(days=400)
+    old = certificate(
+        new_number(),
+        issue_date=issued.isoformat(),
+        transport={"departure_date": (issued - timedelta(days=1)).isoformat()},
+        invoice={"number": "INV-OLD", "date": (issued - timedelta(days=2)).isoformat()},
+    )
+    accepted = post(live, "issuer", "co.issued", old)
+    assert accepted.status_code == 201, accepted.json()
+    settled(live)
+    co_id = accepted.json()["document_id"]
+    refused = post(live, "vn_customs", "customs.import_declaration", declaration("import", co_id))
+    assert refused.status_code == 422
+    assert "certificate-expired" in codes(refused)
+
+
+def test_a_declaration_for_another_country_or_other_goods_is_refused(live: LiveNode) -> None:
+    co_id, _ = issue(live, "VN")
+    doc = declaration("import", co_id)
+    doc["items"][0]["tariff_code"] = "84581100"  # lathes: not on the certificate
+    refused = post(live, "vn_customs", "customs.import_declaration", doc)
+    assert refused.status_code == 422
+    assert refused.json()["errors"], refused.json()
+    assert all(
+        e["location"].startswith("/items/0") or e["location"] == "/co_reference"
+        for e in refused.json()["errors"]
+    )
+
+
+def test_a_declaration_naming_an_unknown_certificate_is_refused(live: LiveNode) -> None:
+    refused = post(
+        live,
+        "vn_customs",
+        "customs.import_declaration",
+        declaration("import", f"jp-jcci/{new_number()}"),
+    )
+    assert refused.status_code == 422
+    assert refused.json()["location"] == "/co_reference"
+
+
+def test_each_event_carries_its_own_kind_of_document(live: LiveNode) -> None:
+    co_id, _ = issue(live)
+    wrong = post(live, "issuer", "co.issued", revocation(co_id))
+    assert wrong.status_code == 422
+    assert wrong.json()["location"] == "/document_type"
+    export_as_import = post(
+        live, "vn_customs", "customs.import_declaration", declaration("export", co_id)
+    )
+    assert export_as_import.status_code == 422
+    assert export_as_import.json()["location"] == "/declaration_type"
+
+
+@pytest.mark.parametrize("status", ["revoked", "superseded"])
+def test_only_a_current_certificate_can_be_amended(live: LiveNode, status: str) -> None:
+    co_id, _ = issue(live)
+    if status == "revoked":
+        assert post(live, "issuer", "co.revoked", revocation(co_id)).status_code == 201
+    else:
+        first = post(live, "issuer", "co.amended", certificate(new_number(), supersedes=co_id))
+        assert first.status_code == 201
+    settled(live)
+    again = post(live, "issuer", "co.amended", certificate(new_number(), supersedes=co_id))
+    assert again.status_code == 409
+    assert status in again.json()["detail"]
