@@ -14,8 +14,8 @@ their 4xx status.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
