@@ -211,6 +211,8 @@ async def _uploaded(request: Request) -> tuple[bytes, str]:
             f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB; a certificate is not",
             location="/file",
         )
+    if not body.strip():
+        raise InvalidInput("the file is empty", location="/file")
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if head == b"<":
         return body, "application/xml"
