@@ -39,6 +39,16 @@ from nodes.service import LedgerNode
 
 router = APIRouter(tags=["web"])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+
+
+def _when(timestamp: str) -> str:
+    """``2026-11-20T09:15:02.123456Z`` as ``2026-11-20 09:15:02 UTC`` (ledger times are UTC)."""
+    if len(timestamp) >= 19 and timestamp[10] == "T":
+        return f"{timestamp[:10]} {timestamp[11:19]} UTC"
+    return timestamp
+
+
+templates.env.filters["when"] = _when
 #: An uploaded certificate larger than this is not a certificate.
 MAX_UPLOAD = 2 * 1024 * 1024
 #: No script, no external anything: the page needs only its own inline style and forms.
