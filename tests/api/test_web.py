@@ -121,6 +121,18 @@ def status_of(response: httpx.Response) -> str:
     return found.group(1)
 
 
+def timeline(response: httpx.Response) -> list[tuple[str, ...]]:
+    """(event type, label, time, actor, block height) of each row of the page's timeline."""
+    rows = []
+    for event, row in re.findall(r'<tr data-event="([^"]+)">(.*?)</tr>', response.text, re.S):
+        cells = [
+            " ".join(unescape(re.sub(r"<[^>]+>", " ", c)).split())
+            for c in re.findall(r"<td>(.*?)</td>", row, re.S)
+        ]
+        rows.append((event, *cells))
+    return rows
+
+
 def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -160,13 +172,10 @@ def test_lookup_by_number_shows_status_timeline_and_checkpoint_but_not_goods(
     assert number in text and JCCI in text
     assert "Valid until 2027-11-20" in text
     # timeline: type, time, actor's legal name and block height
-    rows = re.findall(
-        r'<tr data-event="([^"]+)"><td>[^<]*</td><td>([^<]+)</td><td>([^<]+)</td>'
-        r"<td>(\d+)</td>",
-        r.text,
-    )
-    assert rows and rows[0][0] == "co.issued" and unescape(rows[0][2]) == JCCI
-    assert int(rows[0][3]) >= 1
+    rows = timeline(r)
+    assert rows and rows[0][0] == "co.issued" and rows[0][3] == JCCI
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", rows[0][2])
+    assert int(rows[0][4]) >= 1
     # the checkpoint, with who signed it and the inclusion of the issuing entry
     tree_size = int(re.search(r"Tree size (\d+) entries", text).group(1))  # type: ignore[union-attr]
     leaf = int(re.search(r"leaf (\d+)\)", text).group(1))  # type: ignore[union-attr]
