@@ -327,6 +327,42 @@ class PublicCertificates:
         view.certificate = certificate_fields(payload, content_type)
 
 
+def sniff_media(body: bytes) -> str:
+    """``application/xml`` or ``application/json`` from a file's first character: browsers
+    and file systems label certificate files inconsistently (or as octet-stream)."""
+    if not body.strip():
+        raise InvalidInput("the file is empty", location="/file")
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if head == b"<":
+        return "application/xml"
+    if head in (b"{", b"["):
+        return "application/json"
+    raise InvalidInput(
+        "the file is neither XML nor JSON; use the certificate file itself", location="/file"
+    )
+
+
+def print_file(body: bytes, base_url: str) -> tuple[str, str, bytes]:
+    """A certificate file printed offline: its document id, the QR code's ``/verify`` address
+    on ``base_url`` and the PDF. The QR code carries the digest the ledger indexes for exactly
+    these bytes, so it proves possession once this file is the one issued."""
+    media = sniff_media(body)
+    fields = certificate_fields(body, media)
+    kind = fields.get("document_type")
+    if kind not in (None, CERTIFICATE):
+        raise InvalidInput(f"this file is a {kind}, not a certificate of origin", location="/")
+    issuer, number = fields.get("issuer"), fields.get("number")
+    if not isinstance(issuer, str) or not isinstance(number, str):
+        raise InvalidInput(
+            "this file is not a certificate of origin (it names no issuer and number)",
+            location="/",
+        )
+    document_id = document_id_of(issuer, number)
+    digest = bridge.document_digest(body, media) or hashlib.sha256(body).hexdigest()
+    link = verify_url(base_url, document_id, digest)
+    return document_id, link, render_certificate_pdf(fields, verify_link=link)
+
+
 def certificate_fields(payload: bytes, content_type: str) -> dict[str, Any]:
     """A stored certificate as the plain JSON-shaped dict the page and the PDF read.
 

@@ -33,6 +33,7 @@ from nodes.public import (
     PublicCertificates,
     check_digest,
     document_id_of,
+    sniff_media,
     split_id,
 )
 from nodes.service import LedgerNode
@@ -221,16 +222,7 @@ async def _uploaded(request: Request) -> tuple[bytes, str]:
             f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB; a certificate is not",
             location="/file",
         )
-    if not body.strip():
-        raise InvalidInput("the file is empty", location="/file")
-    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if head == b"<":
-        return body, "application/xml"
-    if head in (b"{", b"["):
-        return body, "application/json"
-    raise InvalidInput(
-        "the file is neither XML nor JSON; upload the certificate file itself", location="/file"
-    )
+    return body, sniff_media(body)
 
 
 @router.get(
