@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api import problems
-from api.routes import documents, ledger, verify
+from api.routes import documents, ledger, printable, verify, web
 from api.schemas import OriginRequest, Problem, SignedEntry, VerifyByDigest, VerifyById
 from nodes.service import LedgerNode
 
@@ -54,13 +54,16 @@ def create_app(
             {"name": "documents", "description": "Submitting and reading trade documents."},
             {"name": "verification", "description": "Public checks of certificates."},
             {"name": "origin", "description": "Rules-of-origin determinations."},
+            {"name": "web", "description": "The public /verify page (HTML, no token)."},
         ],
     )
     app.state.node = node
     problems.install(app)
     app.include_router(ledger.router)
+    app.include_router(printable.router)  # before documents: its {id:path} would take /pdf
     app.include_router(documents.router)
     app.include_router(verify.router)
+    app.include_router(web.router)
     app.add_middleware(problems.BodySizeLimit, limit=body_limit)
 
     def openapi() -> dict[str, Any]:

@@ -482,13 +482,18 @@ class LedgerNode:
     def document(self, document_id: str, caller: Caller) -> tuple[bytes, str, DocumentInfo]:
         """The document's current content (payload bytes and media type)."""
         info = self._readable_document(document_id, caller)
-        events = self.index.events(document_id)
+        payload, content_type = self.content_of(info)
+        return payload, content_type, info
+
+    def content_of(self, info: DocumentInfo) -> tuple[bytes, str]:
+        """The stored content of a document (payload bytes and media type); the caller has
+        already decided that whoever asks may see it."""
+        events = self.index.events(info.document_id)
         source = info.defining_hash or next((e.entry_hash.hex() for e in reversed(events)), None)
         stored = self._entry_by_hash(bytes.fromhex(source)) if source else None
         if stored is None or stored.payload is None:
-            raise NotFound(f"document {document_id!r} has no content on this node")
-        content_type = parse_entry(stored.envelope).content_type
-        return stored.payload, content_type, info
+            raise NotFound(f"document {info.document_id!r} has no content on this node")
+        return stored.payload, parse_entry(stored.envelope).content_type
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
         info = self._readable_document(document_id, caller)

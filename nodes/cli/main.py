@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ledger.errors import TradeLedgerError
-from nodes.cli import audit, doc, node, origin, proof
+from nodes.cli import audit, doc, node, origin, pdf, proof
 
 
 class TradeLedgerGroup(TyperGroup):
@@ -37,6 +37,7 @@ app = typer.Typer(
 node.register(app)
 app.add_typer(audit.app, name="audit", help="Verify the chain as an auditor.")
 app.add_typer(doc.app, name="doc", help="Validate trade documents.")
+pdf.register(doc.app)
 app.add_typer(origin.app, name="origin", help="Rules-of-origin determinations.")
 app.add_typer(proof.app, name="proof", help="Check proofs offline.")
 

@@ -1,0 +1,387 @@
+"""What anyone may learn about a certificate of origin on the public ``/verify`` page.
+
+A customs officer or bank clerk looks a certificate up by issuer and number, or uploads the
+file they were given, or scans the QR code printed on it. Anyone learns the certificate's
+status, its issuer, its dates and the timeline of its events (what happened, when, by whom, in
+which block), checked against the node's current signed checkpoint. The goods and the parties'
+details are shown only to a visitor who proves possession of the document: an uploaded file
+whose digest is on the ledger, or the document digest the printed QR code carries.
+
+Read-only: everything comes from the node's index, its in-memory tree and its stored entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from documents.printable import render_certificate_pdf, verify_url
+from ledger.blocks import Checkpoint
+from ledger.errors import InvalidInput, NotFound, TradeLedgerError
+from ledger.merkle import inclusion_proof, verify_inclusion
+from nodes import documents_bridge as bridge
+from nodes.index import DocumentInfo
+
+if TYPE_CHECKING:
+    from nodes.service import LedgerNode
+
+CERTIFICATE = "certificate_of_origin"
+#: The words shown for each status (the page also colours them).
+STATUS_WORDS = {
+    "valid": "Valid — the certificate is current",
+    "expired": "Expired — its validity period (one year from issue) is over",
+    "superseded": "Superseded — replaced by an amended certificate",
+    "revoked": "Revoked by the issuing body",
+    "unknown": "Unknown — no certificate with this number is on the ledger",
+}
+EVENT_LABELS = {
+    "co.application": "Applied for",
+    "co.issued": "Issued",
+    "co.amended": "Amended",
+    "co.revoked": "Revoked",
+    "origin.declaration": "Declaration of origin",
+    "customs.export_declaration": "Export declaration",
+    "customs.import_declaration": "Import declaration",
+    "customs.verification_requested": "Verification requested",
+    "customs.verification_result": "Verification result",
+    "bank.presentation": "Presented to a bank",
+}
+ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
+MAX_NUMBER = 128
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    event: str
+    label: str
+    timestamp: str
+    actor: str
+    actor_name: str
+    height: int
+    leaf_index: int
+    entry_hash: str
+
+
+@dataclass(frozen=True)
+class CheckpointSeen:
+    """The signed checkpoint a lookup was checked against."""
+
+    height: int
+    tree_size: int
+    root_hash: str
+    time: str
+    signers: list[tuple[str, str]]  # (org id, legal name) of each valid signature
+    text: str
+
+
+@dataclass
+class CertificateView:
+    """Everything the ``/verify`` page shows for one lookup."""
+
+    document_id: str | None
+    status: str  # valid, expired, superseded, revoked or unknown
+    checkpoint: CheckpointSeen
+    issuer: str | None = None
+    issuer_name: str | None = None
+    recorded_at: str | None = None
+    valid_until: str | None = None
+    superseded_by: str | None = None
+    entry_hash: str | None = None
+    leaf_index: int | None = None
+    included: bool = False
+    events: list[TimelineEvent] = field(default_factory=list)
+    #: how the visitor proved possession ("file" or "digest"), or None
+    proven_by: str | None = None
+    #: the digest the printed QR code and the PDF link carry (only with possession)
+    digest: str | None = None
+    #: the certificate's content (only with possession)
+    certificate: dict[str, Any] | None = None
+    #: something the visitor must be warned about (a file or code that does not match)
+    warning: str | None = None
+
+    @property
+    def status_words(self) -> str:
+        return STATUS_WORDS[self.status]
+
+    @property
+    def found(self) -> bool:
+        return self.status != "unknown"
+
+
+def document_id_of(issuer: str, number: str) -> str:
+    """``issuer/number`` from the page's form, or :class:`InvalidInput` saying what is wrong."""
+    issuer, number = issuer.strip(), number.strip()
+    if not ORG_ID.match(issuer):
+        raise InvalidInput(
+            "the issuer is an organisation id of the consortium (lower-case letters, digits "
+            "and hyphens)",
+            location="/query/issuer",
+        )
+    if not number:
+        raise InvalidInput("enter the certificate number", location="/query/number")
+    if len(number) > MAX_NUMBER or "/" in number or not number.isprintable():
+        raise InvalidInput(
+            f"a certificate number is at most {MAX_NUMBER} printable characters without '/'",
+            location="/query/number",
+        )
+    return f"{issuer}/{number}"
+
+
+def split_id(document_id: str) -> tuple[str, str]:
+    """The issuer and number of an ``id`` parameter (``<issuer>/<number>``)."""
+    issuer, sep, number = document_id.strip().partition("/")
+    if not sep:
+        raise InvalidInput(
+            "id is <issuer>/<certificate number>, e.g. jp-jcci/JCCI-2026-0000042",
+            location="/query/id",
+        )
+    return issuer, number
+
+
+def check_digest(digest: str) -> str:
+    if not DIGEST.match(digest.strip()):
+        raise InvalidInput("the document digest (d) is 64 hexadecimal digits", location="/query/d")
+    return digest.strip().lower()
+
+
+def _digests_of(info: DocumentInfo) -> list[str]:
+    return [d for d in (info.document_digest, info.payload_digest) if d]
+
+
+def digest_for_print(info: DocumentInfo) -> str | None:
+    """The digest a printed certificate's QR code carries: the document digest where the
+    ``documents`` package computes one (the same for the JSON and XML forms), else the SHA-256
+    of the stored file."""
+    return info.document_digest or info.payload_digest
+
+
+class PublicCertificates:
+    """The ``/verify`` page's questions, answered from one node."""
+
+    def __init__(self, node: LedgerNode) -> None:
+        self.node = node
+
+    def lookup(self, document_id: str, digest: str | None = None) -> CertificateView:
+        """By id; with ``digest`` (from the QR code) the goods too, if it matches."""
+        info = self._certificate(document_id)
+        if info is None:
+            return self._unknown(document_id)
+        view = self._view(info)
+        if digest is not None:
+            if any(hmac.compare_digest(digest, d) for d in _digests_of(info)):
+                self._reveal(view, info, "digest")
+            else:
+                view.warning = (
+                    "The code or link you followed does not match this certificate's content: "
+                    "the document you hold may have been altered. Only the ledger record is "
+                    "shown."
+                )
+        return view
+
+    def lookup_file(self, body: bytes, content_type: str) -> CertificateView:
+        """By an uploaded file (JSON or XML): its goods are shown if its digest is on the
+        ledger; a file that names a certificate but does not match it is flagged."""
+        if not body.strip():
+            raise InvalidInput("the file is empty", location="/file")
+        fields = bridge.parse_document(body, content_type)
+        digests = [hashlib.sha256(body).hexdigest()]
+        extra = bridge.document_digest(body, content_type)
+        if extra:
+            digests.insert(0, extra)
+        for d in digests:
+            info = self.node.index.find_by_digest(d)
+            if info is not None and info.kind == CERTIFICATE:
+                view = self._view(info)
+                self._reveal(view, info, "file")
+                return view
+        issuer, number = fields.get("issuer"), fields.get("number")
+        if not isinstance(issuer, str) or not isinstance(number, str):
+            raise InvalidInput(
+                "this file is not a certificate of origin (it names no issuer and number)",
+                location="/file",
+            )
+        document_id = document_id_of(issuer, number)
+        info = self._certificate(document_id)
+        if info is None:
+            return self._unknown(document_id)
+        view = self._view(info)
+        view.warning = (
+            "This file does not match the certificate on the ledger: it has been altered or is "
+            "not the issued version. Do not rely on its content."
+        )
+        return view
+
+    # -- building the view ------------------------------------------------------------------
+
+    def _certificate(self, document_id: str) -> DocumentInfo | None:
+        info = self.node.index.document(document_id)
+        # only issued certificates are public: declarations and applications never are
+        if info is None or info.kind != CERTIFICATE:
+            return None
+        return info
+
+    def _checkpoint(self) -> CheckpointSeen:
+        head = self.node.head
+        membership = self.node.membership
+        signers: list[tuple[str, str]] = []
+        if head.checkpoint:
+            try:
+                verified = Checkpoint.from_text(head.checkpoint).verified_signers(membership)
+            except TradeLedgerError:
+                verified = {}
+            signers = [(org_id, self._name(org_id)) for org_id in sorted(verified)]
+        return CheckpointSeen(
+            head.height, head.tree_size, head.root_hash.hex(), head.time, signers, head.checkpoint
+        )
+
+    def _name(self, org_id: str | None) -> str:
+        if org_id is None:
+            return ""
+        org = self.node.membership.organisations.get(org_id)
+        return org.legal_name if org is not None else org_id
+
+    def _unknown(self, document_id: str | None) -> CertificateView:
+        return CertificateView(document_id, "unknown", self._checkpoint())
+
+    def _view(self, info: DocumentInfo) -> CertificateView:
+        checkpoint = self._checkpoint()
+        status = info.status_on(datetime.now(UTC).date())
+        view = CertificateView(
+            info.document_id,
+            "valid" if status == "current" else status,
+            checkpoint,
+            issuer=info.issuer,
+            issuer_name=self._name(info.issuer),
+            recorded_at=info.issued_at,
+            valid_until=info.valid_until,
+            superseded_by=info.superseded_by,
+            entry_hash=info.defining_hash,
+        )
+        size = checkpoint.tree_size
+        for ev in self.node.index.events(info.document_id):
+            if ev.idx >= size:
+                continue  # in a block newer than the checkpoint we show
+            view.events.append(
+                TimelineEvent(
+                    ev.type,
+                    EVENT_LABELS.get(ev.type, ev.type),
+                    ev.timestamp,
+                    ev.author,
+                    self._name(ev.author),
+                    ev.height,
+                    ev.idx,
+                    ev.entry_hash.hex(),
+                )
+            )
+            if ev.entry_hash.hex() == info.defining_hash:
+                view.leaf_index = ev.idx
+        if view.leaf_index is not None and info.defining_hash:
+            proof = inclusion_proof(self.node.tree, view.leaf_index, size)
+            try:
+                verify_inclusion(
+                    bytes.fromhex(info.defining_hash),
+                    view.leaf_index,
+                    size,
+                    proof,
+                    bytes.fromhex(checkpoint.root_hash),
+                )
+                view.included = True
+            except TradeLedgerError:
+                view.included = False
+        return view
+
+    # -- the printable certificate ------------------------------------------------------------
+
+    def pdf(self, info: DocumentInfo, base_url: str) -> bytes:
+        """The certificate as a PDF whose QR code opens its ``/verify`` page on ``base_url``;
+        whoever calls has already been allowed to see its content."""
+        if info.kind != CERTIFICATE:
+            raise InvalidInput(
+                f"{info.document_id} is not a certificate of origin; only certificates print"
+            )
+        payload, content_type = self.node.content_of(info)
+        return render_certificate_pdf(
+            certificate_fields(payload, content_type),
+            verify_link=verify_url(base_url, info.document_id, digest_for_print(info)),
+            status=info.status_on(datetime.now(UTC).date()),
+            issuer_name=self._name(info.issuer),
+        )
+
+    def pdf_for_holder(self, document_id: str, digest: str, base_url: str) -> bytes:
+        """The PDF for a visitor who proves possession with the document digest; 404 (the same
+        answer whether the certificate or the digest is wrong) otherwise."""
+        info = self._certificate(document_id)
+        if info is None or not any(hmac.compare_digest(digest, d) for d in _digests_of(info)):
+            raise NotFound(f"no certificate {document_id!r} with this digest")
+        return self.pdf(info, base_url)
+
+    def _reveal(self, view: CertificateView, info: DocumentInfo, how: str) -> None:
+        payload, content_type = self.node.content_of(info)
+        view.proven_by = how
+        view.digest = digest_for_print(info)
+        view.certificate = certificate_fields(payload, content_type)
+
+
+def sniff_media(body: bytes) -> str:
+    """``application/xml`` or ``application/json`` from a file's first character: browsers
+    and file systems label certificate files inconsistently (or as octet-stream)."""
+    if not body.strip():
+        raise InvalidInput("the file is empty", location="/file")
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if head == b"<":
+        return "application/xml"
+    if head in (b"{", b"["):
+        return "application/json"
+    raise InvalidInput(
+        "the file is neither XML nor JSON; use the certificate file itself", location="/file"
+    )
+
+
+def print_file(body: bytes, base_url: str) -> tuple[str, str, bytes]:
+    """A certificate file printed offline: its document id, the QR code's ``/verify`` address
+    on ``base_url`` and the PDF. The QR code carries the digest the ledger indexes for exactly
+    these bytes, so it proves possession once this file is the one issued."""
+    media = sniff_media(body)
+    fields = certificate_fields(body, media)
+    kind = fields.get("document_type")
+    if kind not in (None, CERTIFICATE):
+        raise InvalidInput(f"this file is a {kind}, not a certificate of origin", location="/")
+    issuer, number = fields.get("issuer"), fields.get("number")
+    if not isinstance(issuer, str) or not isinstance(number, str):
+        raise InvalidInput(
+            "this file is not a certificate of origin (it names no issuer and number)",
+            location="/",
+        )
+    document_id = document_id_of(issuer, number)
+    digest = bridge.document_digest(body, media) or hashlib.sha256(body).hexdigest()
+    link = verify_url(base_url, document_id, digest)
+    return document_id, link, render_certificate_pdf(fields, verify_link=link)
+
+
+def certificate_fields(payload: bytes, content_type: str) -> dict[str, Any]:
+    """A stored certificate as the plain JSON-shaped dict the page and the PDF read.
+
+    XML is read through the ``documents`` package's parser when it is there (its models give
+    the JSON field names); otherwise the node's generic reading is used and unknown names are
+    simply not shown.
+    """
+    if "xml" in content_type:
+        try:
+            import documents
+
+            parse = getattr(documents, "parse_document", None)
+            if parse is not None:
+                model = parse(payload, content_type)
+                dump = getattr(model, "model_dump", None)
+                if callable(dump):
+                    value = dump(mode="json", exclude_none=True)
+                    if isinstance(value, dict):
+                        return value
+        except (ImportError, TradeLedgerError):
+            pass
+    return bridge.parse_document(payload, content_type)
