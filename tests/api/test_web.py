@@ -8,7 +8,6 @@ to the page.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -22,6 +21,7 @@ import pytest
 import zxingcpp
 from pypdf import PdfReader
 
+import documents
 from tests.api.conftest import LiveNode
 
 JCCI = "The Japan Chamber of Commerce and Industry"
@@ -73,7 +73,7 @@ def full_certificate(number: str, **extra: Any) -> dict[str, Any]:
                 "description": f"Brake assemblies batch {tag}",
                 "hs_code": "870830",
                 "hs_edition": "HS2022",
-                "origin_criterion": "CTH",
+                "origin_criterion": "CTC",
                 "country_of_origin": "JP",
                 "quantity": "120",
                 "unit": "PCE",
@@ -81,7 +81,6 @@ def full_certificate(number: str, **extra: Any) -> dict[str, Any]:
         ],
         "issue_date": "2026-11-20",
         "importing_country": "VN",
-        "remarks": None,
         **extra,
     }
 
@@ -134,7 +133,9 @@ def timeline(response: httpx.Response) -> list[tuple[str, ...]]:
 
 
 def digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+    """The document digest (the same for a document's XML and JSON), which the QR code carries."""
+    media = "application/xml" if body.lstrip().startswith(b"<") else "application/json"
+    return documents.document_digest(documents.parse_document(body, media))
 
 
 @pytest.fixture
@@ -208,7 +209,7 @@ def test_the_qr_digest_proves_possession_and_shows_goods(live: LiveNode, web: ht
         cert["items"][1]["description"],
         "845811",
         "RVC",
-        "CTH",
+        "CTC",
         "FOB USD 86000.00",
         cert["importer"]["name"],
         cert["producer"]["name"],
@@ -251,16 +252,10 @@ def test_an_uploaded_file_shows_goods_and_an_altered_one_is_flagged(
 
 def test_an_uploaded_xml_certificate(live: LiveNode, web: httpx.Client) -> None:
     number = new_number()
-    xml = (
-        '<?xml version="1.0"?><certificate_of_origin>'
-        f"<number>{number}</number><issuer>jp-jcci</issuer><agreement>RCEP</agreement>"
-        "<importing_country>VN</importing_country><issue_date>2026-11-20</issue_date>"
-        "<exporter><name>Tanaka Precision Machinery Co., Ltd.</name><country>JP</country>"
-        "</exporter><importer><name>XML Importer Co.</name><country>VN</country></importer>"
-        "<items><item><item_number>1</item_number><description>Spindle motors in XML"
-        "</description><hs_code>850152</hs_code><origin_criterion>CTH</origin_criterion>"
-        "</item></items></certificate_of_origin>"
-    ).encode()
+    doc = full_certificate(number)
+    doc["items"][0]["description"] = "Spindle motors in XML"
+    doc["items"][0]["hs_code"] = "850152"
+    xml = documents.to_xml(documents.parse_document(json.dumps(doc).encode(), "application/json"))
     submit(live, "issuer", xml, "co.issued", "application/xml")
     r = web.post("/verify", files={"file": ("co.xml", xml, "text/xml")})
     assert r.status_code == 200 and status_of(r) == "valid"
@@ -273,7 +268,9 @@ def test_revoked_and_superseded_certificates(live: LiveNode, web: httpx.Client) 
     submit(
         live,
         "issuer",
-        json.dumps({"co_reference": revoked_id, "reason": "issued in error"}).encode(),
+        json.dumps(
+            {"document_type": "co_revocation", "co_reference": revoked_id, "reason": "in error"}
+        ).encode(),
         "co.revoked",
         "application/json",
     )
@@ -414,7 +411,9 @@ def test_a_revoked_certificate_prints_its_status(live: LiveNode) -> None:
     submit(
         live,
         "issuer",
-        json.dumps({"co_reference": doc_id}).encode(),
+        json.dumps(
+            {"document_type": "co_revocation", "co_reference": doc_id, "reason": "in error"}
+        ).encode(),
         "co.revoked",
         "application/json",
     )
@@ -433,7 +432,22 @@ def test_only_certificates_print(live: LiveNode) -> None:
                 "document_type": "customs_declaration",
                 "declaration_type": "export",
                 "number": new_number(),
+                "declaration_date": "2026-11-20",
+                "exporting_country": "JP",
+                "destination_country": "VN",
                 "co_reference": doc_id,
+                "items": [
+                    {
+                        "item_number": 1,
+                        "tariff_code": "84581100",
+                        "hs_edition": "HS2022",
+                        "description": "Lathes",
+                        "quantity": "4",
+                        "unit": "PCE",
+                        "customs_value": "86000.00",
+                        "currency": "USD",
+                    }
+                ],
             }
         ).encode(),
         "customs.export_declaration",

@@ -138,7 +138,9 @@ def test_a_revoked_certificate_in_the_browser(browser: WebDriver, live: LiveNode
     submit(
         live,
         "issuer",
-        json.dumps({"co_reference": doc_id, "reason": "issued in error"}).encode(),
+        json.dumps(
+            {"document_type": "co_revocation", "co_reference": doc_id, "reason": "in error"}
+        ).encode(),
         "co.revoked",
         "application/json",
     )
