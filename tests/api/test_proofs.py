@@ -22,7 +22,7 @@ runner = CliRunner()
 
 
 def verify(*args: str) -> Any:
-    r = runner.invoke(app, ["proof", "verify", *args]); print("\n>>", r.exit_code, r.output); return r
+    return runner.invoke(app, ["proof", "verify", *args])
 
 
 def save(path: Path, body: Any) -> str:
