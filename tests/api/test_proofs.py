@@ -35,7 +35,10 @@ def saved(live: LiveNode, tmp_path: Path) -> dict[str, Any]:
     """A document with two events, its provenance, and the checkpoint, saved as files."""
     co_id, _ = issue(live)
     with live.client("issuer") as c:
-        revoked = c.submit_document({"co_reference": co_id, "reason": "typo"}, event="co.revoked")
+        revoked = c.submit_document(
+            {"document_type": "co_revocation", "co_reference": co_id, "reason": "Issued in error"},
+            event="co.revoked",
+        )
     live.wait_for_block(revoked.entry_hash)
     with live.http("issuer") as h:
         checkpoint = h.get("/v1/checkpoint").json()
