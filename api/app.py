@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api import problems
+from api.hotpaths import HotPaths
 from api.routes import documents, ledger, printable, verify, web
 from api.schemas import OriginRequest, Problem, SignedEntry, VerifyByDigest, VerifyById
 from nodes.service import LedgerNode
@@ -64,6 +65,8 @@ def create_app(
     app.include_router(documents.router)
     app.include_router(verify.router)
     app.include_router(web.router)
+    # inside the body limit, so that the hot paths' bodies are limited the same way
+    app.add_middleware(HotPaths, node=node)
     app.add_middleware(problems.BodySizeLimit, limit=body_limit)
 
     def openapi() -> dict[str, Any]:

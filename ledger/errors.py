@@ -17,6 +17,7 @@ The tree, at a glance::
     TradeLedgerError
     ├── InvalidInput                  422  bad input from a user or a file
     │   ├── EncodingError             422  not in the canonical encoding
+    │   ├── UnreadableInput           422  not the kind of file asked for (CLI exit 2)
     │   ├── DocumentInvalid           422  a trade document fails its schema or business rules
     │   ├── OriginInputError          422  a bill of materials or rule table is unusable
     │   └── PayloadTooLarge           413
@@ -97,6 +98,14 @@ class InvalidInput(TradeLedgerError):
 class EncodingError(InvalidInput):
     code = "non-canonical-encoding"
     title = "Not in the canonical encoding"
+
+
+class UnreadableInput(InvalidInput):
+    """A file or body that is not even the kind of thing asked for (CLI exit 2, "unreadable")."""
+
+    code = "unreadable-input"
+    title = "Unreadable input"
+    exit_code = 2
 
 
 class DocumentInvalid(InvalidInput):

@@ -1,7 +1,85 @@
-"""`tradeledger proof …` commands."""
+"""`tradeledger proof verify`: check a node's answer offline (``ledger.proofs``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from ledger.consortium import Consortium
+from ledger.errors import ConfigurationError, UnreadableInput
+from ledger.proofs import ProofReport, verify_response_bytes
+from nodes.home import DEFAULT_HOME, NodeHome
+
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("verify")
+def verify_command(
+    response: Path = typer.Argument(
+        ...,
+        help="A saved provenance, inclusion-proof or POST /v1/verify response (JSON).",
+    ),
+    checkpoint: Path = typer.Option(
+        ...,
+        "--checkpoint",
+        help="The checkpoint you trust: its signed-note text or the JSON of GET /v1/checkpoint.",
+    ),
+    consortium: Path | None = typer.Option(
+        None, "--consortium", help="The consortium (genesis) file whose keys you trust."
+    ),
+    home: Path | None = typer.Option(
+        None,
+        "--home",
+        help="Take the consortium file from this node home (default ./.tradeledger).",
+    ),
+    consistency: Path | None = typer.Option(
+        None,
+        "--consistency",
+        help="A GET /v1/consistency-proof response, when the response's proofs are to another "
+        "tree size than the checkpoint's.",
+    ),
+) -> None:
+    """Check a node's response offline: checkpoint signatures, entry hashes and signatures,
+    and every inclusion proof. Exit 0 verified, 1 not verified, 2 unreadable input."""
+    if consortium is not None and home is not None:
+        raise typer.BadParameter("give --consortium FILE or --home DIR, not both")
+    genesis_file = consortium or NodeHome(home or DEFAULT_HOME).consortium_file
+    try:
+        genesis = Consortium.from_bytes(_read(genesis_file, "consortium file"))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{genesis_file}: {exc.detail}") from exc
+    report = verify_response_bytes(
+        _read(response, "response"),
+        _read(checkpoint, "checkpoint"),
+        genesis.membership,
+        None if consistency is None else _read(consistency, "consistency proof"),
+    )
+    typer.echo(_summary(report))
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
+
+
+def _summary(report: ProofReport) -> str:
+    about = f" of {report.document_id}" if report.document_id else ""
+    via = (
+        f" (proofs to tree size {report.proof_tree_size}, linked by a consistency proof)"
+        if report.via_consistency
+        else ""
+    )
+    lines = [
+        f"verified: {report.kind}{about}: {len(report.entries)} entr"
+        f"{'y' if len(report.entries) == 1 else 'ies'} in the log under checkpoint height "
+        f"{report.height}, tree size {report.tree_size}, signed by {', '.join(report.signers)}"
+        f"{via}"
+    ]
+    lines += [
+        f"  leaf {e.leaf_index}  {e.timestamp}  {e.type:<32} {e.author:<24} {e.entry_hash}"
+        for e in report.entries
+    ]
+    return "\n".join(lines)

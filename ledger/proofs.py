@@ -1,0 +1,437 @@
+"""Offline verification of what a node answers, against a checkpoint and the consortium's keys.
+
+A node's provenance (``GET /v1/documents/{id}/provenance``), inclusion-proof
+(``GET /v1/entries/{hash}/inclusion-proof``) and verification (``POST /v1/verify``) responses
+carry each entry's envelope and an RFC 9162 inclusion proof. :func:`verify_response` checks
+them with no trust in the node (``docs/ledger-format.md`` §9):
+
+1. the trusted checkpoint is for this consortium and carries signatures by known consortium
+   keys meeting the checkpoint quorum (lines by unknown keys are ignored, C2SP signed-note);
+2. every entry envelope is a well-formed entry whose leaf hash is the claimed entry hash, and
+   whose author signed it with a key the consortium file gives that author;
+3. what the response says about each entry (type, actor, time, payload digest) is what the
+   signed envelope says;
+4. every inclusion proof leads from the leaf to the root of the checkpoint's tree; if the
+   proofs are to a different tree size, a consistency proof between the two sizes must link
+   the response's own (signed) checkpoint to the trusted one.
+
+Pure: callers pass parsed JSON and parsed checkpoints. Every failure is a
+:class:`~ledger.errors.ProofInvalid` or :class:`~ledger.errors.CheckpointInvalid` whose one
+sentence names what failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.blocks import Checkpoint, checkpoint_origin
+from ledger.consortium import Membership
+from ledger.encoding import b64decode
+from ledger.entries import Entry, parse_entry
+from ledger.errors import (
+    CheckpointInvalid,
+    EncodingError,
+    EntryRejected,
+    ProofInvalid,
+    UnreadableInput,
+)
+from ledger.merkle import verify_consistency, verify_inclusion
+
+__all__ = [
+    "ProofReport",
+    "VerifiedEntry",
+    "parse_checkpoint",
+    "response_kind",
+    "verify_checkpoint",
+    "verify_response",
+    "verify_response_bytes",
+]
+
+
+@dataclass(frozen=True)
+class VerifiedEntry:
+    """One entry shown to be in the log under the trusted checkpoint."""
+
+    entry_hash: str
+    leaf_index: int
+    type: str
+    author: str
+    timestamp: str
+    subject: str | None
+
+
+@dataclass(frozen=True)
+class ProofReport:
+    """What :func:`verify_response` established."""
+
+    kind: str
+    document_id: str | None
+    tree_size: int
+    height: int
+    signers: tuple[str, ...]
+    proof_tree_size: int
+    entries: tuple[VerifiedEntry, ...]
+
+    @property
+    def via_consistency(self) -> bool:
+        return self.proof_tree_size != self.tree_size
+
+
+# --- the checkpoint -------------------------------------------------------------------------
+
+
+def parse_checkpoint(data: bytes | str) -> Checkpoint:
+    """A checkpoint from its signed-note text or from the JSON of ``GET /v1/checkpoint``
+    (the ``checkpoint`` member of a ``POST /v1/verify`` response is accepted too)."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    if text.lstrip().startswith("{"):
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise UnreadableInput(f"the checkpoint file is not valid JSON: {exc}") from exc
+        if isinstance(doc, dict) and isinstance(doc.get("checkpoint"), dict):
+            doc = doc["checkpoint"]  # a POST /v1/verify response
+        if not isinstance(doc, dict) or not isinstance(doc.get("checkpoint"), str):
+            raise UnreadableInput("the checkpoint JSON has no 'checkpoint' text member")
+        text = doc["checkpoint"]
+    if not text:
+        raise CheckpointInvalid("the checkpoint is empty (the node had no block yet)")
+    return _checkpoint_from_text(text, "the checkpoint")
+
+
+def _checkpoint_from_text(text: str, what: str) -> Checkpoint:
+    try:
+        checkpoint = Checkpoint.from_text(text)
+        _ = checkpoint.height, checkpoint.block_hash
+    except CheckpointInvalid as exc:
+        raise CheckpointInvalid(f"{what} is malformed: {exc.detail}") from exc
+    except ValueError as exc:
+        raise CheckpointInvalid(f"{what} is malformed: {exc}") from exc
+    return checkpoint
+
+
+def verify_checkpoint(
+    checkpoint: Checkpoint, membership: Membership, what: str = "the checkpoint"
+) -> tuple[str, ...]:
+    """The organisations whose known keys signed ``checkpoint`` (quorum enforced)."""
+    expected = checkpoint_origin(membership.consortium_id)
+    if checkpoint.origin != expected:
+        raise CheckpointInvalid(
+            f"{what} is for {checkpoint.origin!r}, not this consortium ({expected!r})"
+        )
+    try:
+        signers = checkpoint.verify(membership)
+    except CheckpointInvalid as exc:
+        raise CheckpointInvalid(exc.detail.replace("the checkpoint", what, 1)) from exc
+    return tuple(sorted(signers))
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def response_kind(response: Any) -> str:
+    """``provenance``, ``inclusion-proof`` or ``verify``; UnreadableInput for anything else."""
+    if isinstance(response, dict):
+        if "events" in response and "document_id" in response:
+            return "provenance"
+        if "found" in response and isinstance(response.get("checkpoint"), dict):
+            return "verify"
+        if {"leaf_index", "tree_size", "hashes", "envelope"} <= response.keys():
+            return "inclusion-proof"
+    raise UnreadableInput(
+        "the file is not a provenance, inclusion-proof or verify response of a tradeledger node"
+    )
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """One entry the response claims is in the log, with its proof."""
+
+    where: str
+    envelope: bytes
+    entry_hash: str
+    leaf_index: int
+    tree_size: int
+    hashes: tuple[bytes, ...]
+    stated: Mapping[str, Any]
+
+
+def verify_response(
+    response: Mapping[str, Any],
+    checkpoint: Checkpoint,
+    membership: Membership,
+    consistency: Mapping[str, Any] | None = None,
+) -> ProofReport:
+    """Check ``response`` against the trusted ``checkpoint`` and ``membership`` (module doc).
+
+    ``consistency`` is a ``GET /v1/consistency-proof`` response linking the response's tree
+    size and the checkpoint's; a ``consistency_proof`` member of the response serves too.
+    """
+    kind = response_kind(response)
+    signers = verify_checkpoint(checkpoint, membership)
+    claims, own_checkpoint, document_id = _claims(kind, response)
+    proof_size = checkpoint.tree_size
+    if claims:
+        proof_size = claims[0].tree_size
+        for claim in claims:
+            if claim.tree_size != proof_size:
+                raise ProofInvalid(
+                    f"{claim.where}: its proof is to a tree of {claim.tree_size} leaves, "
+                    f"the others to {proof_size}"
+                )
+    root = _root_for(
+        proof_size,
+        checkpoint,
+        own_checkpoint,
+        membership,
+        consistency if consistency is not None else response.get("consistency_proof"),
+    )
+    entries = tuple(_verify_claim(c, membership, root) for c in claims)
+    return ProofReport(
+        kind=kind,
+        document_id=document_id,
+        tree_size=checkpoint.tree_size,
+        height=checkpoint.height,
+        signers=signers,
+        proof_tree_size=proof_size,
+        entries=entries,
+    )
+
+
+def _claims(
+    kind: str, response: Mapping[str, Any]
+) -> tuple[list[_Claim], Checkpoint | None, str | None]:
+    if kind == "provenance":
+        document_id = _field(response, "document_id", str, "the response")
+        events = _field(response, "events", list, "the response")
+        if not events:
+            raise ProofInvalid(f"the provenance of {document_id} lists no events to verify")
+        claims = []
+        for i, event in enumerate(events):
+            where = f"event {i + 1} ({_describe(event)})"
+            if not isinstance(event, dict):
+                raise ProofInvalid(f"{where} is not an object")
+            proof = _field(event, "inclusion_proof", dict, where)
+            claims.append(_claim(where, event, proof))
+        size = _field(response, "tree_size", int, "the response")
+        if claims[0].tree_size != size:
+            raise ProofInvalid(
+                f"the response says its proofs are to {size} leaves, but they are to "
+                f"{claims[0].tree_size}"
+            )
+        return claims, _own_checkpoint(response.get("checkpoint")), document_id
+    if kind == "inclusion-proof":
+        where = f"entry {response.get('entry_hash')}"
+        return (
+            [_claim(where, response, response)],
+            _own_checkpoint(response.get("checkpoint")),
+            None,
+        )
+    # verify
+    if response.get("found") is not True or response.get("inclusion_proof") is None:
+        reason = response.get("reason") or "no inclusion proof in the response"
+        raise ProofInvalid(f"the response proves nothing: {reason}")
+    document_id = response.get("document_id")
+    where = f"the defining entry of {document_id}"
+    proof = _field(response, "inclusion_proof", dict, where)
+    own = response["checkpoint"].get("checkpoint")
+    return (
+        [_claim(where, response, proof)],
+        _own_checkpoint(own),
+        document_id if isinstance(document_id, str) else None,
+    )
+
+
+def _claim(where: str, item: Mapping[str, Any], proof: Mapping[str, Any]) -> _Claim:
+    envelope_b64 = _field(item, "envelope", str, where)
+    try:
+        envelope = b64decode(envelope_b64, "the envelope")
+    except EncodingError as exc:
+        raise ProofInvalid(f"{where}: {exc.detail}") from exc
+    hashes = _field(proof, "hashes", list, where)
+    decoded = []
+    for j, h in enumerate(hashes):
+        if not isinstance(h, str) or len(h) != 64:
+            raise ProofInvalid(f"{where}: proof hash {j} is not 64 hex digits")
+        try:
+            decoded.append(bytes.fromhex(h))
+        except ValueError as exc:
+            raise ProofInvalid(f"{where}: proof hash {j} is not hex") from exc
+    leaf_index = _field(proof, "leaf_index", int, where)
+    if "leaf_index" in item and item["leaf_index"] != leaf_index:
+        raise ProofInvalid(f"{where}: its leaf index differs from its proof's")
+    return _Claim(
+        where=where,
+        envelope=envelope,
+        entry_hash=_field(item, "entry_hash", str, where),
+        leaf_index=leaf_index,
+        tree_size=_field(proof, "tree_size", int, where),
+        hashes=tuple(decoded),
+        stated=item,
+    )
+
+
+def _own_checkpoint(text: Any) -> Checkpoint | None:
+    if not isinstance(text, str) or not text:
+        return None
+    return _checkpoint_from_text(text, "the response's checkpoint")
+
+
+def _root_for(
+    size: int,
+    trusted: Checkpoint,
+    own: Checkpoint | None,
+    membership: Membership,
+    consistency: Any,
+) -> bytes:
+    """The root of the tree of ``size`` leaves, established from the trusted checkpoint."""
+    if size == trusted.tree_size:
+        if own is not None and own.tree_size == size and own.root_hash != trusted.root_hash:
+            raise ProofInvalid(
+                f"the response's checkpoint has a different root for the same tree size {size} "
+                "than the trusted checkpoint (a fork, or a forged response)"
+            )
+        return trusted.root_hash
+    if consistency is None:
+        relation = "smaller" if size < trusted.tree_size else "larger"
+        raise ProofInvalid(
+            f"the response's proofs are to a tree of {size} leaves, {relation} than the "
+            f"checkpoint's {trusted.tree_size}, and no consistency proof links the two "
+            f"(fetch GET /v1/consistency-proof?first={min(size, trusted.tree_size)}"
+            f"&second={max(size, trusted.tree_size)} and pass it with --consistency)"
+        )
+    if not isinstance(consistency, dict):
+        raise ProofInvalid("the consistency proof is not an object")
+    first = _field(consistency, "first", int, "the consistency proof")
+    second = _field(consistency, "second", int, "the consistency proof")
+    if (first, second) != (min(size, trusted.tree_size), max(size, trusted.tree_size)):
+        raise ProofInvalid(
+            f"the consistency proof is from {first} to {second} leaves; "
+            f"{min(size, trusted.tree_size)} to {max(size, trusted.tree_size)} is needed"
+        )
+    # The other tree's root comes from a signed checkpoint of that size: the response's own,
+    # or the one the consistency proof carries.
+    other = own if own is not None and own.tree_size == size else None
+    if other is None:
+        key = "first_checkpoint" if first == size else "second_checkpoint"
+        other = _own_checkpoint(consistency.get(key))
+        if other is None or other.tree_size != size:
+            raise ProofInvalid(f"no checkpoint of the tree of {size} leaves to verify against")
+    verify_checkpoint(other, membership, f"the checkpoint of the tree of {size} leaves")
+    hashes = []
+    for j, h in enumerate(_field(consistency, "hashes", list, "the consistency proof")):
+        try:
+            hashes.append(bytes.fromhex(h) if isinstance(h, str) and len(h) == 64 else b"")
+        except ValueError:
+            hashes.append(b"")
+        if not hashes[-1]:
+            raise ProofInvalid(f"consistency proof hash {j} is not 64 hex digits")
+    roots = {size: other.root_hash, trusted.tree_size: trusted.root_hash}
+    try:
+        verify_consistency(first, second, roots[first], roots[second], hashes)
+    except ProofInvalid as exc:
+        raise ProofInvalid(
+            f"the tree of {size} leaves is not consistent with the checkpoint: {exc.detail}"
+        ) from exc
+    return other.root_hash
+
+
+def _verify_claim(claim: _Claim, membership: Membership, root: bytes) -> VerifiedEntry:
+    where = claim.where
+    try:
+        entry = parse_entry(claim.envelope)
+    except (EncodingError, EntryRejected) as exc:
+        raise ProofInvalid(f"{where}: the envelope is not a valid entry: {exc.detail}") from exc
+    if entry.hash_hex != claim.entry_hash:
+        raise ProofInvalid(
+            f"{where}: the envelope hashes to {entry.hash_hex}, not the stated entry hash"
+        )
+    _check_signatures(entry, membership, where)
+    _check_stated(entry, claim.stated, where)
+    try:
+        verify_inclusion(entry.entry_hash, claim.leaf_index, claim.tree_size, claim.hashes, root)
+    except ProofInvalid as exc:
+        raise ProofInvalid(f"{where}: {exc.detail}") from exc
+    return VerifiedEntry(
+        entry_hash=entry.hash_hex,
+        leaf_index=claim.leaf_index,
+        type=entry.type,
+        author=entry.author,
+        timestamp=entry.timestamp,
+        subject=entry.subject,
+    )
+
+
+def _check_signatures(entry: Entry, membership: Membership, where: str) -> None:
+    """The author's signature must verify under a key the consortium file gives the author;
+    other signatures by known keys must verify too (unknown co-signers are not judged)."""
+    message = entry.signing_message
+    for key_id, signature in entry.signatures:
+        owner = membership.key_owner(key_id)
+        if key_id == entry.key_id and owner != entry.author:
+            raise ProofInvalid(
+                f"{where}: key {key_id} is not a key of the author {entry.author} in the "
+                "consortium file (a key added by a later membership change cannot be checked "
+                "offline)"
+            )
+        public_key = membership.public_key(key_id)
+        if public_key is None:
+            continue
+        if not public_key.verify(signature, message):
+            raise ProofInvalid(f"{where}: the signature by {owner} (key {key_id}) does not verify")
+
+
+def _check_stated(entry: Entry, stated: Mapping[str, Any], where: str) -> None:
+    """What the response says beside the envelope must be what the envelope says."""
+    fields = {
+        "event": entry.type,
+        "type": entry.type,
+        "actor": entry.author,
+        "author": entry.author,
+        "timestamp": entry.timestamp,
+        "payload_digest": entry.payload_digest,
+    }
+    for name, signed in fields.items():
+        if name in stated and stated[name] != signed:
+            raise ProofInvalid(
+                f"{where}: the response says {name} {stated[name]!r}, the signed entry "
+                f"says {signed!r}"
+            )
+
+
+def _field(doc: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
+    value = doc.get(name)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProofInvalid(f"{where}: {name} is missing or not a {kind.__name__}")
+    return value
+
+
+def _describe(event: Any) -> str:
+    if isinstance(event, dict):
+        return f"{event.get('event')} at leaf {event.get('leaf_index')}"
+    return "?"
+
+
+def verify_response_bytes(
+    response: bytes,
+    checkpoint: bytes | str,
+    membership: Membership,
+    consistency: bytes | None = None,
+) -> ProofReport:
+    """:func:`verify_response` on the raw files (JSON response, checkpoint, consistency)."""
+    return verify_response(
+        _json(response, "the response"),
+        parse_checkpoint(checkpoint),
+        membership,
+        None if consistency is None else _json(consistency, "the consistency proof"),
+    )
+
+
+def _json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise UnreadableInput(f"{what} is not valid JSON: {exc}") from exc
