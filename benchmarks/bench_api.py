@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 CLI = [sys.executable, "-m", "nodes.cli.main"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- the load generator (runs in its own process) ------------------------------------------
@@ -79,19 +80,11 @@ def _requests(workload: str, token: str, doc_ids: list[str]) -> Any:
     if workload == "provenance":
         while True:
             yield _get(f"/v1/documents/{rng.choice(doc_ids)}/provenance", token)
+    # a real certificate (the RCEP example, first three items) under a fresh number each time
+    example = json.loads((ROOT / "examples/documents/rcep-jp-machinery-to-vn.co.json").read_text())
+    example["items"] = example["items"][:3]
     for n in itertools.count():
-        number = f"BENCH-{os.getpid()}-{uuid.uuid4().hex[:8]}-{n}"
-        doc = {
-            "document_type": "certificate_of_origin",
-            "agreement": "RCEP",
-            "number": number,
-            "issuer": "jp-jcci",
-            "exporter": {"name": "Tanaka Precision Machinery Co., Ltd.", "country": "JP"},
-            "importer": {"name": "Saigon Industrial Equipment JSC", "country": "VN"},
-            "importing_country": "VN",
-            "issue_date": "2026-11-20",
-            "items": [{"item_number": 1, "hs_code": "870830", "quantity": "4"}],
-        }
+        doc = dict(example, number=f"BENCH-{os.getpid()}-{uuid.uuid4().hex[:8]}-{n}")
         yield _post("/v1/documents?event=co.issued", token, json.dumps(doc).encode())
 
 
@@ -341,7 +334,10 @@ def main() -> None:
         print(f"\nresults (load average at the end {load_average()})")
         for name, r in results.items():
             rate, p99 = r["max"]["rate"], r["at_70_percent"]["p99_ms"]
-            verdict = "met" if rate >= targets[name] and p99 < 100 else "MISSED"
+            failed = r["max"]["errors"] + r["at_70_percent"]["errors"]
+            verdict = "met" if rate >= targets[name] and p99 < 100 and not failed else "MISSED"
+            if failed:
+                verdict += f" ({failed} requests answered with an error: the rates are void)"
             print(
                 f"  {name:<11} max {rate:>7.1f}/s (target {targets[name]}/s), "
                 f"p99 at 70 % ({r['at_70_percent']['offered_rate']}/s) {p99} ms "

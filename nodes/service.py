@@ -14,7 +14,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +70,16 @@ DOCUMENT_EVENTS = (
     "customs.verification_requested",
     "customs.verification_result",
     "bank.presentation",
+)
+#: Events that define a new document under their subject (its id is the author's to use once).
+DEFINING_EVENTS = frozenset(
+    {
+        "co.issued",
+        "co.amended",
+        "origin.declaration",
+        "customs.export_declaration",
+        "customs.import_declaration",
+    }
 )
 _REFERS_TO_CO = frozenset(
     {
@@ -190,6 +201,8 @@ class LedgerNode:
         self._checkpoints: dict[int, str] = {}
         self._tokens: dict[str, Caller] = {}
         self._head_lock = threading.Lock()
+        self._claims: dict[str, bytes] = {}  # document id -> the pending entry defining it
+        self._claims_lock = threading.Lock()
         self.head = Head(0, 0, hashlib.sha256(b"").digest(), self.consortium.hash, "", "")
         self.sequencer = Sequencer(
             self.writer,
@@ -287,6 +300,7 @@ class LedgerNode:
         )
         for e in summary.entries:
             self.tree.append(e.entry_hash)
+        self._release([(e.subject, e.entry_hash) for e in summary.entries if e.subject])
         self._sizes.append(h.tree_size)
         self._checkpoints[h.height] = summary.checkpoint.to_text()
         self._publish_head(h.height)
@@ -675,7 +689,8 @@ class LedgerNode:
         """A document (JSON or XML) as lifecycle ``event``, signed by the node for the caller;
         returns once it is durably journaled (with its origin evidence entry, if any)."""
         entries = self.prepare_document(caller, event, body, content_type)
-        self.sequencer.submit_all(entries)
+        with self._claimed(entries):
+            self.sequencer.submit_all(entries)
         return receipt(entries[0], entries[1:])
 
     def submit_entry(
@@ -685,23 +700,75 @@ class LedgerNode:
         return self.submit(self.prepare_entry(caller, envelope, payload))
 
     def submit(self, entry: Entry) -> dict[str, Any]:
-        self.sequencer.submit(entry)
+        with self._claimed([entry]):
+            self.sequencer.submit(entry)
         return receipt(entry)
 
     def enqueue(
         self, entry: Entry, on_done: Callable[[TradeLedgerError | None], None]
     ) -> dict[str, Any]:
         """Check and queue ``entry``; ``on_done`` is called once it is durable (or not)."""
-        self.sequencer.enqueue(entry, on_done)
-        return receipt(entry)
+        return self.enqueue_all([entry], on_done)
 
     def enqueue_all(
         self, entries: list[Entry], on_done: Callable[[TradeLedgerError | None], None]
     ) -> dict[str, Any]:
         """Check and queue a document's entries as one unit (all or none); ``on_done`` is
         called once they are durable (or not). The receipt is the first entry's."""
-        self.sequencer.enqueue_all(entries, on_done)
+        with self._claimed(entries) as made:
+
+            def done(error: TradeLedgerError | None) -> None:
+                if error is not None:
+                    self._release(made)
+                on_done(error)
+
+            if len(entries) == 1:
+                self.sequencer.enqueue(entries[0], done)
+            else:
+                self.sequencer.enqueue_all(entries, done)
         return receipt(entries[0], entries[1:])
+
+    # A document id is checked against the index when a submission is prepared, but the index
+    # learns of it only once its block is stored: until then the node holds a claim on the id,
+    # so that two submissions of the same certificate or declaration number a moment apart
+    # cannot both be accepted.
+
+    @contextmanager
+    def _claimed(self, entries: list[Entry]) -> Iterator[list[tuple[str, bytes]]]:
+        """Claim the document ids ``entries`` define; the claims are dropped if the body
+        raises, and otherwise kept until their block is indexed (:meth:`_on_block`)."""
+        made: list[tuple[str, bytes]] = []
+        with self._claims_lock:
+            for e in entries:
+                if e.type not in DEFINING_EVENTS or not e.subject:
+                    continue
+                holder = self._claims.get(e.subject)
+                if holder == e.entry_hash:
+                    continue  # the same entry again: the sequencer names it a duplicate
+                info = self.index.document(e.subject)
+                if info is not None and info.defining_hash == e.entry_hash.hex():
+                    continue
+                if holder is not None:
+                    raise Conflict(
+                        f"{e.subject} is already being recorded by another submission",
+                        location="/number",
+                    )
+                if info is not None and info.kind != "co_application":
+                    raise Conflict(f"{e.subject} is already on the ledger", location="/number")
+                made.append((e.subject, e.entry_hash))
+            for subject, entry_hash in made:
+                self._claims[subject] = entry_hash
+        try:
+            yield made
+        except BaseException:
+            self._release(made)
+            raise
+
+    def _release(self, claims: list[tuple[str, bytes]]) -> None:
+        with self._claims_lock:
+            for subject, entry_hash in claims:
+                if self._claims.get(subject) == entry_hash:
+                    del self._claims[subject]
 
     def prepare_document(
         self, caller: Caller, event: str, body: bytes, content_type: str

@@ -117,8 +117,14 @@ class LedgerStore:
         self.is_sqlite = url.startswith("sqlite")
         try:
             if self.is_sqlite:
+                # A node serves requests from a few dozen threads; a pool that small would open
+                # and close a connection (and run its pragmas) for most reads.
                 self.engine: Engine = create_engine(
-                    url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+                    url,
+                    echo=echo,
+                    connect_args={"check_same_thread": False, "timeout": 30},
+                    pool_size=32,
+                    max_overflow=32,
                 )
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:

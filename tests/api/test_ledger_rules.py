@@ -120,3 +120,23 @@ def test_only_a_current_certificate_can_be_amended(live: LiveNode, status: str) 
     again = post(live, "issuer", "co.amended", certificate(new_number(), supersedes=co_id))
     assert again.status_code == 409
     assert status in again.json()["detail"]
+
+
+def test_the_same_number_sent_twice_at_once_is_accepted_once(live: LiveNode) -> None:
+    """Both requests pass the index check before either reaches a block: the node's claim on
+    the id is what refuses the second."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    number = new_number()
+    before = settled(live)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: post(live, "issuer", "co.issued", certificate(number)), range(8))
+        )
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [201] + [409] * 7, [r.text for r in answers]
+    accepted = next(r for r in answers if r.status_code == 201)
+    live.wait_for_block(accepted.json()["entry_hash"])
+    assert settled(live) == before + 1
+    # once in a block, the id stays taken
+    assert post(live, "issuer", "co.issued", certificate(number)).status_code == 409
