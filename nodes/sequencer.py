@@ -240,20 +240,7 @@ class Sequencer:
     ) -> _Ticket:
         """Check ``entry`` and queue it for the journal without waiting; ``on_done`` is called
         (on the journal thread) once it is durable, with the error if it could not be."""
-        if self._stopping:
-            raise StorageError("the node is shutting down")
-        ticket = _Ticket(entry, on_done)
-        with self._submit_lock:
-            self.writer.offer(entry)  # raises DuplicateEntry, SignatureInvalid, …
-            with self._journal_cv:
-                self._queue.append(ticket)
-                self._journal_cv.notify()
-        with self._block_cv:
-            if self._oldest_pending is None:
-                self._oldest_pending = time.monotonic()
-            if self.writer.pending_count() >= self.max_entries:
-                self._block_cv.notify()
-        return ticket
+        return self._check_and_queue([_Ticket(entry, on_done)], lambda: self.writer.offer(entry))
 
     def enqueue_all(
         self,
@@ -264,12 +251,17 @@ class Sequencer:
         all are queued, and they are written in the same journal transaction (the journal
         thread takes the whole queue at once), so they are acknowledged together. Returns the
         last entry's ticket; ``on_done`` is called once, for the unit."""
-        if self._stopping:
-            raise StorageError("the node is shutting down")
         tickets = [_Ticket(e) for e in entries]
         tickets[-1].on_done = on_done
+        return self._check_and_queue(tickets, lambda: self.writer.offer_all(entries))
+
+    def _check_and_queue(self, tickets: list[_Ticket], offer: Callable[[], object]) -> _Ticket:
+        """Offer to the writer (which raises DuplicateEntry, SignatureInvalid, …) and queue the
+        tickets for the journal under one lock, so that the journal's order is the chain's."""
+        if self._stopping:
+            raise StorageError("the node is shutting down")
         with self._submit_lock:
-            self.writer.offer_all(entries)
+            offer()
             with self._journal_cv:
                 self._queue.extend(tickets)
                 self._journal_cv.notify()

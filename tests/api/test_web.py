@@ -100,6 +100,13 @@ def submit(live: LiveNode, user: str, body: bytes, event: str, media: str) -> di
     return receipt
 
 
+def revoke(live: LiveNode, doc_id: str) -> dict[str, Any]:
+    body = json.dumps(
+        {"document_type": "co_revocation", "co_reference": doc_id, "reason": "in error"}
+    ).encode()
+    return submit(live, "issuer", body, "co.revoked", "application/json")
+
+
 def issue(live: LiveNode, **extra: Any) -> tuple[str, bytes]:
     """Issue a full certificate; return its id and the exact bytes on the ledger."""
     body = json.dumps(full_certificate(new_number(), **extra)).encode()
@@ -265,15 +272,7 @@ def test_an_uploaded_xml_certificate(live: LiveNode, web: httpx.Client) -> None:
 
 def test_revoked_and_superseded_certificates(live: LiveNode, web: httpx.Client) -> None:
     revoked_id, _ = issue(live)
-    submit(
-        live,
-        "issuer",
-        json.dumps(
-            {"document_type": "co_revocation", "co_reference": revoked_id, "reason": "in error"}
-        ).encode(),
-        "co.revoked",
-        "application/json",
-    )
+    revoke(live, revoked_id)
     r = web.get("/verify", params={"id": revoked_id})
     assert r.status_code == 200 and status_of(r) == "revoked"
     assert "Revoked by the issuing body" in page(r)
@@ -408,15 +407,7 @@ def test_the_printed_qr_code_leads_back_to_the_goods(live: LiveNode, web: httpx.
 
 def test_a_revoked_certificate_prints_its_status(live: LiveNode) -> None:
     doc_id, _ = issue(live)
-    submit(
-        live,
-        "issuer",
-        json.dumps(
-            {"document_type": "co_revocation", "co_reference": doc_id, "reason": "in error"}
-        ).encode(),
-        "co.revoked",
-        "application/json",
-    )
+    revoke(live, doc_id)
     with live.http("issuer") as h:
         r = h.get(f"/v1/documents/{doc_id}/pdf")
     assert "LEDGER STATUS: REVOKED" in pdf_text(r.content)

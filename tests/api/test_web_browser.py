@@ -22,7 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from tests.api.conftest import LiveNode
-from tests.api.test_web import digest, issue, new_number, submit
+from tests.api.test_web import digest, issue, new_number, revoke
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -135,15 +135,7 @@ def test_upload_a_certificate_file_in_the_browser(
 
 def test_a_revoked_certificate_in_the_browser(browser: WebDriver, live: LiveNode) -> None:
     doc_id, _ = issue(live)
-    submit(
-        live,
-        "issuer",
-        json.dumps(
-            {"document_type": "co_revocation", "co_reference": doc_id, "reason": "in error"}
-        ).encode(),
-        "co.revoked",
-        "application/json",
-    )
+    revoke(live, doc_id)
     look_up(browser, live, doc_id)
     assert status_word(browser) == "revoked"
     assert "REVOKED" in browser.find_element(By.ID, "status").text
