@@ -286,6 +286,18 @@ def _version_key(v: str) -> tuple[int, int]:
 
 
 def _versions(directory: Path) -> list[str]:
+    # a determination looks the table up every time; listing the folder only when it changed
+    # (a table installed or removed changes its mtime) keeps that to one stat
+    try:
+        mtime = directory.stat().st_mtime_ns
+    except OSError:
+        return []
+    return _versions_at(str(directory), mtime)
+
+
+@lru_cache(maxsize=64)
+def _versions_at(path: str, mtime_ns: int) -> list[str]:
+    directory = Path(path)
     if not directory.is_dir():
         return []
     return sorted(
