@@ -8,11 +8,13 @@ and appended through :class:`nodes.writer.LedgerWriter`, the path a node uses.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from ledger.consortium import FoundingMember, create_genesis
 from ledger.entries import Entry, build_entry
@@ -95,16 +97,65 @@ def open_writer(home: NodeHome) -> LedgerWriter:
     return LedgerWriter(home.open_store(), consortium, org_id, home.signing_key(org_id))
 
 
+#: The worked example of ``examples/documents`` as a ledger story: (file, event, author); the
+#: documents the README and the tests show are then on every new demo chain.
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples" / "documents"
+EXAMPLE_STORY: tuple[tuple[str, str, str], ...] = (
+    ("co-application.json", "co.application", "jp-tanaka-machinery"),
+    ("rcep-jp-machinery-to-vn.co.json", "co.issued", "jp-jcci"),
+    ("jp-export-declaration.json", "customs.export_declaration", "jp-customs"),
+    ("vn-import-declaration.json", "customs.import_declaration", "vn-customs"),
+    ("verification-request.json", "customs.verification_requested", "vn-customs"),
+    ("verification-result.json", "customs.verification_result", "vn-customs"),
+    ("bank-presentation.json", "bank.presentation", "jp-sakura-bank"),
+    ("ajcep-jp-switchboards-to-th.co.json", "co.issued", "jp-jcci"),
+    ("co-revocation.json", "co.revoked", "jp-jcci"),
+)
+
+
+def example_story(keys: dict[str, SigningKey]) -> list[Entry]:
+    """The example documents as signed entries, with the subjects and references a node gives
+    them (empty when the examples are not installed beside the package)."""
+    if not all((EXAMPLES_DIR / name).is_file() for name, _, _ in EXAMPLE_STORY):
+        return []
+    story: list[Entry] = []
+    defining: dict[str, str] = {}  # document id -> hash of the entry that defines it
+    last_request: str | None = None
+    for name, event, author in EXAMPLE_STORY:
+        payload = (EXAMPLES_DIR / name).read_bytes()
+        doc = json.loads(payload)
+        co = doc.get("co") if event == "co.application" else doc
+        if "co_reference" in doc:
+            subject = doc["co_reference"] if "number" not in doc else f"{author}/{doc['number']}"
+            refs = [defining[doc["co_reference"]]]
+        else:
+            subject, refs = f"{co['issuer']}/{co['number']}", []
+        if event == "customs.verification_result" and last_request:
+            refs = [last_request]
+        entry = build_entry(
+            event, author, keys[author], payload, "application/json", subject=subject, refs=refs
+        )
+        if event in ("co.issued", "co.amended"):
+            defining[subject] = entry.hash_hex
+        if event == "customs.verification_requested":
+            last_request = entry.hash_hex
+        story.append(entry)
+    return story
+
+
 def run_demo(home: NodeHome, entries: int, *, seed: int = 2026) -> LedgerWriter:
-    """Create the consortium if needed and append ``entries`` entries in blocks of 500."""
+    """Create the consortium if needed and append ``entries`` entries in blocks of 500: on a
+    new chain the example documents' story first, then generated trade."""
     ensure_consortium(home)
     writer = open_writer(home)
     keys = home.signing_keys()
+    story = example_story(keys) if writer.state.tree_size == 0 else []
+    story = story[:entries]
     scenario = TradeScenario(
         random.Random(seed + writer.state.tree_size), keys, start=writer.state.tree_size
     )
     batch: list[Entry] = []
-    for entry in scenario.entries(entries):
+    for entry in itertools.chain(story, scenario.entries(entries - len(story))):
         writer.offer(entry)
         batch.append(entry)
         if len(batch) >= BLOCK_SIZE:

@@ -140,3 +140,22 @@ def test_the_same_number_sent_twice_at_once_is_accepted_once(live: LiveNode) -> 
     assert settled(live) == before + 1
     # once in a block, the id stays taken
     assert post(live, "issuer", "co.issued", certificate(number)).status_code == 409
+
+
+def test_the_demo_chain_tells_the_example_documents_story(live: LiveNode) -> None:
+    """``tradeledger demo`` starts a new chain with examples/documents: the RCEP certificate
+    with its declarations, verification and bank presentation, and the revoked AJCEP one."""
+    with live.client("auditor") as c:
+        story = c.provenance("jp-jcci/JCCI-2026-0004512")
+        revoked = c.provenance("jp-jcci/JCCI-2026-0004630")
+    assert [e.event for e in story.events] == [
+        "co.application",
+        "co.issued",
+        "customs.export_declaration",
+        "customs.import_declaration",
+        "customs.verification_requested",
+        "customs.verification_result",
+        "bank.presentation",
+    ]
+    assert [e.event for e in revoked.events] == ["co.issued", "co.revoked"]
+    assert revoked.status == "revoked"
