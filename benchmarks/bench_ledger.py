@@ -97,7 +97,11 @@ def replay_in_child(home: Path, workers: int) -> tuple[float, float]:
         "s = LedgerStore(h.database_url())\n"
         f"r = replay(h.consortium(), s.iter_blocks(), workers={workers})\n"
         "assert r.valid, r.failure\n"
-        "self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so a child of a
+        # big parent would report the parent's peak
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+        "self_mb = int(hwm[0].split()[1]) / 1024 if hwm else "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "kids_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(json.dumps([r.entries_per_second, self_mb, kids_mb]))\n"
     )
