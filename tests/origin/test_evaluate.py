@@ -14,9 +14,9 @@ from tests.origin.helpers import bom, mat
 
 
 def rvc_case(fob: str, same_heading_value: str) -> Determination:
-    return determine("RCEP", "853890", bom(
-        mat("853890", same_heading_value, description="housing"),
-        fob=fob))
+    return determine(
+        "RCEP", "853890", bom(mat("853890", same_heading_value, description="housing"), fob=fob)
+    )
 
 
 def test_rvc_exactly_40_passes():
@@ -91,8 +91,7 @@ def test_de_minimis_over_10_percent_fails():
 
 def test_de_minimis_by_weight_for_textiles():
     # 53.09 "CTH" (woven fabrics of flax): flax yarn of 53.09 itself? use 5309 fabric as material
-    materials = [mat("530919", "300.00", weight_kg="0.9"), mat("530610", "100.00",
-                                                              weight_kg="9.1")]
+    materials = [mat("530919", "300.00", weight_kg="0.9"), mat("530610", "100.00", weight_kg="9.1")]
     by_weight = determine("RCEP", "530911", bom(*materials, weight_kg="10.0"))
     assert by_weight.originating and "DMI" in by_weight.criteria
     assert any("by weight" in r and "9.00 %" in r for r in by_weight.reasons)
@@ -106,24 +105,33 @@ def test_de_minimis_by_weight_for_textiles():
 
 def test_accumulation_counts_party_materials_as_originating():
     # 60 % from TH (a Party, declared originating) + 40 % Chinese parts of the same heading
-    d = determine("RCEP", "853890", bom(
-        mat("853890", "400.00"), mat("854140", "600.00", origin="TH", originating=True)))
+    d = determine(
+        "RCEP",
+        "853890",
+        bom(mat("853890", "400.00"), mat("854140", "600.00", origin="TH", originating=True)),
+    )
     assert d.originating and d.criteria == ["RVC", "ACU"]
     assert d.rvc_percent == Decimal(60)
     assert any("Accumulation" in r and "origin TH" in r for r in d.reasons)
 
 
 def test_originating_claim_from_a_non_party_does_not_count():
-    d = determine("RCEP", "853890", bom(
-        mat("853890", "400.00"), mat("854140", "600.00", origin="US", originating=True)))
+    d = determine(
+        "RCEP",
+        "853890",
+        bom(mat("853890", "400.00"), mat("854140", "600.00", origin="US", originating=True)),
+    )
     assert not d.originating
     assert d.rvc_percent == Decimal(0)
     assert any("US is not a Party" in r for r in d.reasons)
 
 
 def test_unknown_origin_is_non_originating():
-    d = determine("RCEP", "853890", bom(
-        mat("853890", "300.00"), mat("854140", "400.00", origin="unknown", originating=True)))
+    d = determine(
+        "RCEP",
+        "853890",
+        bom(mat("853890", "300.00"), mat("854140", "400.00", origin="unknown", originating=True)),
+    )
     assert not d.originating
     assert d.rvc_percent == Decimal(30)
     assert any("unknown" in r for r in d.reasons)
@@ -137,9 +145,14 @@ def test_wholly_obtained():
 
 
 def test_produced_entirely_from_originating_materials():
-    d = determine("RCEP", "870899", bom(
-        mat("731815", "40.00", origin="JP", originating=True),
-        mat("870899", "500.00", origin="TH", originating=True)))
+    d = determine(
+        "RCEP",
+        "870899",
+        bom(
+            mat("731815", "40.00", origin="JP", originating=True),
+            mat("870899", "500.00", origin="TH", originating=True),
+        ),
+    )
     # PE is open to every tariff line (Annex 3A headnote 2), so it is decided even though this
     # build has no rule row for chapter 87
     assert d.originating and d.criteria == ["PE", "ACU"]
@@ -157,9 +170,15 @@ def test_minimal_operations_defeat_origin():
 
 def test_build_up_rvc():
     costs = {"direct_labour": "150.00", "direct_overhead": "50.00", "profit": "50.00"}
-    d = determine("RCEP", "853890", bom(
-        mat("853890", "700.00"), mat("392690", "200.00", origin="JP", originating=True),
-        costs=costs))
+    d = determine(
+        "RCEP",
+        "853890",
+        bom(
+            mat("853890", "700.00"),
+            mat("392690", "200.00", origin="JP", originating=True),
+            costs=costs,
+        ),
+    )
     # build-down: 30 %; build-up: (200 + 250) / 1000 = 45 %
     assert d.originating and d.criterion == "RVC"
     assert d.to_json()["rvc_percent"] == "30.00"
@@ -188,8 +207,9 @@ def test_ambiguous_material_mapping_needs_decision():
 
 
 def test_ambiguous_material_immaterial_under_de_minimis():
-    d = determine("RCEP", "853890", bom(mat("852990", "50.00"), mat("854110", "600.00"),
-                                        hs_edition="HS2022"))
+    d = determine(
+        "RCEP", "853890", bom(mat("852990", "50.00"), mat("854110", "600.00"), hs_edition="HS2022")
+    )
     assert d.originating and "DMI" in d.criteria
 
 
@@ -206,27 +226,43 @@ def test_ambiguous_product_mapping_needs_decision():
 def test_no_rule_data():
     with pytest.raises(NoRuleData) as info:
         determine("RCEP", "870899", bom(mat("870899", "100.00")))
-    assert info.value.extra["coverage"] == {
-        "chapter": "87", **info.value.extra["coverage"]} and \
-        info.value.extra["coverage"]["status"] == "missing"
+    assert (
+        info.value.extra["coverage"] == {"chapter": "87", **info.value.extra["coverage"]}
+        and info.value.extra["coverage"]["status"] == "missing"
+    )
     assert info.value.exit_code == 3
 
 
-@pytest.mark.parametrize("change, pointer", [
-    ({"fob": "0"}, "/fob"),
-    ({"exporting_country": "XX"}, "/exporting_country"),
-    ({"currency": "usd"}, "/currency"),
-    ({"hs_edition": "HS2007"}, "/hs_edition"),
-    ({"surprise": 1}, "/surprise"),
-    ({"materials": [{"hs": 870899, "origin": "CN", "value": "1", "originating": False}]},
-     "/materials/0/hs"),
-    ({"materials": [{"hs": "8708", "origin": "CN", "value": "1", "originating": False}]},
-     "/materials/0/hs"),
-    ({"materials": [{"hs": "870899", "origin": "China", "value": "1", "originating": False}]},
-     "/materials/0/origin"),
-    ({"materials": [{"hs": "870899", "origin": "CN", "value": "-1", "originating": False}]},
-     "/materials/0/value"),
-])
+@pytest.mark.parametrize(
+    "change, pointer",
+    [
+        ({"fob": "0"}, "/fob"),
+        ({"exporting_country": "XX"}, "/exporting_country"),
+        ({"currency": "usd"}, "/currency"),
+        ({"hs_edition": "HS2007"}, "/hs_edition"),
+        ({"surprise": 1}, "/surprise"),
+        (
+            {"materials": [{"hs": 870899, "origin": "CN", "value": "1", "originating": False}]},
+            "/materials/0/hs",
+        ),
+        (
+            {"materials": [{"hs": "8708", "origin": "CN", "value": "1", "originating": False}]},
+            "/materials/0/hs",
+        ),
+        (
+            {
+                "materials": [
+                    {"hs": "870899", "origin": "China", "value": "1", "originating": False}
+                ]
+            },
+            "/materials/0/origin",
+        ),
+        (
+            {"materials": [{"hs": "870899", "origin": "CN", "value": "-1", "originating": False}]},
+            "/materials/0/value",
+        ),
+    ],
+)
 def test_invalid_bom_names_location(change, pointer):
     with pytest.raises(OriginInputError) as info:
         determine("RCEP", "853890", {**bom(), **change})
@@ -249,9 +285,13 @@ def test_unknown_agreement():
 
 
 def test_rules_override_and_version_in_determination():
-    table = parse_table("agreement,level,code,rule,description,source\n"
-                        "RCEP,chapter,87,CTH or RVC40,Vehicles,test table\n",
-                        agreement="RCEP", version="2099.7", hs_edition="HS2012")
+    table = parse_table(
+        "agreement,level,code,rule,description,source\n"
+        "RCEP,chapter,87,CTH or RVC40,Vehicles,test table\n",
+        agreement="RCEP",
+        version="2099.7",
+        hs_edition="HS2012",
+    )
     d = determine("RCEP", "870899", bom(mat("870899", "200.00")), rules=table)
     assert d.rules_version == "2099.7" and d.to_json()["rules_version"] == "2099.7"
     assert d.originating and d.criterion == "RVC"
@@ -270,8 +310,17 @@ def test_digest_is_stable_and_sensitive():
 
 def test_json_carries_the_interface_fields():
     j = determine("RCEP", "853890", bom(mat("854140", "900.00"))).to_json()
-    for key in ("agreement", "product_hs", "hs_edition", "rule", "originating", "criterion",
-                "rvc_percent", "reasons", "rules_version"):
+    for key in (
+        "agreement",
+        "product_hs",
+        "hs_edition",
+        "rule",
+        "originating",
+        "criterion",
+        "rvc_percent",
+        "reasons",
+        "rules_version",
+    ):
         assert key in j
     assert isinstance(j["reasons"], list) and all(isinstance(r, str) for r in j["reasons"])
 
@@ -284,33 +333,48 @@ HEADER = "agreement,level,code,rule,description,source\n"
 
 def test_shipped_ajcep_table_has_no_psr_so_no_rule_data():
     with pytest.raises(NoRuleData) as info:
-        determine("AJCEP", "940360", bom(mat("440399", "100.00"), exporting="TH",
-                                          importing="JP"))
+        determine("AJCEP", "940360", bom(mat("440399", "100.00"), exporting="TH", importing="JP"))
     assert info.value.extra["coverage"]["status"] == "missing"
 
 
 def test_ajcep_general_rule_applies_where_a_chapter_is_fully_known():
-    table = parse_table(HEADER, agreement="AJCEP", version="2099.1", hs_edition="HS2012",
-                        coverage={"94": {"status": "full", "note": "no Annex 2 row"}},
-                        general_rule=AJCEP_GENERAL)
-    d = determine("AJCEP", "940360", bom(mat("440399", "600.00"), exporting="TH",
-                                          importing="JP"), rules=table)
+    table = parse_table(
+        HEADER,
+        agreement="AJCEP",
+        version="2099.1",
+        hs_edition="HS2012",
+        coverage={"94": {"status": "full", "note": "no Annex 2 row"}},
+        general_rule=AJCEP_GENERAL,
+    )
+    d = determine(
+        "AJCEP", "940360", bom(mat("440399", "600.00"), exporting="TH", importing="JP"), rules=table
+    )
     assert d.originating and d.criterion == "CTH"  # Form AJ: 'CTH' for Art. 26.1
     assert d.rule_level == "general"
     # accumulation is limited to AJCEP Parties: Chinese 'originating' parts do not count
-    d2 = determine("AJCEP", "940360", bom(mat("940390", "700.00", origin="CN", originating=True),
-                                           exporting="TH", importing="JP"), rules=table)
+    d2 = determine(
+        "AJCEP",
+        "940360",
+        bom(mat("940390", "700.00", origin="CN", originating=True), exporting="TH", importing="JP"),
+        rules=table,
+    )
     assert not d2.originating and any("CN is not a Party to AJCEP" in r for r in d2.reasons)
 
 
 def test_jtepa_de_minimis_only_for_listed_chapters():
-    table = parse_table(HEADER + "JTEPA,chapter,94,CTH,Furniture,test\n"
-                                 "JTEPA,chapter,14,CC,Vegetable products,test\n",
-                        agreement="JTEPA", version="2099.1", hs_edition="HS2012")
-    ok = determine("JTEPA", "940360", bom(mat("940390", "100.00"), exporting="TH",
-                                           importing="JP"), rules=table)
+    table = parse_table(
+        HEADER + "JTEPA,chapter,94,CTH,Furniture,test\n"
+        "JTEPA,chapter,14,CC,Vegetable products,test\n",
+        agreement="JTEPA",
+        version="2099.1",
+        hs_edition="HS2012",
+    )
+    ok = determine(
+        "JTEPA", "940360", bom(mat("940390", "100.00"), exporting="TH", importing="JP"), rules=table
+    )
     assert ok.originating and ok.criterion == "PS"  # JTEPA certificate: WO, PE, PS
-    ko = determine("JTEPA", "140490", bom(mat("140110", "50.00"), exporting="TH",
-                                           importing="JP"), rules=table)
+    ko = determine(
+        "JTEPA", "140490", bom(mat("140110", "50.00"), exporting="TH", importing="JP"), rules=table
+    )
     assert not ko.originating
     assert any("not available for goods of chapter 14" in r for r in ko.reasons)

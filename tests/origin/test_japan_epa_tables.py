@@ -28,8 +28,10 @@ def jp_vn(*materials, **extra):
 # --- the shipped tables ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("agreement", "version", "rows"), [
-    ("AJCEP", "2026.2", 3), ("JTEPA", "2026.1", 4), ("JVEPA", "2026.1", 33)])
+@pytest.mark.parametrize(
+    ("agreement", "version", "rows"),
+    [("AJCEP", "2026.2", 3), ("JTEPA", "2026.1", 4), ("JVEPA", "2026.1", 33)],
+)
 def test_new_tables_load_parse_and_cite_each_row(agreement, version, rows):
     table = load_rules(agreement)
     assert (table.version, table.hs_edition, len(table.rows)) == (version, "HS2012", rows)
@@ -53,8 +55,14 @@ def test_old_ajcep_version_is_kept_and_the_newest_wins():
 
 def test_general_rule_codes_validate():
     general = {"rule": "CTH or RVC40", "source": "AJCEP Art. 26.1"}
-    ok = parse_table(HEADER, agreement="AJCEP", version="2099.1", hs_edition="HS2012",
-                     general_rule=general, general_rule_codes={"350110": "seen unlisted"})
+    ok = parse_table(
+        HEADER,
+        agreement="AJCEP",
+        version="2099.1",
+        hs_edition="HS2012",
+        general_rule=general,
+        general_rule_codes={"350110": "seen unlisted"},
+    )
     assert ok.general_rule_for("350110").level == "general"
     assert ok.general_rule_for("350190") is None  # not shown unlisted, chapter not full
     one_row = HEADER + "AJCEP,subheading,500100,CC,cocoons,src\n"
@@ -64,12 +72,23 @@ def test_general_rule_codes_validate():
         ({"350110": " "}, general, "must name its source"),
     ]:
         with pytest.raises(OriginInputError, match=message):
-            parse_table(one_row, agreement="AJCEP", version="2099.1", hs_edition="HS2012",
-                        general_rule=general_rule, general_rule_codes=codes)
+            parse_table(
+                one_row,
+                agreement="AJCEP",
+                version="2099.1",
+                hs_edition="HS2012",
+                general_rule=general_rule,
+                general_rule_codes=codes,
+            )
     with pytest.raises(OriginInputError, match="also has a row"):
-        parse_table(HEADER + "AJCEP,subheading,350110,CTH,casein,src\n", agreement="AJCEP",
-                    version="2099.1", hs_edition="HS2012", general_rule=general,
-                    general_rule_codes={"350110": "x"})
+        parse_table(
+            HEADER + "AJCEP,subheading,350110,CTH,casein,src\n",
+            agreement="AJCEP",
+            version="2099.1",
+            hs_edition="HS2012",
+            general_rule=general,
+            general_rule_codes={"350110": "x"},
+        )
 
 
 # --- JTEPA 3501.10 (casein): "a change to subheading 3501.10 from any other heading" = CTH
@@ -77,8 +96,11 @@ def test_general_rule_codes_validate():
 
 
 def test_jtepa_casein_from_milk_is_originating_ps():
-    d = determine("JTEPA", "350110", jp_th(mat("040210", "450.00", origin="AU",
-                                                description="skimmed milk powder")))
+    d = determine(
+        "JTEPA",
+        "350110",
+        jp_th(mat("040210", "450.00", origin="AU", description="skimmed milk powder")),
+    )
     assert d.originating and d.criterion == "PS" and d.criteria == ["PS"]
     assert d.rule == "CTH" and d.rule_code == "350110" and d.rules_version == "2026.1"
     assert "3501.10" in d.rule_source
@@ -87,13 +109,23 @@ def test_jtepa_casein_from_milk_is_originating_ps():
 def test_jtepa_casein_de_minimis_boundary():
     # a casein glue of the same heading 35.01 fails CTH; JTEPA de minimis for Chapter 35 is
     # 10 % of the good's value (Annex 2 Section 1 note (e)): exactly 10 % passes ...
-    at = determine("JTEPA", "350110", jp_th(mat("040210", "300.00", origin="AU"),
-                                            mat("350190", "100.00", description="casein glue")))
+    at = determine(
+        "JTEPA",
+        "350110",
+        jp_th(
+            mat("040210", "300.00", origin="AU"), mat("350190", "100.00", description="casein glue")
+        ),
+    )
     assert at.originating and at.criterion == "PS"
     assert any("10.00 % of FOB (within 10 %)" in r for r in at.reasons)
     # ... 10.01 % fails, naming the material
-    over = determine("JTEPA", "350110", jp_th(mat("040210", "300.00", origin="AU"),
-                                              mat("350190", "100.10", description="casein glue")))
+    over = determine(
+        "JTEPA",
+        "350110",
+        jp_th(
+            mat("040210", "300.00", origin="AU"), mat("350190", "100.10", description="casein glue")
+        ),
+    )
     assert not over.originating and over.verdict == "not-originating"
     assert [f["hs"] for f in over.failing_materials] == ["350190"]
     assert "casein glue" in over.failing_materials[0]["description"]
@@ -136,8 +168,7 @@ def test_cocoons_from_silkworm_eggs_under_ajcep_and_jtepa():
     jt = determine("JTEPA", "500100", b)
     assert jt.originating and jt.criterion == "PS"
     # Chapter 50: JTEPA de minimis is by weight (7 %), not by value
-    ko = determine("JTEPA", "500100", jp_th(mat("500100", "10.00", weight_kg="1"),
-                                            weight_kg="10"))
+    ko = determine("JTEPA", "500100", jp_th(mat("500100", "10.00", weight_kg="1"), weight_kg="10"))
     assert not ko.originating
     assert any("by weight (Chapters 50-63), 1 kg = 10.00 %" in r for r in ko.reasons)
 
@@ -147,9 +178,14 @@ def test_cocoons_from_silkworm_eggs_under_ajcep_and_jtepa():
 
 def test_jvepa_pickled_cucumbers_cc_except_chapters_7_and_8():
     # JVEPA Annex 2 row 2001.10: "CC except from Chapter 7 or 8."
-    ok = determine("JVEPA", "200110", jp_vn(mat("220900", "100.00", description="vinegar"),
-                                            mat("070700", "400.00", origin="JP",
-                                                originating=True, description="cucumbers")))
+    ok = determine(
+        "JVEPA",
+        "200110",
+        jp_vn(
+            mat("220900", "100.00", description="vinegar"),
+            mat("070700", "400.00", origin="JP", originating=True, description="cucumbers"),
+        ),
+    )
     assert ok.originating and ok.criterion is None  # Form VJ codes not confirmed
     assert ok.rule == "CC except from Chapter 07 or 08"
     # non-originating fresh cucumbers (Chapter 7) are excluded; de minimis (JVEPA Art. 28) is
@@ -216,8 +252,20 @@ def test_advise_jp_to_vn_includes_jvepa():
 def test_cli_advise_json_jp_to_th(tmp_path):
     f = tmp_path / "bom.json"
     f.write_text(json.dumps(jp_th(mat("040210", "450.00", origin="AU"))))
-    r = CliRunner().invoke(app, ["origin", "advise", "--product", "350110", "--bom", str(f),
-                                 "--json", "--home", str(tmp_path / "home")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "origin",
+            "advise",
+            "--product",
+            "350110",
+            "--bom",
+            str(f),
+            "--json",
+            "--home",
+            str(tmp_path / "home"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     j = json.loads(r.stdout)
     by = {x["agreement"]: x for x in j["results"]}

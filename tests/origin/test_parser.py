@@ -32,25 +32,32 @@ CASES = {
     "LVC40": RegionalValueContent(Decimal(40), "LVC"),
     "CTH or LVC 40%": AnyOf((ChangeOfHeading(), RegionalValueContent(Decimal(40), "LVC"))),
     # JVEPA 2001.10 as printed: "CC except from Chapter 7 or 8."
-    "CC except from Chapter 7 or 8": Except(ChangeOfChapter(), (CodeRange("07", "07"),
-                                                                CodeRange("08", "08"))),
+    "CC except from Chapter 7 or 8": Except(
+        ChangeOfChapter(), (CodeRange("07", "07"), CodeRange("08", "08"))
+    ),
     "CTH or RVC40": AnyOf((ChangeOfHeading(), RegionalValueContent(Decimal(40)))),
     "CC except from Chapter 01": Except(ChangeOfChapter(), (CodeRange("01", "01"),)),
-    "CC except from subheading 1211.20": Except(ChangeOfChapter(),
-                                                (CodeRange("121120", "121120"),)),
+    "CC except from subheading 1211.20": Except(
+        ChangeOfChapter(), (CodeRange("121120", "121120"),)
+    ),
     "CTH except from heading 40.01": Except(ChangeOfHeading(), (CodeRange("4001", "4001"),)),
     "CTH except from Chapter 72": Except(ChangeOfHeading(), (CodeRange("72", "72"),)),
-    "CC except from Chapter 01 or RVC40": AnyOf((
-        Except(ChangeOfChapter(), (CodeRange("01", "01"),)),
-        RegionalValueContent(Decimal(40)))),
-    "CTH except from headings 40.01 through 40.03 or 40.05 and RVC40": AllOf((
-        Except(ChangeOfHeading(), (CodeRange("4001", "4003"), CodeRange("4005", "4005"))),
-        RegionalValueContent(Decimal(40)))),
+    "CC except from Chapter 01 or RVC40": AnyOf(
+        (Except(ChangeOfChapter(), (CodeRange("01", "01"),)), RegionalValueContent(Decimal(40)))
+    ),
+    "CTH except from headings 40.01 through 40.03 or 40.05 and RVC40": AllOf(
+        (
+            Except(ChangeOfHeading(), (CodeRange("4001", "4003"), CodeRange("4005", "4005"))),
+            RegionalValueContent(Decimal(40)),
+        )
+    ),
     "CTSH with RVC40": AllOf((ChangeOfSubheading(), RegionalValueContent(Decimal(40)))),
-    "(CC or CTH) and RVC40": AllOf((AnyOf((ChangeOfChapter(), ChangeOfHeading())),
-                                    RegionalValueContent(Decimal(40)))),
-    "SP(dyeing and printing) or CC": AnyOf((SpecificProcess("dyeing and printing"),
-                                            ChangeOfChapter())),
+    "(CC or CTH) and RVC40": AllOf(
+        (AnyOf((ChangeOfChapter(), ChangeOfHeading())), RegionalValueContent(Decimal(40)))
+    ),
+    "SP(dyeing and printing) or CC": AnyOf(
+        (SpecificProcess("dyeing and printing"), ChangeOfChapter())
+    ),
     "CR; or CTSH": AnyOf((ChemicalReaction(), ChangeOfSubheading())),
 }
 
@@ -66,11 +73,24 @@ def test_round_trip(text):
     assert parse_rule(str(node)) == node
 
 
-@pytest.mark.parametrize("bad", [
-    "", "CTH or", "RVC", "CTH except", "foo", "RVC40 except from Chapter 01",
-    "CTH or RVC140", "CTH ?", "(CTH or RVC40", "CTH except from heading 4001.10", "LVC",
-    "CTH except from headings 40.05 through 40.01", "SP()",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "CTH or",
+        "RVC",
+        "CTH except",
+        "foo",
+        "RVC40 except from Chapter 01",
+        "CTH or RVC140",
+        "CTH ?",
+        "(CTH or RVC40",
+        "CTH except from heading 4001.10",
+        "LVC",
+        "CTH except from headings 40.05 through 40.01",
+        "SP()",
+    ],
+)
 def test_bad_rule_text_fails(bad):
     with pytest.raises(RuleSyntaxError) as info:
         parse_rule(bad)

@@ -10,8 +10,24 @@ from documents.origin.evaluate import determine
 from documents.origin.rules import parse_table
 
 # subheadings of several chapters (HS2012) to draw materials from
-CODES = ["853890", "853810", "854110", "392690", "731815", "140110", "140490", "440399",
-         "530919", "530610", "851712", "851770", "010290", "020629", "940360", "940190"]
+CODES = [
+    "853890",
+    "853810",
+    "854110",
+    "392690",
+    "731815",
+    "140110",
+    "140490",
+    "440399",
+    "530919",
+    "530610",
+    "851712",
+    "851770",
+    "010290",
+    "020629",
+    "940360",
+    "940190",
+]
 PARTIES = ["JP", "TH", "VN", "CN", "KR", "MY"]
 
 money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("5000"), places=2)
@@ -24,14 +40,25 @@ def materials(draw, min_size=0):
     for _ in range(n):
         originating = draw(st.booleans())
         origin = draw(st.sampled_from([*PARTIES, "US", "unknown"]))
-        out.append({"hs": draw(st.sampled_from(CODES)), "origin": origin,
-                    "value": str(draw(money)), "originating": originating})
+        out.append(
+            {
+                "hs": draw(st.sampled_from(CODES)),
+                "origin": origin,
+                "value": str(draw(money)),
+                "originating": originating,
+            }
+        )
     return out
 
 
 def bom(mats, fob):
-    return {"fob": str(fob), "currency": "USD", "exporting_country": "JP",
-            "importing_country": "VN", "materials": mats}
+    return {
+        "fob": str(fob),
+        "currency": "USD",
+        "exporting_country": "JP",
+        "importing_country": "VN",
+        "materials": mats,
+    }
 
 
 @settings(max_examples=150, deadline=None)
@@ -56,16 +83,25 @@ PURE_CTC = {
 
 
 @settings(max_examples=150, deadline=None)
-@given(mats=materials(), fob=money, rule=st.sampled_from(sorted(PURE_CTC)),
-       added_hs=st.sampled_from(CODES), added_value=money,
-       added_origin=st.sampled_from(PARTIES))
+@given(
+    mats=materials(),
+    fob=money,
+    rule=st.sampled_from(sorted(PURE_CTC)),
+    added_hs=st.sampled_from(CODES),
+    added_value=money,
+    added_origin=st.sampled_from(PARTIES),
+)
 def test_adding_an_originating_material_keeps_a_pure_ctc_good_originating(
-        mats, fob, rule, added_hs, added_value, added_origin):
-    table = parse_table("agreement,level,code,rule,description,source\n" + PURE_CTC[rule],
-                        agreement="RCEP", version="2099.1", hs_edition="HS2012")
+    mats, fob, rule, added_hs, added_value, added_origin
+):
+    table = parse_table(
+        "agreement,level,code,rule,description,source\n" + PURE_CTC[rule],
+        agreement="RCEP",
+        version="2099.1",
+        hs_edition="HS2012",
+    )
     before = determine("RCEP", "940360", bom(mats, fob), rules=table)
-    new = {"hs": added_hs, "origin": added_origin, "value": str(added_value),
-           "originating": True}
+    new = {"hs": added_hs, "origin": added_origin, "value": str(added_value), "originating": True}
     added = [*mats, new]
     after = determine("RCEP", "940360", bom(added, fob), rules=table)
     if before.originating:

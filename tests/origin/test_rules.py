@@ -12,11 +12,17 @@ from documents.origin.rules import (
 )
 from ledger.errors import NoRuleData
 
-GOOD = ",".join(HEADER) + "\n" + "\n".join([
-    "RCEP,chapter,94,CTH or RVC40,Furniture,Annex 3A p.212",
-    "RCEP,heading,8538,CTH or RVC40,Parts,Annex 3A p.197",
-    "RCEP,subheading,853890,CTSH,Parts other,test row",
-])
+GOOD = (
+    ",".join(HEADER)
+    + "\n"
+    + "\n".join(
+        [
+            "RCEP,chapter,94,CTH or RVC40,Furniture,Annex 3A p.212",
+            "RCEP,heading,8538,CTH or RVC40,Parts,Annex 3A p.197",
+            "RCEP,subheading,853890,CTSH,Parts other,test row",
+        ]
+    )
+)
 
 
 def parse(text, **kw):
@@ -32,15 +38,21 @@ def test_lookup_takes_the_most_specific_row():
 
 
 def test_broken_table_names_each_bad_row():
-    bad = GOOD + "\n" + "\n".join([
-        "RCEP,heading,85381,CTH,bad code length,src",       # row 5
-        "RCEP,subheading,853890,CTH,duplicate,src",          # row 6
-        "RCEP,heading,8539,CTH or RVC 4O,bad rule,src",      # row 7
-        "AJCEP,heading,8540,CTH,wrong agreement,src",        # row 8
-        "RCEP,heading,8540,CTH,no source,",                  # row 9
-        "RCEP,heading,7777,CTH,no such heading,src",         # row 10
-        "RCEP,section,85,CTH,bad level,src",                 # row 11
-    ])
+    bad = (
+        GOOD
+        + "\n"
+        + "\n".join(
+            [
+                "RCEP,heading,85381,CTH,bad code length,src",  # row 5
+                "RCEP,subheading,853890,CTH,duplicate,src",  # row 6
+                "RCEP,heading,8539,CTH or RVC 4O,bad rule,src",  # row 7
+                "AJCEP,heading,8540,CTH,wrong agreement,src",  # row 8
+                "RCEP,heading,8540,CTH,no source,",  # row 9
+                "RCEP,heading,7777,CTH,no such heading,src",  # row 10
+                "RCEP,section,85,CTH,bad level,src",  # row 11
+            ]
+        )
+    )
     with pytest.raises(RuleTableInvalid) as info:
         parse(bad)
     rows = sorted({e["row"] for e in info.value.errors})
@@ -91,8 +103,9 @@ def test_install_new_version_and_load_newest(tmp_path):
 
 def test_install_refuses_bad_table_and_writes_nothing(tmp_path):
     with pytest.raises(RuleTableInvalid):
-        install_table("RCEP", GOOD + "\nRCEP,heading,8539,XYZ,bad,src", tmp_path,
-                      hs_edition="HS2012")
+        install_table(
+            "RCEP", GOOD + "\nRCEP,heading,8539,XYZ,bad,src", tmp_path, hs_edition="HS2012"
+        )
     assert list(tmp_path.glob("**/*.csv")) == []
 
 
@@ -101,7 +114,11 @@ def test_data_build_fails_on_a_rule_that_does_not_parse(tmp_path):
 
     rows = [["RCEP", "heading", "8538", "CTH or maybe RVC40", "Parts", "src"]]
     with pytest.raises(RuleTableInvalid) as info:
-        build._install_table(tmp_path / "RCEP", "2099.1", rows,
-                             {"agreement": "RCEP", "hs_edition": "HS2012", "coverage": {}})
+        build._install_table(
+            tmp_path / "RCEP",
+            "2099.1",
+            rows,
+            {"agreement": "RCEP", "hs_edition": "HS2012", "coverage": {}},
+        )
     assert info.value.errors[0]["row"] == 2
     assert info.value.errors[0]["column"] == "rule"
