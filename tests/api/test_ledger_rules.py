@@ -72,6 +72,24 @@ def test_a_declaration_claiming_an_expired_certificate_is_refused(live: LiveNode
     assert "certificate-expired" in codes(refused)
 
 
+def test_a_declaration_claiming_a_superseded_certificate_is_refused(live: LiveNode) -> None:
+    co_id, _ = issue(live)
+    amended = post(live, "issuer", "co.amended", certificate(new_number(), supersedes=co_id))
+    assert amended.status_code == 201
+    live.wait_for_block(amended.json()["entry_hash"])
+    refused = post(live, "vn_customs", "customs.import_declaration", declaration("import", co_id))
+    assert refused.status_code == 422
+    assert "certificate-superseded" in codes(refused)
+
+
+def test_a_declaration_for_another_importing_country_is_refused(live: LiveNode) -> None:
+    co_id, _ = issue(live, "VN")
+    doc = declaration("import", co_id, country="TH")  # Viet Nam's customs, goods bound for TH
+    refused = post(live, "vn_customs", "customs.import_declaration", doc)
+    assert refused.status_code == 422
+    assert "certificate-country-mismatch" in codes(refused)
+
+
 def test_a_declaration_for_another_country_or_other_goods_is_refused(live: LiveNode) -> None:
     co_id, _ = issue(live, "VN")
     doc = declaration("import", co_id)
