@@ -19,7 +19,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.api.conftest import LiveNode
 from tests.api.test_web import digest, issue, new_number, revoke
@@ -68,6 +69,14 @@ def browser() -> Iterator[WebDriver]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def submit_form(driver: WebDriver, button_id: str) -> None:
+    """Click a form's button and wait until the browser has left the page (a click returns
+    before the navigation it starts is done, so the next lookup could read the old page)."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, button_id).click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+
+
 def status_word(driver: WebDriver) -> str:
     status = driver.find_element(By.ID, "status")
     return str(status.get_attribute("data-status"))
@@ -80,7 +89,7 @@ def look_up(driver: WebDriver, live: LiveNode, document_id: str) -> None:
     field = driver.find_element(By.ID, "number-input")
     field.clear()
     field.send_keys(number)
-    driver.find_element(By.ID, "lookup").click()
+    submit_form(driver, "lookup")
 
 
 def test_look_up_by_number_in_the_browser(browser: WebDriver, live: LiveNode) -> None:
@@ -112,7 +121,7 @@ def test_upload_a_certificate_file_in_the_browser(
     path.write_bytes(body)
     browser.get(f"{live.base_url}/verify")
     browser.find_element(By.ID, "file-input").send_keys(str(path))
-    browser.find_element(By.ID, "upload").click()
+    submit_form(browser, "upload")
     assert status_word(browser) == "valid"
     assert browser.find_element(By.ID, "number").text == doc_id.split("/")[1]
     goods = browser.find_element(By.ID, "goods")
@@ -128,7 +137,7 @@ def test_upload_a_certificate_file_in_the_browser(
     path.write_text(json.dumps(forged))
     browser.get(f"{live.base_url}/verify")
     browser.find_element(By.ID, "file-input").send_keys(str(path))
-    browser.find_element(By.ID, "upload").click()
+    submit_form(browser, "upload")
     assert "does not match" in browser.find_element(By.ID, "warning").text
     assert not browser.find_elements(By.ID, "goods")
 
