@@ -19,7 +19,6 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.api.conftest import LiveNode
@@ -70,11 +69,17 @@ def browser() -> Iterator[WebDriver]:
 
 
 def submit_form(driver: WebDriver, button_id: str) -> None:
-    """Click a form's button and wait until the browser has left the page (a click returns
-    before the navigation it starts is done, so the next lookup could read the old page)."""
-    page = driver.find_element(By.TAG_NAME, "html")
+    """Click a form's button and wait until the browser shows the page it navigates to: a click
+    returns before that navigation is done. The old page is marked with a script variable; the
+    new document does not have it. (Waiting on an old element's staleness instead sometimes
+    fails in chromedriver with "Node ... does not belong to the document".)"""
+    driver.execute_script("window.__tlOldPage = true;")
     driver.find_element(By.ID, button_id).click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script(
+            "return window.__tlOldPage === undefined && document.readyState === 'complete';"
+        )
+    )
 
 
 def status_word(driver: WebDriver) -> str:
