@@ -15,11 +15,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.consortium import Consortium
 from ledger.errors import ConfigurationError
 from ledger.keys import SigningKey
-from nodes.store import LedgerStore, sqlite_url
+
+if TYPE_CHECKING:
+    from nodes.store import LedgerStore
 
 DEFAULT_HOME = Path(".tradeledger")
 
@@ -73,6 +76,8 @@ class NodeHome:
         env = os.environ.get("TRADELEDGER_DATABASE_URL")
         if env:
             return env
+        from nodes.store import sqlite_url  # SQLAlchemy loads only for commands that need it
+
         return str(url) if url else sqlite_url(self.path.resolve() / "ledger.db")
 
     # -- trust anchor and keys ------------------------------------------------------------
@@ -108,6 +113,8 @@ class NodeHome:
         }
 
     def open_store(self) -> LedgerStore:
+        from nodes.store import LedgerStore
+
         store = LedgerStore(self.database_url())
         store.create_schema()
         store.save_consortium(self.consortium_file.read_bytes())

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ledger.consortium import Consortium
 from ledger.errors import ConfigurationError
-from nodes.audit import ReplayReport, default_workers, replay
 from nodes.home import NodeHome
-from nodes.store import LedgerStore
+
+if TYPE_CHECKING:
+    from nodes.audit import ReplayReport
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -32,6 +33,10 @@ def replay_command(
     workers: int = typer.Option(0, "--workers", min=0, help="Processes (default: all cores)."),
 ) -> None:
     """Verify every block link, signature, Merkle root and checkpoint from genesis."""
+    # imported here so that the CLI's other commands start without SQLAlchemy
+    from nodes.audit import default_workers, replay
+    from nodes.store import LedgerStore
+
     sources = [s for s in (home, db, node) if s is not None]
     if len(sources) != 1:
         raise typer.BadParameter("give exactly one of --home, --db (with --genesis) or --node")
@@ -107,6 +112,16 @@ def _read_genesis(path: Path) -> Consortium:
 def _with_progress(
     consortium: Consortium, blocks: object, workers: int, total: int
 ) -> ReplayReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from nodes.audit import replay
+
     with Progress(
         TextColumn("replaying"),
         BarColumn(),

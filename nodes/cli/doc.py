@@ -14,14 +14,14 @@ from typing import Any
 
 import typer
 
-import documents
-from documents.parsing import JSON, XML, sniff
 from ledger.errors import DocumentInvalid
 
 app = typer.Typer(no_args_is_help=True, help="Validate trade documents.")
 
 
 def _media(path: Path, data: bytes) -> str:
+    from documents.parsing import JSON, XML, sniff
+
     suffix = path.suffix.lower()
     if suffix == ".xml":
         return XML
@@ -49,6 +49,8 @@ def validate(
         else:
             typer.echo(f"error[unreadable]: {message}", err=True)
         raise typer.Exit(2) from None
+    import documents  # pydantic models and the HS tables load only for this command
+
     media = _media(file, data)
     try:
         doc = documents.parse_document(data, media)

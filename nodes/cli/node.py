@@ -9,9 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nodes.demo import run_demo
 from nodes.home import DEFAULT_HOME, NodeHome
-from nodes.tokens import create_token
 
 token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens.")
 
@@ -21,6 +19,8 @@ def demo(
     entries: int = typer.Option(100, "--entries", min=0, help="How many entries to append."),
 ) -> None:
     """Create a development consortium in HOME (if missing) and append realistic entries."""
+    from nodes.demo import run_demo  # the store and writer load only for the commands using them
+
     writer = run_demo(NodeHome(home), entries)
     state = writer.state
     console = Console()
@@ -38,6 +38,8 @@ def token_create(
     role: str = typer.Option(..., "--role", help="Role the user acts in."),
 ) -> None:
     """Print a new API bearer token for a user of ORG acting in ROLE."""
+    from nodes.tokens import create_token
+
     node_home = NodeHome(home)
     store = node_home.open_store()
     try:

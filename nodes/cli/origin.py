@@ -12,18 +12,21 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from documents.origin.advisor import Advice, advise
-from documents.origin.agreements import get_profile
-from documents.origin.bom import Bom, parse_bom
-from documents.origin.evaluate import Determination, determination_digest, determine
-from documents.origin.rules import DEFAULT_HOME, RuleTableInvalid, install_table
 from ledger.errors import OriginInputError, TradeLedgerError
+from nodes.home import DEFAULT_HOME
+
+# The engine (pydantic models, HS tables) is imported by the commands that use it, so that the
+# CLI's other commands start quickly.
+if TYPE_CHECKING:
+    from documents.origin.advisor import Advice
+    from documents.origin.bom import Bom
+    from documents.origin.evaluate import Determination
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +58,8 @@ def _read_bom(path: Path) -> Bom:
         raise OriginInputError(
             f"cannot read the bill of materials {path}: {exc.strerror or exc}"
         ) from exc
+    from documents.origin.bom import parse_bom
+
     return parse_bom(data)
 
 
@@ -91,6 +96,8 @@ def _show_determination(det: Determination, console: Console) -> None:
         + (f" (threshold {j['rvc_threshold']} %)" if j["rvc_threshold"] else ""),
     )
     table.add_row("rule table", f"{det.agreement} {det.rules_version}")
+    from documents.origin.evaluate import determination_digest
+
     table.add_row("digest", determination_digest(det))
     console.print(table)
     console.print("Reasons:")
@@ -110,6 +117,9 @@ def check(
     ),
 ) -> None:
     """Decide whether a good originates under AGREEMENT from its bill of materials."""
+    from documents.origin.agreements import get_profile
+    from documents.origin.evaluate import determine
+
     profile = get_profile(agreement)
     det = determine(profile.code, product, _read_bom(bom), home=home)
     if json_out:
@@ -145,6 +155,8 @@ def advise_command(
     ),
 ) -> None:
     """List, per agreement in force between the BOM's countries, whether the good qualifies."""
+    from documents.origin.advisor import advise
+
     advice = advise(product, _read_bom(bom), home=home)
     if json_out:
         _print_json(advice.to_json())
@@ -166,6 +178,9 @@ def rules_load(
     ),
 ) -> None:
     """Validate a product-specific-rules table and install it as a new version."""
+    from documents.origin.agreements import get_profile
+    from documents.origin.rules import RuleTableInvalid, install_table
+
     profile = get_profile(agreement)
     try:
         text = file.read_text(encoding="utf-8")

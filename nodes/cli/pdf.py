@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from ledger.errors import InvalidInput
-from nodes.public import print_file
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -30,6 +29,8 @@ def pdf(
 ) -> None:
     """Render a certificate of origin as a PDF laid out like Form RCEP, with a QR code that
     opens its /verify page (carrying the file's digest, so the page shows the goods)."""
+    from nodes.public import print_file  # reportlab and the store load only for this command
+
     try:
         body = file.read_bytes()
     except OSError as exc:
