@@ -10,13 +10,14 @@ ledger-dependent ones through :class:`nodes.registry.LedgerRegistry`) and gives 
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+import documents
+from documents.origin.evaluate import determine
 from ledger.errors import (
     Conflict,
     DocumentInvalid,
@@ -27,7 +28,6 @@ from ledger.errors import (
 
 JSON_TYPES = ("application/json",)
 XML_TYPES = ("application/xml", "text/xml")
-MAX_XML_DEPTH = 64
 
 
 class UnsupportedMediaType(InvalidInput):
@@ -89,30 +89,6 @@ def parse_xml(body: bytes) -> etree._Element:
     return root
 
 
-def _local(tag: Any) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
-
-
-def xml_fields(element: etree._Element, depth: int = 0) -> Any:
-    """An XML element as plain data: text for leaves, dicts of local names (lists for repeats)."""
-    if depth > MAX_XML_DEPTH:
-        raise InvalidInput("the XML document is nested too deeply", location="/")
-    children = [c for c in element if isinstance(c.tag, str)]
-    if not children:
-        return (element.text or "").strip()
-    out: dict[str, Any] = {}
-    for child in children:
-        name = _local(child.tag)
-        value = xml_fields(child, depth + 1)
-        if name in out:
-            if not isinstance(out[name], list):
-                out[name] = [out[name]]
-            out[name].append(value)
-        else:
-            out[name] = value
-    return out
-
-
 def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
     """The document's fields as a dict (for subject, refs and access policy)."""
     media = media_type(content_type)
@@ -121,27 +97,9 @@ def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
         if not isinstance(doc, dict):
             raise InvalidInput("a document is a JSON object", location="/")
         return doc
-    root = parse_xml(body)
-    mod = _documents()
-    parse = getattr(mod, "parse_document", None)
-    json_form = getattr(mod, "canonical_form", None)
-    if parse is not None and json_form is not None:
-        # the documents package knows the XML element names: read the JSON field names from it
-        fields = json_form(parse(body, media))
-        assert isinstance(fields, dict)
-        return fields
-    fields = xml_fields(root)
-    if not isinstance(fields, dict):
-        raise InvalidInput("the XML document has no fields", location="/" + _local(root.tag))
-    fields.setdefault("document_type", _local(root.tag))
-    return fields
-
-
-def _documents() -> Any | None:
-    try:
-        return importlib.import_module("documents")
-    except ImportError:
-        return None
+    parse_xml(body)  # a malformed file is named as such, with its line and column
+    # the documents package knows the XML element names: read the JSON field names from it
+    return documents.canonical_form(documents.parse_document(body, media))
 
 
 #: The document type each lifecycle event carries (a revocation sent as ``co.issued`` is refused).
@@ -168,8 +126,6 @@ def validate(body: bytes, content_type: str, event: str, registry: Any) -> None:
     no longer current, is a :class:`Conflict` (409); every other finding is
     :class:`DocumentInvalid` (422).
     """
-    import documents
-
     doc = documents.parse_document(body, content_type)
     expected = EVENT_DOCUMENT_TYPES.get(event)
     if expected is not None and doc.document_type != expected:
@@ -206,24 +162,10 @@ def _conflicts_with_ledger(error: dict[str, str]) -> bool:
 def document_digest(body: bytes, content_type: str) -> str | None:
     """The ``tradeledger/v1/document`` digest of a document, or None when the bytes are not a
     document the schemas know (an older or foreign payload)."""
-    import documents
-
     try:
         return documents.document_digest(documents.parse_document(body, content_type))
     except TradeLedgerError:
         return None
-
-
-def _determine() -> Any:
-    for name in ("documents.origin", "documents.origin.evaluate"):
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        fn = getattr(mod, "determine", None)
-        if fn is not None:
-            return fn
-    return None
 
 
 def determine_origin(body: bytes, home: Path | None) -> dict[str, Any]:
@@ -237,9 +179,6 @@ def determine_origin(body: bytes, home: Path | None) -> dict[str, Any]:
         raise OriginInputError("agreement is required (e.g. RCEP)", location="/agreement")
     if not isinstance(product, str) or not product:
         raise OriginInputError("product is required (a 6-digit HS code)", location="/product")
-    determine = _determine()
-    if determine is None:
-        raise OriginInputError("this build has no rules-of-origin engine")
     try:
         result = determine(agreement, product, data, home=home)
     except TradeLedgerError:

@@ -364,24 +364,6 @@ def print_file(body: bytes, base_url: str) -> tuple[str, str, bytes]:
 
 
 def certificate_fields(payload: bytes, content_type: str) -> dict[str, Any]:
-    """A stored certificate as the plain JSON-shaped dict the page and the PDF read.
-
-    XML is read through the ``documents`` package's parser when it is there (its models give
-    the JSON field names); otherwise the node's generic reading is used and unknown names are
-    simply not shown.
-    """
-    if "xml" in content_type:
-        try:
-            import documents
-
-            parse = getattr(documents, "parse_document", None)
-            if parse is not None:
-                model = parse(payload, content_type)
-                dump = getattr(model, "model_dump", None)
-                if callable(dump):
-                    value = dump(mode="json", exclude_none=True)
-                    if isinstance(value, dict):
-                        return value
-        except (ImportError, TradeLedgerError):
-            pass
+    """A stored certificate as the plain JSON-shaped dict the page and the PDF read (XML is
+    read through the ``documents`` models, which give the JSON field names)."""
     return bridge.parse_document(payload, content_type)
