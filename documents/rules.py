@@ -88,8 +88,13 @@ def valid_until(issue_date: date, years: int = 1) -> date:
 
 
 def certificate_valid_until(co: CertificateOfOrigin | RegisteredCertificate) -> date:
-    p = profile(co.agreement)
-    return valid_until(co.issue_date, p.validity_years if p else 1)
+    return validity_end(co.agreement, co.issue_date)
+
+
+def validity_end(agreement: str, issue_date: date) -> date:
+    """The last day a certificate under ``agreement`` issued on ``issue_date`` is valid."""
+    p = profile(agreement)
+    return valid_until(issue_date, p.validity_years if p else 1)
 
 
 @cache

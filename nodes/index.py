@@ -40,8 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from documents.profiles import profile
-from documents.rules import valid_until
+from documents.rules import validity_end
 from ledger.consortium import Membership
 from ledger.entries import Entry
 from ledger.errors import TradeLedgerError
@@ -513,8 +512,7 @@ def _valid_until(payload: dict[str, Any]) -> str | None:
     except ValueError:
         return None
     agreement = payload.get("agreement")
-    found = profile(agreement) if isinstance(agreement, str) else None
-    return valid_until(issue_date, found.validity_years if found else 1).isoformat()
+    return validity_end(agreement if isinstance(agreement, str) else "", issue_date).isoformat()
 
 
 class _WorkingSet:

@@ -48,7 +48,7 @@ from nodes.access import (
     require_role_for,
 )
 from nodes.home import NodeHome
-from nodes.index import DocumentIndex, DocumentInfo, IndexedEntry
+from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntry
 from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
 from nodes.store import LedgerStore, StoredEntry
@@ -70,16 +70,6 @@ DOCUMENT_EVENTS = (
     "customs.verification_requested",
     "customs.verification_result",
     "bank.presentation",
-)
-#: Events that define a new document under their subject (its id is the author's to use once).
-DEFINING_EVENTS = frozenset(
-    {
-        "co.issued",
-        "co.amended",
-        "origin.declaration",
-        "customs.export_declaration",
-        "customs.import_declaration",
-    }
 )
 _REFERS_TO_CO = frozenset(
     {
@@ -740,7 +730,7 @@ class LedgerNode:
         made: list[tuple[str, bytes]] = []
         with self._claims_lock:
             for e in entries:
-                if e.type not in DEFINING_EVENTS or not e.subject:
+                if e.type not in DEFINING_TYPES or not e.subject:
                     continue
                 holder = self._claims.get(e.subject)
                 if holder == e.entry_hash:
