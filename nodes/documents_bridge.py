@@ -11,6 +11,7 @@ ledger-dependent ones through :class:`nodes.registry.LedgerRegistry`) and gives 
 from __future__ import annotations
 
 import json
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,12 @@ def _conflicts_with_ledger(error: dict[str, str]) -> bool:
         code in ("certificate-revoked", "certificate-superseded")
         and location.endswith("/supersedes")
     )
+
+
+def file_digests(body: bytes, content_type: str) -> list[str]:
+    """The digests under which the index may know a presented file: its document digest (the
+    same for its XML and its JSON), then the SHA-256 of its exact bytes."""
+    return [d for d in (document_digest(body, content_type), sha256(body).hexdigest()) if d]
 
 
 def document_digest(body: bytes, content_type: str) -> str | None:

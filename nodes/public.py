@@ -189,11 +189,7 @@ class PublicCertificates:
         if not body.strip():
             raise InvalidInput("the file is empty", location="/file")
         fields = bridge.parse_document(body, content_type)
-        digests = [hashlib.sha256(body).hexdigest()]
-        extra = bridge.document_digest(body, content_type)
-        if extra:
-            digests.insert(0, extra)
-        for d in digests:
+        for d in bridge.file_digests(body, content_type):
             info = self.node.index.find_by_digest(d)
             if info is not None and info.kind == CERTIFICATE:
                 view = self._view(info)

@@ -608,11 +608,7 @@ class LedgerNode:
             match = "document_id"
         else:
             fields = bridge.parse_document(body, content_type)
-            digests = {hashlib.sha256(body).hexdigest()}
-            extra = bridge.document_digest(body, content_type)
-            if extra:
-                digests.add(extra)
-            for d in digests:
+            for d in bridge.file_digests(body, content_type):
                 info = self.index.find_by_digest(d)
                 if info is not None:
                     match = "digest"
