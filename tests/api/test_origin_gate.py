@@ -20,33 +20,18 @@ from ledger.entries import build_entry
 from ledger.errors import InvalidInput, NotFound, OriginInputError, OriginNotSupported
 from nodes.audit import replay
 from tests.api.conftest import LiveNode
+from tests.api.test_api import certificate as api_certificate
 
 #: RCEP rule for heading 85.38 (parts for switchgear): "CTH or RVC40" (Annex 3A p.197).
 PARTS_HS = "853890"
 
 
 def certificate(number: str, criterion: str, hs: str = PARTS_HS, **item: Any) -> dict[str, Any]:
-    return {
-        "document_type": "certificate_of_origin",
-        "agreement": "RCEP",
-        "number": number,
-        "issuer": "jp-jcci",
-        "exporter": {
-            "name": "Tanaka Precision Machinery Co., Ltd.",
-            "address": "2-1-1 Marunouchi, Chiyoda-ku, Tokyo",
-            "country": "JP",
-        },
-        "importer": {"name": "Saigon Industrial Equipment JSC", "address": "HCMC", "country": "VN"},
-        "importing_country": "VN",
-        "transport": {
-            "departure_date": "2026-11-19",
-            "vessel": "ONE HARMONY 041S",
-            "port_of_loading": "JPTYO",
-            "port_of_discharge": "VNSGN",
-        },
-        "invoice": {"number": "INV-1", "date": "2026-11-19"},
-        "issue_date": "2026-11-20",
-        "items": [
+    """The API tests' RCEP certificate to Viet Nam, with one item of ``hs`` claiming
+    ``criterion`` (FOB 1,000, the BOM's)."""
+    return api_certificate(
+        number,
+        items=[
             {
                 "item_number": 1,
                 "description": "Contact sub-assemblies for switchgear",
@@ -61,7 +46,7 @@ def certificate(number: str, criterion: str, hs: str = PARTS_HS, **item: Any) ->
                 **item,
             }
         ],
-    }
+    )
 
 
 def bom(same_heading_value: str = "300.00", **extra: Any) -> dict[str, Any]:
