@@ -690,12 +690,6 @@ class LedgerNode:
             self.sequencer.submit(entry)
         return receipt(entry)
 
-    def enqueue(
-        self, entry: Entry, on_done: Callable[[TradeLedgerError | None], None]
-    ) -> dict[str, Any]:
-        """Check and queue ``entry``; ``on_done`` is called once it is durable (or not)."""
-        return self.enqueue_all([entry], on_done)
-
     def enqueue_all(
         self, entries: list[Entry], on_done: Callable[[TradeLedgerError | None], None]
     ) -> dict[str, Any]:

@@ -145,10 +145,7 @@ async def _journaled(node: LedgerNode, prepare: Callable[[], list[Entry]]) -> di
         loop.call_soon_threadsafe(settle, error)
 
     def check_and_queue() -> dict[str, object]:
-        entries = prepare()
-        if len(entries) == 1:
-            return node.enqueue(entries[0], on_done)
-        return node.enqueue_all(entries, on_done)
+        return node.enqueue_all(prepare(), on_done)
 
     result = await run_in_threadpool(check_and_queue)
     try:
