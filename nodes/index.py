@@ -242,9 +242,16 @@ class DocumentIndex:
         self._epoch = 0
         self._docs: dict[str, DocumentInfo | None] = {}
         self._events: dict[str, list[DocumentEvent]] = {}
+        # Every indexed document id, so that asking about a new id (each new certificate's
+        # number is checked twice) costs a set lookup, not a query. Ids only grow.
+        self._ids: set[str] = set()
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
+        with self.engine.connect() as conn:
+            ids = {r[0] for r in conn.execute(select(documents_table.c.document_id))}
+        with self._lock:
+            self._ids |= ids
 
     # -- progress --------------------------------------------------------------------------
 
@@ -259,6 +266,8 @@ class DocumentIndex:
 
     def document(self, document_id: str) -> DocumentInfo | None:
         with self._lock:
+            if document_id not in self._ids:
+                return None
             if document_id in self._docs:
                 return self._docs[document_id]
             epoch = self._epoch
@@ -354,6 +363,7 @@ class DocumentIndex:
             conn.execute(meta_table.insert(), {"key": "indexed_height", "value": str(height)})
         with self._lock:
             self._epoch += 1
+            self._ids.update(work)
             for doc_id in work:
                 self._docs.pop(doc_id, None)
                 self._events.pop(doc_id, None)

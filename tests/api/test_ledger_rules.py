@@ -5,14 +5,21 @@ event carries its own kind of document. A refused submission appends nothing."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.conftest import LiveNode
+from ledger.errors import Conflict
+from nodes.demo import run_demo
+from nodes.home import NodeHome
+from nodes.service import LedgerNode
+from nodes.tokens import create_token
+from tests.api.conftest import USERS, LiveNode
 from tests.api.test_api import TODAY, certificate, declaration, issue, new_number, revocation
 
 
@@ -177,3 +184,28 @@ def test_the_demo_chain_tells_the_example_documents_story(live: LiveNode) -> Non
     ]
     assert [e.event for e in revoked.events] == ["co.issued", "co.revoked"]
     assert revoked.status == "revoked"
+
+
+def test_a_number_stays_taken_after_the_node_restarts(tmp_path: Path) -> None:
+    # the node answers "is this id on the ledger?" from ids it loads at start, not only from
+    # the ones it indexed since
+    home = NodeHome(tmp_path)
+    run_demo(home, 40).store.dispose()
+    number = new_number()
+    node = LedgerNode.open(home, block_interval=0.01)
+    issuer = node.authenticate(create_token(node.store, node.consortium, *USERS["issuer"]))
+    node.sequencer.submit_all(
+        node.prepare_document(
+            issuer, "co.issued", json.dumps(certificate(number)).encode(), "application/json"
+        )
+    )
+    node.close()
+    node = LedgerNode.open(home, block_interval=0.01)
+    try:
+        assert node.index.document(f"jp-jcci/{number}") is not None
+        with pytest.raises(Conflict):
+            node.prepare_document(
+                issuer, "co.issued", json.dumps(certificate(number)).encode(), "application/json"
+            )
+    finally:
+        node.close()
