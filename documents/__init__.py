@@ -8,7 +8,9 @@ The module-level API the node uses (``nodes/documents_bridge.py``):
   depend on the ledger), raising :class:`~ledger.errors.DocumentInvalid` with all findings;
 * :func:`document_digest` — SHA-256 over the ``tradeledger/v1/document`` tag and the RFC 8785
   canonical JSON of the document's JSON form: the same for the XML and the JSON of a document;
-* :func:`document_id` — ``issuer/number``.
+* :func:`document_id` — ``issuer/number``;
+* :func:`load_reference_data` — read the nomenclatures, code lists and schemas now rather than
+  on first use (a long-running node calls it at start).
 
 The rules-of-origin engine is the subpackage :mod:`documents.origin`.
 """
@@ -62,6 +64,7 @@ __all__ = [
     "certificate_valid_until",
     "document_digest",
     "document_id",
+    "load_reference_data",
     "parse_document",
     "sniff",
     "to_json",
@@ -93,6 +96,20 @@ def document_digest(doc: Document) -> str:
 def document_id(doc: Document) -> str | None:
     """``issuer/number`` of a document (for lifecycle events: the certificate they concern)."""
     return doc.document_id
+
+
+def load_reference_data() -> None:
+    """Load what the rules and parsers read lazily (HS nomenclatures, ISO code lists, compiled
+    XSDs), so that the first documents a node receives are not the ones that pay for it."""
+    from documents import hs, schemas
+    from documents.rules import _country_exists, _currency_exists
+
+    for edition in hs.HS_EDITIONS:
+        hs.subheading_exists("010121", edition)
+    _country_exists("JP")
+    _currency_exists("JPY")
+    for document_type in MODELS:
+        schemas.xml_schema(document_type)
 
 
 def validate(doc: Document, registry: Any = None, *, today: date | None = None) -> None:

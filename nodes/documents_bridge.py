@@ -160,6 +160,10 @@ def _conflicts_with_ledger(error: dict[str, str]) -> bool:
     )
 
 
+def load_reference_data() -> None:
+    documents.load_reference_data()
+
+
 def file_digests(body: bytes, content_type: str) -> list[str]:
     """The digests under which the index may know a presented file: its document digest (the
     same for its XML and its JSON), then the SHA-256 of its exact bytes."""

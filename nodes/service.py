@@ -213,6 +213,7 @@ class LedgerNode:
         return node
 
     def start(self) -> None:
+        bridge.load_reference_data()
         self._catch_up_index()
         self._load_tree()
         # The writer's duplicate and reference checks ask "is this hash on the ledger?" for
