@@ -288,6 +288,9 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=20_000, help="demo entries to seed")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each run")
     parser.add_argument("--connections", type=int, nargs="+", default=[8, 32, 64])
+    parser.add_argument(
+        "--only", choices=["provenance", "submissions"], help="measure one workload only"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
 
@@ -323,9 +326,11 @@ def main() -> None:
                 f"load average {load_average()}",
                 flush=True,
             )
+            tokens = {"provenance": reader, "submissions": writer}
             results = {
-                "provenance": measure("provenance", port, reader, doc_ids, args, node.pid),
-                "submissions": measure("submissions", port, writer, doc_ids, args, node.pid),
+                name: measure(name, port, token, doc_ids, args, node.pid)
+                for name, token in tokens.items()
+                if args.only in (None, name)
             }
         finally:
             node.send_signal(signal.SIGTERM)
