@@ -94,7 +94,7 @@ class HotPaths:
         try:
             caller = self.node.authenticate(token)
             prepare = partial(self.node.prepare_document, caller, query[0][1], body, content_type)
-            result = await _journaled(self.node, prepare)
+            result = await _journaled(self.node, prepare, len(body))
             response = json_response(
                 result, 201, headers={"Location": f"/v1/entries/{result['entry_hash']}"}
             )

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from api import acknowledgements
 from api.deps import CallerDep, NodeDep, json_response
 from api.routes.common import problems
 from api.schemas import (
@@ -23,7 +24,7 @@ from api.schemas import (
     SubmissionResponse,
 )
 from ledger.entries import Entry
-from ledger.errors import InvalidInput, StorageError, TradeLedgerError
+from ledger.errors import InvalidInput, StorageError
 from nodes import documents_bridge as bridge
 from nodes.service import DOCUMENT_EVENTS, ENTRY_MEDIA_TYPE, LedgerNode
 
@@ -123,31 +124,31 @@ async def submit(
             )
         bridge.media_type(content_type)  # 415 before anything else
         prepare = partial(node.prepare_document, caller, event, body, content_type)
-    result = await _journaled(node, prepare)
+    result = await _journaled(node, prepare, len(body))
     return json_response(result, 201, headers={"Location": f"/v1/entries/{result['entry_hash']}"})
 
 
-async def _journaled(node: LedgerNode, prepare: Callable[[], list[Entry]]) -> dict[str, object]:
-    """Check and queue the entries (a document's, and its origin evidence's if it has one) on
-    a worker thread, then wait for the journal's durable commit without holding a thread (many
-    submissions share one commit)."""
-    loop = asyncio.get_running_loop()
-    durable: asyncio.Future[None] = loop.create_future()
+#: Documents up to this size are checked on the event loop: for them a hop to a worker thread
+#: costs more interpreter time than the checks. Larger ones go to a thread, so that a 5 MB
+#: document does not hold up every other request while it is parsed.
+INLINE_BODY_LIMIT = 64 * 1024
 
-    def settle(error: TradeLedgerError | None) -> None:
-        if not durable.done():
-            if error is None:
-                durable.set_result(None)
-            else:
-                durable.set_exception(error)
 
-    def on_done(error: TradeLedgerError | None) -> None:  # on the journal thread
-        loop.call_soon_threadsafe(settle, error)
+async def _journaled(
+    node: LedgerNode, prepare: Callable[[], list[Entry]], body_size: int
+) -> dict[str, object]:
+    """Check and queue the entries (a document's, and its origin evidence's if it has one),
+    then wait for the journal's durable commit without holding a thread (many submissions
+    share one commit)."""
+    durable, on_done = acknowledgements.for_running_loop().future()
 
     def check_and_queue() -> dict[str, object]:
         return node.enqueue_all(prepare(), on_done)
 
-    result = await run_in_threadpool(check_and_queue)
+    if body_size <= INLINE_BODY_LIMIT:
+        result = check_and_queue()
+    else:
+        result = await run_in_threadpool(check_and_queue)
     try:
         await asyncio.wait_for(durable, node.sequencer.ack_timeout)
     except TimeoutError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.routes.documents import INLINE_BODY_LIMIT
 from ledger.errors import Conflict
 from nodes.demo import run_demo
 from nodes.home import NodeHome
@@ -209,3 +210,30 @@ def test_a_number_stays_taken_after_the_node_restarts(tmp_path: Path) -> None:
             )
     finally:
         node.close()
+
+
+def test_a_large_certificate_is_checked_and_recorded_like_a_small_one(live: LiveNode) -> None:
+    # over api.routes.documents.INLINE_BODY_LIMIT: checked on a worker thread, not the loop
+    number = new_number()
+    item = certificate(number)["items"][0]
+    items = [dict(item, item_number=i, description=f"Brake part {i:04d}") for i in range(1, 401)]
+    body = json.dumps(certificate(number, items=items)).encode()
+    assert len(body) > INLINE_BODY_LIMIT
+    with live.http("issuer") as h:
+        accepted = h.post(
+            "/v1/documents",
+            params={"event": "co.issued"},
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert accepted.status_code == 201, accepted.text
+        live.wait_for_block(accepted.json()["entry_hash"])
+        stored = h.get(f"/v1/documents/{accepted.json()['document_id']}")
+        assert len(stored.json()["items"]) == 400
+        again = h.post(
+            "/v1/documents",
+            params={"event": "co.issued"},
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+    assert again.status_code == 409
