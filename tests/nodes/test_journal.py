@@ -1,0 +1,46 @@
+"""The node's journal: acknowledged entries not yet in a block, written durably in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.entries import Entry, build_entry
+from ledger.keys import SigningKey
+from nodes.sequencer import Journal
+from nodes.store import LedgerStore
+
+
+def entries(n: int) -> list[Entry]:
+    key = SigningKey.generate()
+    return [
+        build_entry("test.note", "jp-jcci", key, f"note {i}".encode(), "text/plain")
+        for i in range(n)
+    ]
+
+
+def journal(tmp_path: Path) -> Journal:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    store = LedgerStore(url)
+    j = Journal.beside(url, store.engine)
+    j.create_schema()
+    return j
+
+
+def test_a_large_batch_is_written_whole_and_in_order(tmp_path: Path) -> None:
+    # more rows than one INSERT statement carries (chunk boundaries included)
+    j = journal(tmp_path)
+    batch = entries(2_345)
+    j.append(batch[:5])
+    j.append(batch[5:])
+    assert [e.entry_hash for e in j.pending()] == [e.entry_hash for e in batch]
+    assert [e.payload for e in j.pending()[:2]] == [b"note 0", b"note 1"]
+
+
+def test_removing_and_appending_happen_in_one_transaction(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    first, second = entries(3), entries(2)
+    j.append(first)
+    j.append(second, remove=[e.entry_hash for e in first[:2]])
+    assert [e.entry_hash for e in j.pending()] == [e.entry_hash for e in [first[2], *second]]
+    j.remove([first[2].entry_hash])
+    assert j.count() == 2
