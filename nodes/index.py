@@ -331,7 +331,9 @@ class DocumentIndex:
         """Index one committed block; return the ids of the documents it touched."""
         events: list[dict[str, Any]] = []
         with self.engine.connect() as conn:
-            ws = _WorkingSet(conn, {e.entry.entry_hash: e.entry.subject for e in entries})
+            # self._ids changes only below, on this (the sequencer's) thread: no copy needed
+            subjects = {e.entry.entry_hash: e.entry.subject for e in entries}
+            ws = _WorkingSet(conn, subjects, self._ids)
             ws.prefetch([e.entry for e in entries])
             for item in entries:
                 for doc_id in self._apply(item.entry, ws):
@@ -371,7 +373,7 @@ class DocumentIndex:
 
     def _apply(self, entry: Entry, ws: _WorkingSet) -> list[str]:
         """Update the working documents for one entry; return the documents it concerns."""
-        payload = _json(entry)
+        payload = ws.payload(entry)
         subject = entry.subject
         referred = [s for s in (ws.ref_subject(r) for r in entry.refs) if s]
         co_ref = _str(payload.get("co_reference"))
@@ -528,13 +530,27 @@ def _valid_until(payload: dict[str, Any]) -> str | None:
 class _WorkingSet:
     """The documents one block changes, loaded on first use and written back at the end."""
 
-    def __init__(self, conn: Any, subjects_in_block: dict[bytes, str | None]) -> None:
+    def __init__(
+        self, conn: Any, subjects_in_block: dict[bytes, str | None], known_ids: set[str]
+    ) -> None:
         self.conn = conn
         self.by_hash = subjects_in_block
+        self.known_ids = known_ids  # ids with a row already: others need no query
         self.work: dict[str, DocumentInfo] = {}
+        self._payloads: dict[bytes, dict[str, Any]] = {}
+
+    def payload(self, entry: Entry) -> dict[str, Any]:
+        """The entry's payload fields, parsed once per block."""
+        fields = self._payloads.get(entry.entry_hash)
+        if fields is None:
+            fields = self._payloads[entry.entry_hash] = _json(entry)
+        return fields
 
     def load(self, doc_id: str) -> DocumentInfo:
         if doc_id not in self.work:
+            if doc_id not in self.known_ids:
+                self.work[doc_id] = DocumentInfo(doc_id)
+                return self.work[doc_id]
             row = self.conn.execute(
                 select(documents_table).where(documents_table.c.document_id == doc_id)
             ).first()
@@ -558,8 +574,10 @@ class _WorkingSet:
                 self.by_hash[bytes(h)] = subject
         ids: set[str] = {s for s in self.by_hash.values() if s}
         for e in entries:
-            payload = _json(e)
+            payload = self.payload(e)
             ids.update(v for k in ("co_reference", "supersedes") if (v := _str(payload.get(k))))
+        for doc_id in ids - self.known_ids - self.work.keys():
+            self.work[doc_id] = DocumentInfo(doc_id)
         for chunk in _chunks(sorted(ids - self.work.keys())):
             found = {
                 row._mapping["document_id"]: DocumentInfo.from_row(row)
