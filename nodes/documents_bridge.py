@@ -118,14 +118,14 @@ EVENT_DOCUMENT_TYPES: dict[str, str] = {
 }
 
 
-def validate(body: bytes, content_type: str, event: str, registry: Any) -> None:
+def validate(body: bytes, content_type: str, event: str, registry: Any) -> str:
     """Schema and business-rule validation (``documents``), with the ledger-dependent rules
     asked of ``registry`` (a :class:`documents.DocumentRegistry`, :class:`nodes.registry.
     LedgerRegistry` on a node).
 
     A document whose number its author has already used, or an amendment of a certificate that is
     no longer current, is a :class:`Conflict` (409); every other finding is
-    :class:`DocumentInvalid` (422).
+    :class:`DocumentInvalid` (422). Returns the document digest of the valid document.
     """
     doc = documents.parse_document(body, content_type)
     expected = EVENT_DOCUMENT_TYPES.get(event)
@@ -148,6 +148,7 @@ def validate(body: bytes, content_type: str, event: str, registry: Any) -> None:
             first = exc.errors[0]
             raise Conflict(first["message"], location=first.get("location")) from exc
         raise
+    return documents.document_digest(doc)
 
 
 def _conflicts_with_ledger(error: dict[str, str]) -> bool:

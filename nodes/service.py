@@ -180,9 +180,12 @@ class LedgerNode:
         self.index = DocumentIndex(
             self.store.engine,
             lambda: self.writer.state.membership,
-            document_digest=bridge.document_digest,
+            document_digest=self._document_digest,
         )
         self.index.create_schema()
+        # payload -> document digest, computed while checking a submission, so that indexing
+        # its block need not parse and validate the document again
+        self._checked_digests: dict[bytes, str] = {}
         self.registry = LedgerRegistry(self.index, self._entry_by_hash)
         self.journal = Journal.beside(self.store.url, self.store.engine)
         self.journal.create_schema()
@@ -295,6 +298,10 @@ class LedgerNode:
         self._sizes.append(h.tree_size)
         self._checkpoints[h.height] = summary.checkpoint.to_text()
         self._publish_head(h.height)
+
+    def _document_digest(self, payload: bytes, content_type: str) -> str | None:
+        digest = self._checked_digests.pop(payload, None)
+        return digest if digest is not None else bridge.document_digest(payload, content_type)
 
     # -- who is calling ---------------------------------------------------------------------
 
@@ -773,8 +780,11 @@ class LedgerNode:
         body, evidence = origin_gate.take_evidence(body, media, event)
         fields = bridge.parse_document(body, media)
         origin_gate.refuse_node_fields(fields)
-        bridge.validate(body, media, event, self.registry)
+        digest = bridge.validate(body, media, event, self.registry)
         subject, refs = self._derive(caller, event, fields)
+        if len(self._checked_digests) >= 50_000:  # refused after this point: never indexed
+            self._checked_digests.clear()
+        self._checked_digests[body] = digest
         if evidence is None:
             return [build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)]
         require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
