@@ -27,7 +27,6 @@ def journal(tmp_path: Path) -> Journal:
 
 
 def test_a_large_batch_is_written_whole_and_in_order(tmp_path: Path) -> None:
-    # more rows than one INSERT statement carries (chunk boundaries included)
     j = journal(tmp_path)
     batch = entries(2_345)
     j.append(batch[:5])
