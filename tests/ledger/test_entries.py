@@ -1,0 +1,68 @@
+"""Entries built by build_entry are exactly what parse_entry reads back from their bytes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.entries import build_entry, parse_entry
+from ledger.errors import EncodingError
+from ledger.keys import SigningKey
+
+KEYS = [SigningKey.generate() for _ in range(3)]
+
+subjects = st.none() | st.text(min_size=1, max_size=40).filter(
+    lambda s: all(not 0xD800 <= ord(c) <= 0xDFFF for c in s)
+)
+refs = st.lists(
+    st.binary(min_size=8, max_size=8).map(lambda b: hashlib.sha256(b).hexdigest()),
+    max_size=3,
+    unique=True,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    payload=st.binary(max_size=200),
+    subject=subjects,
+    refs=refs,
+    cosigners=st.integers(min_value=0, max_value=2),
+)
+def test_a_built_entry_equals_the_entry_parsed_from_its_bytes(
+    payload: bytes, subject: str | None, refs: list[str], cosigners: int
+) -> None:
+    built = build_entry(
+        "co.issued",
+        "jp-jcci",
+        KEYS[0],
+        payload,
+        "application/json",
+        subject=subject,
+        refs=refs,
+        cosigners=KEYS[1 : 1 + cosigners],
+    )
+    parsed = parse_entry(built.envelope, payload)
+    assert built == parsed
+    assert built.entry_hash == parsed.entry_hash
+    assert built.signatures == parsed.signatures
+    assert len(built.signatures) == 1 + cosigners
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"entry_type": "Not A Type"}, {"author": ""}, {"subject": ""}, {"refs": ["nothex"]}],
+)
+def test_a_bad_field_is_refused_when_building_as_when_parsing(kwargs: dict[str, object]) -> None:
+    args: dict[str, object] = {
+        "entry_type": "co.issued",
+        "author": "jp-jcci",
+        "signing_key": KEYS[0],
+        "payload": b"{}",
+        "content_type": "application/json",
+        **kwargs,
+    }
+    with pytest.raises(EncodingError):
+        build_entry(**args)  # type: ignore[arg-type]
