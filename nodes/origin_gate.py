@@ -54,7 +54,7 @@ MAX_EVIDENCED_ITEMS = 999
 def take_evidence(body: bytes, media: str, event: str) -> tuple[bytes, list[Any] | None]:
     """Split a submission into the document bytes and its ``origin_evidence`` (None if it has
     none). Without evidence the body is returned unchanged, byte for byte."""
-    if media != "application/json" or (b"origin_" not in body and b"\\u" not in body):
+    if media != "application/json" or (EVIDENCE_FIELD.encode() not in body and b"\\u" not in body):
         return body, None  # cannot hold the key (unless written with \u escapes): no parse
     try:
         doc = json.loads(body)
