@@ -23,7 +23,6 @@ from ledger.encoding import (
     Tag,
     b64decode,
     b64encode,
-    canonical_bytes,
     fast_canonical_bytes,
     parse_json,
 )
@@ -178,7 +177,13 @@ def build_entry(
         },
         "refs": list(refs),
     }
-    signed_bytes = canonical_bytes(signed)
+    # Its keys are fixed ASCII and its values strings, small integers, null and a list of
+    # strings, where RFC 8785 equals sorted compact JSON (ledger.encoding; property-tested):
+    # the fast encoder applies, and _entry_from_signed below checks every field's type.
+    try:
+        signed_bytes = fast_canonical_bytes(signed)
+    except (TypeError, ValueError) as exc:  # a value no JSON holds, or a lone surrogate
+        raise EncodingError(f"the entry cannot be encoded: {exc}") from exc
     message = Tag.ENTRY_SIGNATURE.value + signed_bytes
     signers = {k.key_id: k for k in (signing_key, *cosigners)}
     sigs = [(kid, signers[kid].sign(message)) for kid in sorted(signers)]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.encoding import parse_json
 from ledger.entries import build_entry, parse_entry
 from ledger.errors import EncodingError
 from ledger.keys import SigningKey
@@ -49,11 +51,21 @@ def test_a_built_entry_equals_the_entry_parsed_from_its_bytes(
     assert built.entry_hash == parsed.entry_hash
     assert built.signatures == parsed.signatures
     assert len(built.signatures) == 1 + cosigners
+    # the signed bytes are RFC 8785, whatever the subject holds (quotes, controls, non-ASCII)
+    assert built.signed_bytes == rfc8785.dumps(parse_json(built.signed_bytes))
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"entry_type": "Not A Type"}, {"author": ""}, {"subject": ""}, {"refs": ["nothex"]}],
+    [
+        {"entry_type": "Not A Type"},
+        {"author": ""},
+        {"subject": ""},
+        {"subject": 7},
+        {"subject": "\ud800"},
+        {"refs": ["nothex"]},
+        {"content_type": 1.5},
+    ],
 )
 def test_a_bad_field_is_refused_when_building_as_when_parsing(kwargs: dict[str, object]) -> None:
     args: dict[str, object] = {
