@@ -13,7 +13,8 @@ _PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise EncodingError("times must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is C and several times faster than strftime; in UTC it always ends "+00:00"
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
