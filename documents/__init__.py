@@ -18,7 +18,7 @@ The rules-of-origin engine is the subpackage :mod:`documents.origin`.
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from documents.findings import Finding, invalid
@@ -98,6 +98,16 @@ def document_id(doc: Document) -> str | None:
     return doc.document_id
 
 
+@cache
+def _is_registry(kind: type) -> bool:
+    # isinstance against a runtime-checkable Protocol inspects its members on every call;
+    # a node asks once per submission with the same class
+    return all(callable(getattr(kind, name, None)) for name in _REGISTRY_METHODS)
+
+
+_REGISTRY_METHODS = ("has_document", "registered_certificate")
+
+
 def load_reference_data() -> None:
     """Load what the rules and parsers read lazily (HS nomenclatures, ISO code lists, compiled
     XSDs), so that the first documents a node receives are not the ones that pay for it."""
@@ -118,7 +128,12 @@ def validate(doc: Document, registry: Any = None, *, today: date | None = None) 
     ``registry`` is used only when it implements :class:`DocumentRegistry`; the rules that need
     the ledger are skipped otherwise.
     """
-    usable = registry if registry is not None and isinstance(registry, DocumentRegistry) else None
+    usable = (
+        registry
+        if registry is not None
+        and (_is_registry(type(registry)) or isinstance(registry, DocumentRegistry))
+        else None
+    )
     findings = check(doc, usable, today=today)
     if findings:
         raise invalid(findings, partial(pointer_to_xpath, doc.document_type))
