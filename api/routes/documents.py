@@ -149,10 +149,23 @@ async def _journaled(
         result = check_and_queue()
     else:
         result = await run_in_threadpool(check_and_queue)
+    # a timer instead of asyncio.wait_for, which wraps every wait in extra futures
+    timed_out = False
+
+    def expire() -> None:
+        nonlocal timed_out
+        timed_out = True
+        durable.cancel()
+
+    timer = asyncio.get_running_loop().call_later(node.sequencer.ack_timeout, expire)
     try:
-        await asyncio.wait_for(durable, node.sequencer.ack_timeout)
-    except TimeoutError as exc:
-        raise StorageError("the journal did not commit the entry in time") from exc
+        await durable
+    except asyncio.CancelledError:
+        if timed_out:
+            raise StorageError("the journal did not commit the entry in time") from None
+        raise  # the request itself was cancelled
+    finally:
+        timer.cancel()
     return result
 
 

@@ -20,7 +20,7 @@ from nodes.demo import run_demo
 from nodes.home import NodeHome
 from nodes.service import LedgerNode
 from nodes.tokens import create_token
-from tests.api.conftest import USERS, LiveNode
+from tests.api.conftest import USERS, LiveNode, free_port, serve_in_thread
 from tests.api.test_api import TODAY, certificate, declaration, issue, new_number, revocation
 
 
@@ -237,3 +237,37 @@ def test_a_large_certificate_is_checked_and_recorded_like_a_small_one(live: Live
             headers={"Content-Type": "application/json"},
         )
     assert again.status_code == 409
+
+
+def test_a_submission_the_journal_cannot_commit_in_time_is_answered_503(tmp_path: Path) -> None:
+    home = NodeHome(tmp_path)
+    run_demo(home, 40).store.dispose()
+    node = LedgerNode.open(home, block_interval=0.01)
+    node.sequencer.ack_timeout = 0.3
+    token = create_token(node.store, node.consortium, *USERS["issuer"])
+    slow_append = node.journal.append
+
+    def stalled(*args: Any, **kwargs: Any) -> None:
+        time.sleep(1.0)  # a disk that stopped answering for a while
+        slow_append(*args, **kwargs)
+
+    node.journal.append = stalled  # type: ignore[method-assign]
+    port = free_port()
+    server, thread = serve_in_thread(node, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            answer = client.post(
+                "/v1/documents",
+                params={"event": "co.issued"},
+                json=certificate(new_number()),
+                headers=headers,
+            )
+            assert answer.status_code == 503
+            assert answer.json()["code"] == "storage"
+            assert "in time" in answer.json()["detail"]
+            assert client.get("/v1/health").status_code == 200  # still serving
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        node.close()
