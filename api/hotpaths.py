@@ -1,5 +1,7 @@
 """The two hottest requests answered without FastAPI's per-request machinery.
 
+``api.app.create_app`` puts this in front of the FastAPI application (inside the body limit).
+
 ``GET /v1/documents/{id}/provenance`` and ``POST /v1/documents?event=…`` (a JSON or XML
 document) are what the issue's figures measure. On two cores shared by one interpreter, FastAPI's
 routing, dependency solving and parameter validation cost about as much CPU as the node's own
@@ -10,6 +12,7 @@ same ``_journaled`` acknowledgement (after the durable journal commit) and the s
 routes' answers. Anything else — another path, a missing or non-bearer Authorization header,
 another query, a pre-signed entry, a media type the node does not take — goes to the FastAPI app
 unchanged (with the body replayed), which stays the one description in ``/openapi.json``.
+An unexpected exception is answered with the same 500 problem FastAPI's handler gives.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import json_response
-from api.problems import error_response
+from api.problems import error_response, unexpected_response
 from api.routes.documents import _journaled
 from ledger.errors import TradeLedgerError
 from nodes import documents_bridge as bridge
@@ -68,6 +71,8 @@ class HotPaths:
             response = json_response(self.node.provenance(document_id, caller))
         except TradeLedgerError as exc:
             response = _error(exc, path)
+        except Exception:
+            response = unexpected_response(path)
         await response(scope, receive, send)
 
     async def _submit(
@@ -100,6 +105,8 @@ class HotPaths:
             )
         except TradeLedgerError as exc:
             response = _error(exc, path)
+        except Exception:
+            response = unexpected_response(path)
         await response(scope, receive, send)
         return None
 

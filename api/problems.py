@@ -94,14 +94,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error", extra={"path": request.url.path})
+    return unexpected_response(request.url.path)
+
+
+def unexpected_response(path: str) -> JSONResponse:
+    """The 500 problem for an error nobody expected (call it in the ``except`` block: the
+    traceback is logged, never sent)."""
+    log.exception("unexpected error", extra={"path": path})
     body = {
         "type": PROBLEM_BASE + "internal",
         "title": "Internal error",
         "status": 500,
         "detail": "the node could not complete the request; it has been logged",
         "code": "internal",
-        "instance": request.url.path,
+        "instance": path,
     }
     return problem_response(body, 500)
 

@@ -6,7 +6,10 @@ ignore) goes through FastAPI, so each pair below is the same request answered bo
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 
 from tests.api.conftest import LiveNode
 from tests.api.test_api import certificate, issue, new_number
@@ -65,3 +68,31 @@ def test_submission_answers_as_the_route(live: LiveNode) -> None:
         )
         assert a.status_code == 409
         same(a, b)
+
+
+def test_an_unexpected_error_is_the_same_500_problem_both_ways(
+    live: LiveNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(live.node, "provenance", broken)
+    monkeypatch.setattr(live.node, "prepare_document", broken)
+
+    def ask(method: str, url: str, **kwargs: Any) -> httpx.Response:
+        # a connection each: Starlette re-raises after its 500, and uvicorn then drops it
+        with live.http("issuer") as h:
+            return h.request(method, url, **kwargs)
+
+    url = "/v1/documents/jp-jcci/ANY/provenance"
+    hot, routed = ask("GET", url), ask("GET", url, params={"via": "route"})
+    same(hot, routed)
+    assert hot.status_code == 500
+    assert hot.json()["code"] == "internal"
+    assert "a bug" not in hot.text
+    cert = certificate(new_number())
+    hot = ask("POST", "/v1/documents", params={"event": "co.issued"}, json=cert)
+    routed = ask("POST", "/v1/documents", params={"event": "co.issued", "via": "route"}, json=cert)
+    same(hot, routed)
+    assert hot.status_code == 500
+    assert ask("GET", "/v1/health").status_code == 200
