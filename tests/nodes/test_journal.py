@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from sqlite3 import IntegrityError
+
+import pytest
 
 from ledger.entries import Entry, build_entry
 from ledger.keys import SigningKey
@@ -43,3 +46,23 @@ def test_removing_and_appending_happen_in_one_transaction(tmp_path: Path) -> Non
     assert [e.entry_hash for e in j.pending()] == [e.entry_hash for e in [first[2], *second]]
     j.remove([first[2].entry_hash])
     assert j.count() == 2
+
+
+def test_entries_in_a_block_are_deleted_however_many_there_are(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    batch = entries(1_234)
+    j.append(batch)
+    j.append([], remove=[e.entry_hash for e in batch[:1_200]])
+    assert [e.entry_hash for e in j.pending()] == [e.entry_hash for e in batch[1_200:]]
+
+
+def test_a_failed_commit_writes_nothing_and_the_next_one_works(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    first = entries(2)
+    j.append(first)
+    with pytest.raises(IntegrityError):
+        j.append([*entries(1), first[0]])  # the same entry twice: the whole batch is refused
+    assert j.count() == 2
+    later = entries(1)
+    j.append(later)
+    assert [e.entry_hash for e in j.pending()] == [e.entry_hash for e in [*first, *later]]
