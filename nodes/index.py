@@ -223,7 +223,9 @@ class DocumentIndex:
 
     ``document_digest`` (optional) computes the document digest a verifier may present (the
     ``documents`` package's, over the ``tradeledger/v1/document`` tag); the raw payload digest
-    is always indexed too.
+    is always indexed too. ``payload_fields`` (optional) gives an entry's payload fields when
+    the caller already has them (the node, from checking the submission); otherwise the
+    payload is parsed.
     """
 
     CACHE_SIZE = 20_000
@@ -234,10 +236,13 @@ class DocumentIndex:
         membership: Callable[[], Membership],
         *,
         document_digest: Callable[[bytes, str], str | None] | None = None,
+        payload_fields: Callable[[Entry], dict[str, Any] | None] | None = None,
     ) -> None:
         self.engine = engine
         self.membership = membership
         self.document_digest = document_digest
+        self.payload_fields = payload_fields
+        self._names: tuple[Any, dict[str, set[str]]] | None = None
         self._lock = threading.Lock()
         self._epoch = 0
         self._docs: dict[str, DocumentInfo | None] = {}
@@ -333,7 +338,7 @@ class DocumentIndex:
         with self.engine.connect() as conn:
             # self._ids changes only below, on this (the sequencer's) thread: no copy needed
             subjects = {e.entry.entry_hash: e.entry.subject for e in entries}
-            ws = _WorkingSet(conn, subjects, self._ids)
+            ws = _WorkingSet(conn, subjects, self._ids, self.payload_fields)
             ws.prefetch([e.entry for e in entries])
             for item in entries:
                 for doc_id in self._apply(item.entry, ws):
@@ -503,9 +508,19 @@ class DocumentIndex:
                 found.add(value)
         name = party.get("name")
         if isinstance(name, str):
-            folded = name.strip().casefold()
-            found |= {o.id for o in orgs.values() if o.legal_name.strip().casefold() == folded}
+            found |= self._by_legal_name(orgs).get(name.strip().casefold(), set())
         return found
+
+    def _by_legal_name(self, orgs: Any) -> dict[str, set[str]]:
+        """Member ids by folded legal name, rebuilt only when the membership changes."""
+        cached = self._names
+        if cached is not None and cached[0] is orgs:
+            return cached[1]
+        names: dict[str, set[str]] = {}
+        for o in orgs.values():
+            names.setdefault(o.legal_name.strip().casefold(), set()).add(o.id)
+        self._names = (orgs, names)
+        return names
 
 
 def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
@@ -531,9 +546,14 @@ class _WorkingSet:
     """The documents one block changes, loaded on first use and written back at the end."""
 
     def __init__(
-        self, conn: Any, subjects_in_block: dict[bytes, str | None], known_ids: set[str]
+        self,
+        conn: Any,
+        subjects_in_block: dict[bytes, str | None],
+        known_ids: set[str],
+        payload_fields: Callable[[Entry], dict[str, Any] | None] | None = None,
     ) -> None:
         self.conn = conn
+        self.payload_fields = payload_fields
         self.by_hash = subjects_in_block
         self.known_ids = known_ids  # ids with a row already: others need no query
         self.work: dict[str, DocumentInfo] = {}
@@ -543,7 +563,8 @@ class _WorkingSet:
         """The entry's payload fields, parsed once per block."""
         fields = self._payloads.get(entry.entry_hash)
         if fields is None:
-            fields = self._payloads[entry.entry_hash] = _json(entry)
+            known = self.payload_fields(entry) if self.payload_fields is not None else None
+            fields = self._payloads[entry.entry_hash] = known if known is not None else _json(entry)
         return fields
 
     def load(self, doc_id: str) -> DocumentInfo:

@@ -181,11 +181,12 @@ class LedgerNode:
             self.store.engine,
             lambda: self.writer.state.membership,
             document_digest=self._document_digest,
+            payload_fields=self._payload_fields,
         )
         self.index.create_schema()
-        # payload -> document digest, computed while checking a submission, so that indexing
+        # payload -> (document digest, fields), from checking a submission, so that indexing
         # its block need not parse and validate the document again
-        self._checked_digests: dict[bytes, str] = {}
+        self._checked: dict[bytes, tuple[str, dict[str, Any]]] = {}
         self.registry = LedgerRegistry(self.index, self._entry_by_hash)
         self.journal = Journal.beside(self.store.url, self.store.engine)
         self.journal.create_schema()
@@ -294,14 +295,20 @@ class LedgerNode:
         )
         for e in summary.entries:
             self.tree.append(e.entry_hash)
+            if e.payload is not None:
+                self._checked.pop(e.payload, None)
         self._release([(e.subject, e.entry_hash) for e in summary.entries if e.subject])
         self._sizes.append(h.tree_size)
         self._checkpoints[h.height] = summary.checkpoint.to_text()
         self._publish_head(h.height)
 
     def _document_digest(self, payload: bytes, content_type: str) -> str | None:
-        digest = self._checked_digests.pop(payload, None)
-        return digest if digest is not None else bridge.document_digest(payload, content_type)
+        checked = self._checked.get(payload)
+        return checked[0] if checked else bridge.document_digest(payload, content_type)
+
+    def _payload_fields(self, entry: Entry) -> dict[str, Any] | None:
+        checked = self._checked.get(entry.payload) if entry.payload is not None else None
+        return checked[1] if checked else None
 
     # -- who is calling ---------------------------------------------------------------------
 
@@ -782,10 +789,10 @@ class LedgerNode:
         origin_gate.refuse_node_fields(fields)
         digest = bridge.validate(body, media, event, self.registry)
         subject, refs = self._derive(caller, event, fields)
-        if len(self._checked_digests) >= 50_000:  # refused after this point: never indexed
-            self._checked_digests.clear()
-        self._checked_digests[body] = digest
         if evidence is None:
+            if len(self._checked) >= 50_000:  # refused after this point: never indexed
+                self._checked.clear()
+            self._checked[body] = (digest, fields)
             return [build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)]
         require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
         gated = origin_gate.gate(fields, evidence, home=self.home.path)
