@@ -35,11 +35,11 @@ from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, bi
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import Engine
 
-from ledger.chain import BlockSummary
+from ledger.chain import BlockSummary, CheckedEntry
 from ledger.entries import Entry, parse_entry
 from ledger.errors import DuplicateEntry, StorageError, TradeLedgerError
 from ledger.timefmt import format_time, now
-from nodes.writer import LedgerWriter
+from nodes.writer import LedgerWriter, entry_of
 
 log = logging.getLogger("tradeledger.sequencer")
 
@@ -261,22 +261,26 @@ class Sequencer:
             raise ticket.error
 
     def enqueue(
-        self, entry: Entry, on_done: Callable[[TradeLedgerError | None], None] | None = None
+        self,
+        entry: Entry | CheckedEntry,
+        on_done: Callable[[TradeLedgerError | None], None] | None = None,
     ) -> _Ticket:
         """Check ``entry`` and queue it for the journal without waiting; ``on_done`` is called
-        (on the journal thread) once it is durable, with the error if it could not be."""
-        return self._check_and_queue([_Ticket(entry, on_done)], lambda: self.writer.offer(entry))
+        (on the journal thread) once it is durable, with the error if it could not be. (A
+        :class:`CheckedEntry` names signatures known good: see ``LedgerWriter.check``.)"""
+        ticket = _Ticket(entry_of(entry), on_done)
+        return self._check_and_queue([ticket], lambda: self.writer.offer(entry))
 
     def enqueue_all(
         self,
-        entries: list[Entry],
+        entries: list[Entry | CheckedEntry],
         on_done: Callable[[TradeLedgerError | None], None] | None = None,
     ) -> _Ticket:
         """Check ``entries`` and queue them for the journal as one unit: all are refused or
         all are queued, and they are written in the same journal transaction (the journal
         thread takes the whole queue at once), so they are acknowledged together. Returns the
         last entry's ticket; ``on_done`` is called once, for the unit."""
-        tickets = [_Ticket(e) for e in entries]
+        tickets = [_Ticket(entry_of(e)) for e in entries]
         tickets[-1].on_done = on_done
         return self._check_and_queue(tickets, lambda: self.writer.offer_all(entries))
 
@@ -297,7 +301,7 @@ class Sequencer:
                 self._block_cv.notify()
         return tickets[-1]
 
-    def submit_all(self, entries: list[Entry]) -> None:
+    def submit_all(self, entries: list[Entry | CheckedEntry]) -> None:
         """:meth:`enqueue_all` and wait for the journal, as :meth:`submit` does."""
         ticket = self.enqueue_all(entries)
         if not ticket.done.wait(self.ack_timeout):

@@ -74,8 +74,10 @@ class LedgerWriter:
     def height(self) -> int:
         return self.state.height
 
-    def check(self, entry: Entry, *, at: datetime | None = None) -> CheckedEntry:
-        """Check one entry against the head and the entries waiting for the next block."""
+    def check(self, entry: Entry | CheckedEntry, *, at: datetime | None = None) -> CheckedEntry:
+        """Check one entry against the head and the entries waiting for the next block. A
+        :class:`CheckedEntry` names signatures already known good (the node's own, made a
+        moment ago), which are then not verified again; everything else is checked."""
         with self._lock:
             self._raise_if_failed()
             base = self._pending_membership or self.state.membership
@@ -85,14 +87,17 @@ class LedgerWriter:
                 pending=self._pending_hashes.__contains__,
                 config_base=base,
             )
+            if isinstance(entry, CheckedEntry):
+                entry = entry.entry
             good = frozenset(k for k, _ in entry.signatures)
             del signers
             return CheckedEntry(entry, good, frozenset())
 
-    def offer(self, entry: Entry) -> CheckedEntry:
+    def offer(self, entry: Entry | CheckedEntry) -> CheckedEntry:
         """Check ``entry`` and queue it for the next block."""
         with self._lock:
             checked = self.check(entry)
+            entry = checked.entry
             if entry.type == CONFIG_TYPE:
                 base = self._pending_membership or self.state.membership
                 self._pending_membership = base.apply(config_changes(entry))
@@ -100,11 +105,11 @@ class LedgerWriter:
             self._pending_hashes.add(entry.entry_hash)
             return checked
 
-    def offer_all(self, entries: Sequence[Entry]) -> list[CheckedEntry]:
+    def offer_all(self, entries: Sequence[Entry | CheckedEntry]) -> list[CheckedEntry]:
         """Check ``entries`` and queue them together: all or none (a later one may refer to an
         earlier one). Configuration entries are not offered this way."""
         with self._lock:
-            if any(e.type == CONFIG_TYPE for e in entries):
+            if any(entry_of(e).type == CONFIG_TYPE for e in entries):
                 raise ConfigurationError("configuration entries are offered one at a time")
             checked: list[CheckedEntry] = []
             try:
@@ -190,3 +195,7 @@ class LedgerWriter:
     def _raise_if_failed(self) -> None:
         if self._failed is not None:
             raise self._failed
+
+
+def entry_of(item: Entry | CheckedEntry) -> Entry:
+    return item.entry if isinstance(item, CheckedEntry) else item

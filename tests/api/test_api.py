@@ -390,6 +390,27 @@ def test_presigned_entry_must_be_the_callers_own(live: LiveNode) -> None:
     assert caught.value.status == 422
 
 
+def test_a_presigned_entry_under_the_nodes_own_key_is_still_verified(live: LiveNode) -> None:
+    # the node skips verifying only signatures it made itself a moment before; an entry that
+    # merely carries its key id (here: another entry's signature) is refused
+    key = live.home.signing_key("jp-jcci")
+    number = new_number()
+    payload = json.dumps(certificate(number)).encode()
+    entry = build_entry(
+        "co.issued", "jp-jcci", key, payload, "application/json", subject=f"jp-jcci/{number}"
+    )
+    other = build_entry("co.issued", "jp-jcci", key, payload, "application/json")
+    forged = entry.envelope.replace(
+        base64.b64encode(entry.signatures[0][1]), base64.b64encode(other.signatures[0][1])
+    )
+    assert forged != entry.envelope
+    with live.client("issuer") as c, pytest.raises(EntryRejected) as caught:
+        c.submit_entry(forged, payload)
+    assert caught.value.code == "bad-signature"
+    with live.client("issuer") as c:  # the genuine one is accepted
+        assert c.submit_entry(entry).status == "accepted"
+
+
 def test_lifecycle_and_provenance_with_proofs(live: LiveNode) -> None:
     co_id, issued = issue(live, "VN")
     number = co_id.split("/", 1)[1]
