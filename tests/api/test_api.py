@@ -23,7 +23,7 @@ from api.schemas import (
     VerifyResponse,
 )
 from ledger.blocks import BlockHeader, Checkpoint
-from ledger.entries import build_entry
+from ledger.entries import Entry, build_entry
 from ledger.errors import (
     DuplicateEntry,
     EntryRejected,
@@ -342,13 +342,19 @@ def test_unsupported_media_type_is_415(live: LiveNode) -> None:
 # -- submissions ---------------------------------------------------------------------------------
 
 
-def test_presigned_entry_accepted_once_then_409(live: LiveNode) -> None:
-    key = live.home.signing_key("jp-jcci")
+def presigned_certificate(live: LiveNode) -> tuple[Entry, bytes]:
+    """A new certificate signed by the issuer with its own key (as a client holding it would)."""
     number = new_number()
     payload = json.dumps(certificate(number)).encode()
+    key = live.home.signing_key("jp-jcci")
     entry = build_entry(
         "co.issued", "jp-jcci", key, payload, "application/json", subject=f"jp-jcci/{number}"
     )
+    return entry, payload
+
+
+def test_presigned_entry_accepted_once_then_409(live: LiveNode) -> None:
+    entry, payload = presigned_certificate(live)
     with live.client("issuer") as c:
         receipt = c.submit_entry(entry)
         assert receipt.entry_hash == entry.hash_hex and receipt.status == "accepted"
@@ -372,16 +378,7 @@ def test_presigned_entry_accepted_once_then_409(live: LiveNode) -> None:
 
 
 def test_presigned_entry_must_be_the_callers_own(live: LiveNode) -> None:
-    key = live.home.signing_key("jp-jcci")
-    number = new_number()
-    entry = build_entry(
-        "co.issued",
-        "jp-jcci",
-        key,
-        json.dumps(certificate(number)).encode(),
-        "application/json",
-        subject=f"jp-jcci/{number}",
-    )
+    entry, _ = presigned_certificate(live)
     with live.client("exporter") as c, pytest.raises(Forbidden):
         c.submit_entry(entry)
     # a tampered payload does not match the envelope's digest
@@ -393,12 +390,8 @@ def test_presigned_entry_must_be_the_callers_own(live: LiveNode) -> None:
 def test_a_presigned_entry_under_the_nodes_own_key_is_still_verified(live: LiveNode) -> None:
     # the node skips verifying only signatures it made itself a moment before; an entry that
     # merely carries its key id (here: another entry's signature) is refused
+    entry, payload = presigned_certificate(live)
     key = live.home.signing_key("jp-jcci")
-    number = new_number()
-    payload = json.dumps(certificate(number)).encode()
-    entry = build_entry(
-        "co.issued", "jp-jcci", key, payload, "application/json", subject=f"jp-jcci/{number}"
-    )
     other = build_entry("co.issued", "jp-jcci", key, payload, "application/json")
     forged = entry.envelope.replace(
         base64.b64encode(entry.signatures[0][1]), base64.b64encode(other.signatures[0][1])
