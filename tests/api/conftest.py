@@ -52,6 +52,17 @@ class LiveNode:
         headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
 
+    def settled(self, timeout: float = 10.0) -> int:
+        """The tree size once nothing waits for a block and the last block is indexed and
+        published (the writer's queue empties when a block is cut, a moment before that)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            head = self.node.head.tree_size
+            if not self.node.sequencer.pending_count() and self.node.writer.state.tree_size == head:
+                return head
+            time.sleep(0.01)
+        raise AssertionError(f"the node did not settle in {timeout} s")
+
     def wait_for_block(self, entry_hash: str, timeout: float = 10.0) -> None:
         """Wait until the entry is in a block (the sequencer cuts every few ms in tests)."""
         deadline = time.monotonic() + timeout

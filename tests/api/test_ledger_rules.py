@@ -24,13 +24,6 @@ from tests.api.conftest import USERS, LiveNode, free_port, serve_in_thread
 from tests.api.test_api import TODAY, certificate, declaration, issue, new_number, revocation
 
 
-def settled(live: LiveNode) -> int:
-    deadline = time.monotonic() + 10
-    while live.node.sequencer.pending_count() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return live.node.head.tree_size
-
-
 def post(live: LiveNode, user: str, event: str, doc: dict[str, Any]) -> httpx.Response:
     with live.http(user) as h:
         return h.post("/v1/documents", params={"event": event}, json=doc)
@@ -43,7 +36,7 @@ def codes(response: httpx.Response) -> list[str]:
 def test_a_certificate_number_is_used_once_per_issuer(live: LiveNode) -> None:
     number = new_number()
     assert post(live, "issuer", "co.issued", certificate(number)).status_code == 201
-    settled(live)
+    live.settled()
     again = post(live, "issuer", "co.issued", certificate(number))
     assert again.status_code == 409
     assert again.json()["location"] == "/number"
@@ -54,12 +47,12 @@ def test_a_declaration_claiming_a_revoked_certificate_is_refused(live: LiveNode)
     revoked = post(live, "issuer", "co.revoked", revocation(co_id))
     assert revoked.status_code == 201
     live.wait_for_block(revoked.json()["entry_hash"])
-    before = settled(live)
+    before = live.settled()
     refused = post(live, "vn_customs", "customs.import_declaration", declaration("import", co_id))
     assert refused.status_code == 422
     assert "certificate-revoked" in codes(refused)
     assert any(e["location"] == "/co_reference" for e in refused.json()["errors"])
-    assert settled(live) == before
+    assert live.settled() == before
 
 
 def test_a_declaration_claiming_an_expired_certificate_is_refused(live: LiveNode) -> None:
@@ -73,7 +66,7 @@ def test_a_declaration_claiming_an_expired_certificate_is_refused(live: LiveNode
     )
     accepted = post(live, "issuer", "co.issued", old)
     assert accepted.status_code == 201, accepted.json()
-    settled(live)
+    live.settled()
     co_id = accepted.json()["document_id"]
     refused = post(live, "vn_customs", "customs.import_declaration", declaration("import", co_id))
     assert refused.status_code == 422
@@ -142,7 +135,7 @@ def test_only_a_current_certificate_can_be_amended(live: LiveNode, status: str) 
     else:
         first = post(live, "issuer", "co.amended", certificate(new_number(), supersedes=co_id))
         assert first.status_code == 201
-    settled(live)
+    live.settled()
     again = post(live, "issuer", "co.amended", certificate(new_number(), supersedes=co_id))
     assert again.status_code == 409
     assert status in again.json()["detail"]
@@ -154,7 +147,7 @@ def test_the_same_number_sent_twice_at_once_is_accepted_once(live: LiveNode) -> 
     from concurrent.futures import ThreadPoolExecutor
 
     number = new_number()
-    before = settled(live)
+    before = live.settled()
     with ThreadPoolExecutor(8) as pool:
         answers = list(
             pool.map(lambda _: post(live, "issuer", "co.issued", certificate(number)), range(8))
@@ -163,7 +156,7 @@ def test_the_same_number_sent_twice_at_once_is_accepted_once(live: LiveNode) -> 
     assert statuses == [201] + [409] * 7, [r.text for r in answers]
     accepted = next(r for r in answers if r.status_code == 201)
     live.wait_for_block(accepted.json()["entry_hash"])
-    assert settled(live) == before + 1
+    assert live.settled() == before + 1
     # once in a block, the id stays taken
     assert post(live, "issuer", "co.issued", certificate(number)).status_code == 409
 

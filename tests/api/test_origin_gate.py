@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from typing import Any
 
@@ -91,15 +90,6 @@ def with_evidence(doc: dict[str, Any], evidence_bom: dict[str, Any]) -> dict[str
 
 def number() -> str:
     return f"G-{uuid.uuid4().hex[:12].upper()}"
-
-
-def settled(live: LiveNode) -> int:
-    """The tree size once nothing is waiting for a block."""
-    deadline = time.monotonic() + 10
-    while live.node.sequencer.pending_count() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert live.node.sequencer.pending_count() == 0
-    return live.node.head.tree_size
 
 
 def post(live: LiveNode, doc: dict[str, Any], event: str = "co.issued") -> httpx.Response:
@@ -199,7 +189,7 @@ def test_ctc_claim_failing_the_tariff_shift_is_refused_and_nothing_appended(
     live: LiveNode,
 ) -> None:
     doc = with_evidence(certificate(number(), "CTC"), bom())
-    before = settled(live)
+    before = live.settled()
     response = post(live, doc)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -212,7 +202,7 @@ def test_ctc_claim_failing_the_tariff_shift_is_refused_and_nothing_appended(
     text = " ".join(item["reasons"])
     assert "CTH" in text and "contact springs" in text and "853890" in text
     assert [m["hs"] for m in item["failing_materials"]] == ["853890"]
-    assert settled(live) == before
+    assert live.settled() == before
     with live.client("issuer") as c, pytest.raises(NotFound):
         c.document(f"jp-jcci/{doc['number']}")
 
@@ -231,7 +221,7 @@ def test_the_same_ctc_claim_passes_within_de_minimis(live: LiveNode) -> None:
 
 def test_no_rule_data_is_refused_naming_the_coverage(live: LiveNode) -> None:
     doc = with_evidence(certificate(number(), "RVC", hs="845811"), bom())
-    before = settled(live)
+    before = live.settled()
     response = post(live, doc)
     assert response.status_code == 422
     problem = response.json()
@@ -241,7 +231,7 @@ def test_no_rule_data_is_refused_naming_the_coverage(live: LiveNode) -> None:
     assert item["coverage"]["chapter"] == "84"
     assert item["coverage"]["status"] in ("missing", "partial")
     assert "chapter 84 coverage" in problem["detail"]
-    assert settled(live) == before
+    assert live.settled() == before
 
 
 def test_not_originating_is_refused_naming_the_materials(live: LiveNode) -> None:
@@ -307,12 +297,12 @@ def test_determinations_cannot_be_smuggled_in(live: LiveNode) -> None:
     xml = documents.to_xml(
         documents.parse_document(json.dumps(forged).encode(), "application/json")
     )
-    before = settled(live)
+    before = live.settled()
     with live.client("issuer") as c:
         for body, media in ((escaped, "application/json"), (xml, "application/xml")):
             with pytest.raises(InvalidInput, match="written by the node"):
                 c.submit_document(body, event="co.issued", content_type=media)
-    assert settled(live) == before
+    assert live.settled() == before
 
 
 def test_evidence_only_goes_with_a_certificate(live: LiveNode) -> None:
@@ -334,7 +324,7 @@ def test_amendment_is_gated_too(live: LiveNode, gated: dict) -> None:
 
 
 def test_audit_replay_of_the_gated_chain_passes(live: LiveNode, gated: dict) -> None:
-    settled(live)
+    live.settled()
     store = live.node.store
     height, _ = store.head()
     report = replay(live.node.consortium, store.iter_blocks(1, height))
