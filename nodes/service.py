@@ -711,19 +711,32 @@ class LedgerNode:
     ) -> dict[str, Any]:
         """Check and queue a document's entries as one unit (all or none); ``on_done`` is
         called once they are durable (or not). The receipt is the first entry's."""
-        with self._claimed(entries) as made:
+        try:
+            with self._claimed(entries) as made:
 
-            def done(error: TradeLedgerError | None) -> None:
-                if error is not None:
-                    self._release(made)
-                on_done(error)
+                def done(error: TradeLedgerError | None) -> None:
+                    if error is not None:
+                        self._release(made)
+                        self._forget_prepared(entries)
+                    on_done(error)
 
-            offers = [self._signed_here(e) for e in entries]
-            if len(offers) == 1:
-                self.sequencer.enqueue(offers[0], done)
-            else:
-                self.sequencer.enqueue_all(offers, done)
+                offers = [self._signed_here(e) for e in entries]
+                if len(offers) == 1:
+                    self.sequencer.enqueue(offers[0], done)
+                else:
+                    self.sequencer.enqueue_all(offers, done)
+        except BaseException:
+            self._forget_prepared(entries)
+            raise
         return receipt(entries[0], entries[1:])
+
+    def _forget_prepared(self, entries: list[Entry]) -> None:
+        """Drop what prepare_document kept for entries that will never reach a block (their
+        payloads can be megabytes)."""
+        for e in entries:
+            self._built.pop(e.entry_hash, None)
+            if e.payload is not None:
+                self._checked.pop(e.payload, None)
 
     def _signed_here(self, entry: Entry) -> Entry | CheckedEntry:
         """An entry this node signed a moment ago (prepare_document) goes to the writer with
@@ -802,10 +815,10 @@ class LedgerNode:
         digest = bridge.validate(body, media, event, self.registry)
         subject, refs = self._derive(caller, event, fields)
         if evidence is None:
-            if len(self._checked) >= 50_000:  # refused after this point: never indexed
+            entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
+            if len(self._checked) >= 10_000:  # a safety net: enqueue_all forgets refusals
                 self._checked.clear()
             self._checked[body] = (digest, fields)
-            entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
             return self._remember_built([entry])
         require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
         gated = origin_gate.gate(fields, evidence, home=self.home.path)
