@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +167,6 @@ def _sqlite_durable(dbapi_connection: object, _record: object) -> None:
 class _Ticket:
     entry: Entry
     on_done: Callable[[TradeLedgerError | None], None] | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    error: TradeLedgerError | None = None
 
 
 class Sequencer:
@@ -252,39 +250,30 @@ class Sequencer:
 
     # -- submitting -------------------------------------------------------------------------
 
-    def submit(self, entry: Entry) -> None:
-        """Check ``entry``, journal it durably, and return; raise if refused or not durable."""
-        ticket = self.enqueue(entry)
-        if not ticket.done.wait(self.ack_timeout):
-            raise StorageError("the journal did not commit the entry in time")
-        if ticket.error is not None:
-            raise ticket.error
-
     def enqueue(
         self,
         entry: Entry | CheckedEntry,
         on_done: Callable[[TradeLedgerError | None], None] | None = None,
-    ) -> _Ticket:
+    ) -> None:
         """Check ``entry`` and queue it for the journal without waiting; ``on_done`` is called
         (on the journal thread) once it is durable, with the error if it could not be. (A
         :class:`CheckedEntry` names signatures known good: see ``LedgerWriter.check``.)"""
-        ticket = _Ticket(entry_of(entry), on_done)
-        return self._check_and_queue([ticket], lambda: self.writer.offer(entry))
+        self._check_and_queue([_Ticket(entry_of(entry), on_done)], lambda: self.writer.offer(entry))
 
     def enqueue_all(
         self,
         entries: list[Entry | CheckedEntry],
         on_done: Callable[[TradeLedgerError | None], None] | None = None,
-    ) -> _Ticket:
+    ) -> None:
         """Check ``entries`` and queue them for the journal as one unit: all are refused or
         all are queued, and they are written in the same journal transaction (the journal
-        thread takes the whole queue at once), so they are acknowledged together. Returns the
-        last entry's ticket; ``on_done`` is called once, for the unit."""
+        thread takes the whole queue at once), so they are acknowledged together. ``on_done`` is
+        called once, for the unit."""
         tickets = [_Ticket(entry_of(e)) for e in entries]
         tickets[-1].on_done = on_done
-        return self._check_and_queue(tickets, lambda: self.writer.offer_all(entries))
+        self._check_and_queue(tickets, lambda: self.writer.offer_all(entries))
 
-    def _check_and_queue(self, tickets: list[_Ticket], offer: Callable[[], object]) -> _Ticket:
+    def _check_and_queue(self, tickets: list[_Ticket], offer: Callable[[], object]) -> None:
         """Offer to the writer (which raises DuplicateEntry, SignatureInvalid, …) and queue the
         tickets for the journal under one lock, so that the journal's order is the chain's."""
         if self._stopping:
@@ -299,15 +288,6 @@ class Sequencer:
                 self._oldest_pending = time.monotonic()
             if self.writer.pending_count() >= self.max_entries:
                 self._block_cv.notify()
-        return tickets[-1]
-
-    def submit_all(self, entries: list[Entry | CheckedEntry]) -> None:
-        """:meth:`enqueue_all` and wait for the journal, as :meth:`submit` does."""
-        ticket = self.enqueue_all(entries)
-        if not ticket.done.wait(self.ack_timeout):
-            raise StorageError("the journal did not commit the entries in time")
-        if ticket.error is not None:
-            raise ticket.error
 
     def pending_count(self) -> int:
         return self.writer.pending_count()
@@ -333,8 +313,6 @@ class Sequencer:
                 log.error("journal commit failed", extra={"error": str(exc)})
                 error = StorageError(f"the journal commit failed: {exc}")
             for t in batch:
-                t.error = error
-                t.done.set()
                 if t.on_done is not None:
                     try:
                         t.on_done(error)

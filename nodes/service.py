@@ -685,27 +685,6 @@ class LedgerNode:
 
     # -- submissions ----------------------------------------------------------------------------
 
-    def submit_document(
-        self, caller: Caller, event: str, body: bytes, content_type: str
-    ) -> dict[str, Any]:
-        """A document (JSON or XML) as lifecycle ``event``, signed by the node for the caller;
-        returns once it is durably journaled (with its origin evidence entry, if any)."""
-        entries = self.prepare_document(caller, event, body, content_type)
-        with self._claimed(entries):
-            self.sequencer.submit_all(entries)
-        return receipt(entries[0], entries[1:])
-
-    def submit_entry(
-        self, caller: Caller, envelope: bytes, payload: bytes | None
-    ) -> dict[str, Any]:
-        """An entry signed by its author's own key; returns once it is durably journaled."""
-        return self.submit(self.prepare_entry(caller, envelope, payload))
-
-    def submit(self, entry: Entry) -> dict[str, Any]:
-        with self._claimed([entry]):
-            self.sequencer.submit(entry)
-        return receipt(entry)
-
     def enqueue_all(
         self, entries: list[Entry], on_done: Callable[[TradeLedgerError | None], None]
     ) -> dict[str, Any]:
