@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, bindparam, event
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import Engine
 
@@ -94,7 +94,7 @@ class Journal:
         This is every acknowledgement's path, so it runs on a DB-API connection it keeps, with
         one prepared INSERT for all rows: going through SQLAlchemy (pool checkout, a compiled
         statement, transaction objects) cost more interpreter time than writing the rows.
-        Only the journal thread calls it.
+        One writer at a time: the journal thread, or recovery and stop while it is not running.
         """
         received = format_time(now())
         conn = self._writer
@@ -126,15 +126,9 @@ class Journal:
             raise
 
     def remove(self, hashes: list[bytes]) -> None:
-        if not hashes:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(
-                journal_table.delete().where(
-                    journal_table.c.entry_hash.in_(bindparam("hs", expanding=True))
-                ),
-                {"hs": hashes},
-            )
+        """Delete the entries a block now holds (recovery and stop, with no journal thread)."""
+        if hashes:
+            self.append([], hashes)
 
     def pending(self) -> list[Entry]:
         """Journaled entries in the order they were acknowledged."""
