@@ -221,7 +221,7 @@ def _country(party: Any) -> str | None:
 class DocumentIndex:
     """Reads and writes the ``node_*`` index tables, with a small read cache.
 
-    ``document_digest`` (optional) computes the document digest a verifier may present (the
+    ``document_digest`` (optional) gives an entry's document digest a verifier may present (the
     ``documents`` package's, over the ``tradeledger/v1/document`` tag); the raw payload digest
     is always indexed too. ``payload_fields`` (optional) gives an entry's payload fields when
     the caller already has them (the node, from checking the submission); otherwise the
@@ -235,7 +235,7 @@ class DocumentIndex:
         engine: Engine,
         membership: Callable[[], Membership],
         *,
-        document_digest: Callable[[bytes, str], str | None] | None = None,
+        document_digest: Callable[[Entry], str | None] | None = None,
         payload_fields: Callable[[Entry], dict[str, Any] | None] | None = None,
     ) -> None:
         self.engine = engine
@@ -478,7 +478,7 @@ class DocumentIndex:
         digest = None
         if self.document_digest is not None and entry.payload is not None:
             try:
-                digest = self.document_digest(entry.payload, entry.content_type)
+                digest = self.document_digest(entry)
             except Exception:  # a digest we cannot compute is simply not indexed
                 digest = None
         return replace(

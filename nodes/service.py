@@ -184,10 +184,9 @@ class LedgerNode:
             payload_fields=self._payload_fields,
         )
         self.index.create_schema()
-        # payload -> (document digest, fields), from checking a submission, so that indexing
-        # its block need not parse and validate the document again
-        self._checked: dict[bytes, tuple[str, dict[str, Any]]] = {}
-        self._built: dict[bytes, str] = {}  # entries prepare_document signed -> their key id
+        # entry hash -> what prepare_document knows of an entry it made, until its block is
+        # indexed or the submission is refused
+        self._prepared: dict[bytes, _Prepared] = {}
         self.registry = LedgerRegistry(self.index, self._entry_by_hash)
         self.journal = Journal.beside(self.store.url, self.store.engine)
         self.journal.create_schema()
@@ -296,20 +295,21 @@ class LedgerNode:
         )
         for e in summary.entries:
             self.tree.append(e.entry_hash)
-            if e.payload is not None:
-                self._checked.pop(e.payload, None)
+            self._prepared.pop(e.entry_hash, None)
         self._release([(e.subject, e.entry_hash) for e in summary.entries if e.subject])
         self._sizes.append(h.tree_size)
         self._checkpoints[h.height] = summary.checkpoint.to_text()
         self._publish_head(h.height)
 
-    def _document_digest(self, payload: bytes, content_type: str) -> str | None:
-        checked = self._checked.get(payload)
-        return checked[0] if checked else bridge.document_digest(payload, content_type)
+    def _document_digest(self, entry: Entry) -> str | None:
+        prepared = self._prepared.get(entry.entry_hash)
+        if prepared is not None and prepared.digest is not None:
+            return prepared.digest
+        return bridge.document_digest(entry.payload or b"", entry.content_type)
 
     def _payload_fields(self, entry: Entry) -> dict[str, Any] | None:
-        checked = self._checked.get(entry.payload) if entry.payload is not None else None
-        return checked[1] if checked else None
+        prepared = self._prepared.get(entry.entry_hash)
+        return None if prepared is None else prepared.fields
 
     # -- who is calling ---------------------------------------------------------------------
 
@@ -710,22 +710,19 @@ class LedgerNode:
         return receipt(entries[0], entries[1:])
 
     def _forget_prepared(self, entries: list[Entry]) -> None:
-        """Drop what prepare_document kept for entries that will never reach a block (their
-        payloads can be megabytes)."""
+        """Drop what prepare_document kept for entries that will never reach a block."""
         for e in entries:
-            self._built.pop(e.entry_hash, None)
-            if e.payload is not None:
-                self._checked.pop(e.payload, None)
+            self._prepared.pop(e.entry_hash, None)
 
     def _signed_here(self, entry: Entry) -> Entry | CheckedEntry:
         """An entry this node signed a moment ago (prepare_document) goes to the writer with
         its own signature marked good: verifying it again was a tenth of a submission's time
         on the event loop. Every other check (key active, duplicates, refs, clock) still runs;
         a pre-signed entry, even one under the same key, is verified."""
-        key_id = self._built.pop(entry.entry_hash, None)
-        if key_id is None:
+        prepared = self._prepared.get(entry.entry_hash)
+        if prepared is None:
             return entry
-        return CheckedEntry(entry, frozenset({key_id}), frozenset())
+        return CheckedEntry(entry, frozenset({entry.key_id}), frozenset())
 
     # A document id is checked against the index when a submission is prepared, but the index
     # learns of it only once its block is stored: until then the node holds a claim on the id,
@@ -795,10 +792,7 @@ class LedgerNode:
         subject, refs = self._derive(caller, event, fields)
         if evidence is None:
             entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
-            if len(self._checked) >= 10_000:  # a safety net: enqueue_all forgets refusals
-                self._checked.clear()
-            self._checked[body] = (digest, fields)
-            return self._remember_built([entry])
+            return self._remember_prepared([entry], _Prepared(digest, fields))
         require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
         gated = origin_gate.gate(fields, evidence, home=self.home.path)
         co = build_entry(
@@ -819,13 +813,13 @@ class LedgerNode:
             subject=subject,
             refs=[co.hash_hex],
         )
-        return self._remember_built([co, proof])
+        return self._remember_prepared([co, proof], _Prepared())
 
-    def _remember_built(self, entries: list[Entry]) -> list[Entry]:
-        if len(self._built) >= 50_000:  # prepared but never queued: forget them
-            self._built.clear()
+    def _remember_prepared(self, entries: list[Entry], prepared: _Prepared) -> list[Entry]:
+        if len(self._prepared) >= 50_000:  # a safety net: enqueue_all forgets refusals
+            self._prepared.clear()
         for e in entries:
-            self._built[e.entry_hash] = e.key_id
+            self._prepared[e.entry_hash] = prepared
         return entries
 
     def prepare_entry(self, caller: Caller, envelope: bytes, payload: bytes | None) -> Entry:
@@ -977,6 +971,16 @@ class LedgerNode:
             "root_hash": head.root_hash.hex(),
             "uptime_seconds": round(time.time() - self.started, 1),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What prepare_document knows of an entry it signed: that it did (see _signed_here), and
+    for a document entry its digest and fields, so that indexing its block need not parse and
+    validate the document again."""
+
+    digest: str | None = None
+    fields: dict[str, Any] | None = None
 
 
 def receipt(entry: Entry, companions: list[Entry] | None = None) -> dict[str, Any]:

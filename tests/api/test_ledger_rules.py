@@ -266,7 +266,7 @@ def test_a_submission_the_journal_cannot_commit_in_time_is_answered_503(tmp_path
 
 
 def test_a_refused_submission_leaves_nothing_behind_in_the_node(tmp_path: Path) -> None:
-    # what a check keeps for indexing (digest, fields: the payload itself as key) is dropped
+    # what a check keeps for indexing (digest, fields, and that the node signed it) is dropped
     # when the submission is refused after the check, here by a concurrent one's claim
     home = NodeHome(tmp_path)
     run_demo(home, 40).store.dispose()
@@ -286,9 +286,8 @@ def test_a_refused_submission_leaves_nothing_behind_in_the_node(tmp_path: Path) 
         node.enqueue_all(first, lambda _error: None)
         with pytest.raises(Conflict):
             node.enqueue_all(second, lambda _error: None)
-        assert second[0].payload not in node._checked
-        assert second[0].entry_hash not in node._built
-        assert first[0].payload in node._checked  # until its block is indexed
+        assert second[0].entry_hash not in node._prepared
+        assert first[0].entry_hash in node._prepared  # until its block is indexed
     finally:
         node.close()
-    assert first[0].payload not in node._checked
+    assert first[0].entry_hash not in node._prepared
