@@ -189,12 +189,11 @@ class PublicCertificates:
         if not body.strip():
             raise InvalidInput("the file is empty", location="/file")
         fields = bridge.parse_document(body, content_type)
-        for d in bridge.file_digests(body, content_type):
-            info = self.node.index.find_by_digest(d)
-            if info is not None and info.kind == CERTIFICATE:
-                view = self._view(info)
-                self._reveal(view, info, "file")
-                return view
+        found = self.node.find_file(body, content_type, CERTIFICATE)
+        if found is not None:
+            view = self._view(found)
+            self._reveal(view, found, "file")
+            return view
         issuer, number = fields.get("issuer"), fields.get("number")
         if not isinstance(issuer, str) or not isinstance(number, str):
             raise InvalidInput(
@@ -363,3 +362,4 @@ def certificate_fields(payload: bytes, content_type: str) -> dict[str, Any]:
     """A stored certificate as the plain JSON-shaped dict the page and the PDF read (XML is
     read through the ``documents`` models, which give the JSON field names)."""
     return bridge.parse_document(payload, content_type)
+

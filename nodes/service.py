@@ -598,6 +598,17 @@ class LedgerNode:
 
     # -- public verification --------------------------------------------------------------------
 
+    def find_file(
+        self, body: bytes, content_type: str, kind: str | None = None
+    ) -> DocumentInfo | None:
+        """The document a presented file is (of ``kind``, if given), by the digests the index
+        may know it under (``bridge.file_digests``)."""
+        for digest in bridge.file_digests(body, content_type):
+            info = self.index.find_by_digest(digest)
+            if info is not None and kind in (None, info.kind):
+                return info
+        return None
+
     def verify(self, body: bytes, content_type: str) -> dict[str, Any]:
         """``POST /v1/verify``: is this document (or digest, or id) on the ledger?"""
         query: dict[str, Any] | None = None
@@ -624,12 +635,10 @@ class LedgerNode:
             match = "document_id"
         else:
             fields = bridge.parse_document(body, content_type)
-            for d in bridge.file_digests(body, content_type):
-                info = self.index.find_by_digest(d)
-                if info is not None:
-                    match = "digest"
-                    break
-            if info is None:
+            info = self.find_file(body, content_type)
+            if info is not None:
+                match = "digest"
+            else:
                 issuer, number = fields.get("issuer"), fields.get("number")
                 if isinstance(issuer, str) and isinstance(number, str):
                     presented = self.index.document(f"{issuer}/{number}")
