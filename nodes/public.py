@@ -194,13 +194,7 @@ class PublicCertificates:
             view = self._view(found)
             self._reveal(view, found, "file")
             return view
-        issuer, number = fields.get("issuer"), fields.get("number")
-        if not isinstance(issuer, str) or not isinstance(number, str):
-            raise InvalidInput(
-                "this file is not a certificate of origin (it names no issuer and number)",
-                location="/file",
-            )
-        document_id = document_id_of(issuer, number)
+        document_id = _named_id(fields, "/file")
         info = self._certificate(document_id)
         if info is None:
             return self._unknown(document_id)
@@ -346,13 +340,7 @@ def print_file(body: bytes, base_url: str) -> tuple[str, str, bytes]:
     kind = fields.get("document_type")
     if kind not in (None, CERTIFICATE):
         raise InvalidInput(f"this file is a {kind}, not a certificate of origin", location="/")
-    issuer, number = fields.get("issuer"), fields.get("number")
-    if not isinstance(issuer, str) or not isinstance(number, str):
-        raise InvalidInput(
-            "this file is not a certificate of origin (it names no issuer and number)",
-            location="/",
-        )
-    document_id = document_id_of(issuer, number)
+    document_id = _named_id(fields, "/")
     digest = bridge.document_digest(body, media) or hashlib.sha256(body).hexdigest()
     link = verify_url(base_url, document_id, digest)
     return document_id, link, render_certificate_pdf(fields, verify_link=link)
@@ -363,3 +351,13 @@ def certificate_fields(payload: bytes, content_type: str) -> dict[str, Any]:
     read through the ``documents`` models, which give the JSON field names)."""
     return bridge.parse_document(payload, content_type)
 
+
+def _named_id(fields: dict[str, Any], location: str) -> str:
+    """The id of the certificate a file names (its issuer and number), or 422."""
+    issuer, number = fields.get("issuer"), fields.get("number")
+    if not isinstance(issuer, str) or not isinstance(number, str):
+        raise InvalidInput(
+            "this file is not a certificate of origin (it names no issuer and number)",
+            location=location,
+        )
+    return document_id_of(issuer, number)
