@@ -286,14 +286,17 @@ class PublicCertificates:
 
     # -- the printable certificate ------------------------------------------------------------
 
-    def pdf(self, info: DocumentInfo, base_url: str) -> bytes:
+    def pdf(
+        self, info: DocumentInfo, base_url: str, content: tuple[bytes, str] | None = None
+    ) -> bytes:
         """The certificate as a PDF whose QR code opens its ``/verify`` page on ``base_url``;
-        whoever calls has already been allowed to see its content."""
+        whoever calls has already been allowed to see its content (``content``, the payload
+        and its media type, when the caller has read it already)."""
         if info.kind != CERTIFICATE:
             raise InvalidInput(
                 f"{info.document_id} is not a certificate of origin; only certificates print"
             )
-        payload, content_type = self.node.content_of(info)
+        payload, content_type = content or self.node.content_of(info)
         return render_certificate_pdf(
             certificate_fields(payload, content_type),
             verify_link=verify_url(base_url, info.document_id, digest_for_print(info)),

@@ -41,7 +41,7 @@ async def certificate_pdf(
     request: Request, node: NodeDep, caller: CallerDep, document_id: DocumentIdPath
 ) -> Response:
     def render() -> bytes:
-        _content, _media, info = node.document(document_id, caller)
-        return PublicCertificates(node).pdf(info, str(request.base_url))
+        content, media, info = node.document(document_id, caller)
+        return PublicCertificates(node).pdf(info, str(request.base_url), (content, media))
 
     return pdf_response(await run_in_threadpool(render), document_id)
