@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.deps import CallerDep, NodeDep
 from api.routes.common import problems
 from api.routes.documents import DocumentIdPath
-from api.routes.web import pdf_response
+from api.routes.web import PDF_RESPONSE, pdf_response
 from nodes.public import PublicCertificates
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -29,13 +29,7 @@ router = APIRouter(prefix="/v1", tags=["documents"])
         "only (others get 404); a revoked, superseded or expired certificate prints its status "
         "across the top."
     ),
-    responses={
-        200: {
-            "description": "The certificate as a PDF.",
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-        },
-        **problems(401, 404, 422),
-    },
+    responses={200: PDF_RESPONSE, **problems(401, 404, 422)},
 )
 async def certificate_pdf(
     request: Request, node: NodeDep, caller: CallerDep, document_id: DocumentIdPath

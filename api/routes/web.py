@@ -39,6 +39,13 @@ from nodes.public import (
 from nodes.service import LedgerNode
 
 router = APIRouter(tags=["web"])
+
+#: The OpenAPI description of a 200 that is a PDF.
+PDF_RESPONSE = {
+    "description": "The certificate as a PDF.",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
+
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 
 
@@ -233,13 +240,7 @@ async def _uploaded(request: Request) -> tuple[bytes, str]:
         "For anyone holding the certificate's document digest (the `d` of its QR code): the "
         "certificate as a PDF laid out like the agreement's form, with the QR code."
     ),
-    responses={
-        200: {
-            "description": "The certificate as a PDF.",
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-        },
-        **problems(404, 422),
-    },
+    responses={200: PDF_RESPONSE, **problems(404, 422)},
 )
 async def verify_pdf(
     request: Request,
