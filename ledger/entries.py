@@ -187,10 +187,7 @@ def build_entry(
     message = Tag.ENTRY_SIGNATURE.value + signed_bytes
     signers = {k.key_id: k for k in (signing_key, *cosigners)}
     sigs = [(kid, signers[kid].sign(message)) for kid in sorted(signers)]
-    signature_list = [{"key_id": kid, "sig": b64encode(sig)} for kid, sig in sigs]
-    envelope = (
-        _SIG_PREFIX + fast_canonical_bytes(signature_list) + _SIGNED_SEP + signed_bytes + b"}"
-    )
+    envelope = _envelope(sigs, signed_bytes)
     # The envelope is canonical by construction: check the fields as parse_entry would, without
     # decoding the JSON just written (tests compare the result with parse_entry's).
     return _entry_from_signed(envelope, signed, signed_bytes, tuple(sigs), payload)
@@ -201,11 +198,14 @@ def add_signatures(entry: Entry, keys: Sequence[SigningKey]) -> Entry:
     sigs = dict(entry.signatures)
     for key in keys:
         sigs[key.key_id] = key.sign(entry.signing_message)
-    signatures = [{"key_id": k, "sig": b64encode(sigs[k])} for k in sorted(sigs)]
-    envelope = (
-        _SIG_PREFIX + fast_canonical_bytes(signatures) + _SIGNED_SEP + entry.signed_bytes + b"}"
-    )
+    envelope = _envelope(sorted(sigs.items()), entry.signed_bytes)
     return parse_entry(envelope, entry.payload)
+
+
+def _envelope(signatures: Sequence[tuple[str, bytes]], signed_bytes: bytes) -> bytes:
+    """The canonical envelope: the signatures (sorted by key id) and the signed object."""
+    signature_list = [{"key_id": kid, "sig": b64encode(sig)} for kid, sig in signatures]
+    return _SIG_PREFIX + fast_canonical_bytes(signature_list) + _SIGNED_SEP + signed_bytes + b"}"
 
 
 def parse_entry(envelope: bytes, payload: bytes | None = None) -> Entry:
