@@ -17,6 +17,8 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import Field, StringConstraints
 
+from documents.hs import HS_EDITIONS
+
 
 @dataclass(frozen=True)
 class XsdType:
@@ -96,12 +98,12 @@ _TARIFF_CODE = _string("TariffCodeType", "a national tariff code of 8 to 10 digi
 TariffCode = Annotated[str, _checks(_TARIFF_CODE), _TARIFF_CODE]
 HSEdition = Annotated[
     str,
-    Field(pattern="^(?:HS2012|HS2017|HS2022)$"),
+    Field(pattern=f"^(?:{'|'.join(HS_EDITIONS)})$"),
     XsdType(
         "HSEditionType",
         "xs:string",
         "an HS edition (HS2012, HS2017 or HS2022)",
-        enumeration=("HS2012", "HS2017", "HS2022"),
+        enumeration=HS_EDITIONS,
     ),
 ]
 _AGREEMENT_CODE = _string(
@@ -114,22 +116,24 @@ _CRITERION_CODE = _string(
     "CriterionCodeType", "an origin criterion code such as WO, PE, CTC or RVC", "[A-Z]{2,5}"
 )
 CriterionCode = Annotated[str, _checks(_CRITERION_CODE), _CRITERION_CODE]
+# one part of a document id: an issuer's organisation id, or a document number
+_ID_PART = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _DOCUMENT_NUMBER = _string(
     "DocumentNumberType",
     "a document number of letters, digits, '.', '_' or '-' (at most 64, no '/')",
-    "[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+    _ID_PART,
 )
 DocumentNumber = Annotated[str, _checks(_DOCUMENT_NUMBER), _DOCUMENT_NUMBER]
 _ORG_ID = _string(
     "OrganisationIdType",
     "an organisation id of letters, digits, '.', '_' or '-' (at most 64)",
-    "[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+    _ID_PART,
 )
 OrgId = Annotated[str, _checks(_ORG_ID), _ORG_ID]
 _DOCUMENT_ID = _string(
     "DocumentIdType",
     "a document id of the form issuer/number",
-    "[A-Za-z0-9][A-Za-z0-9._-]{0,63}/[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+    f"{_ID_PART}/{_ID_PART}",
 )
 DocumentId = Annotated[str, _checks(_DOCUMENT_ID), _DOCUMENT_ID]
 # Signed, so that a negative quantity reaches the business rules and gets their message there.
