@@ -43,9 +43,8 @@ class CertificateProfile:
     notes: tuple[str, ...] = ()
 
 
-def _parties(code: str, fallback: tuple[str, ...] = ()) -> frozenset[str]:
-    origin = ORIGIN_PROFILES.get(code)
-    return frozenset(origin.parties) if origin is not None else frozenset(fallback)
+def _parties(code: str) -> frozenset[str]:
+    return frozenset(ORIGIN_PROFILES[code].parties)
 
 
 # The boxes of the RCEP certificate (the form agreed under RCEP Art. 3.17.3(a), carrying the
@@ -179,7 +178,7 @@ PROFILES: dict[str, CertificateProfile] = {
         CertificateProfile(
             agreement="JTEPA",
             form="JTEPA Certificate of Origin",
-            parties=_parties("JTEPA", ("JP", "TH")),
+            parties=_parties("JTEPA"),
             criteria=frozenset({"WO", "PE", "PS"}),
             value_criteria=frozenset(),
             criteria_source="JTEPA Operational Procedures, certificate's preference criterion",
@@ -196,7 +195,7 @@ PROFILES: dict[str, CertificateProfile] = {
         CertificateProfile(
             agreement="JVEPA",
             form="JVEPA Certificate of Origin (Form VJ)",
-            parties=frozenset({"JP", "VN"}),
+            parties=_parties("JVEPA"),
             criteria=frozenset({"WO", "PE", "CTH", "CTC", "LVC", "SP", "DMI"}),
             value_criteria=frozenset({"LVC"}),
             criteria_source="JVEPA Implementing Agreement, Form VJ overleaf notes",
