@@ -24,7 +24,14 @@ from pydantic import BaseModel, ValidationError
 from documents.findings import Finding, fail, invalid
 from documents.models import MODELS, Document
 from documents.schemas import xml_schema
-from documents.xmlform import BY_ROOT, ROOTS, element_data, pointer_to_xpath, shape
+from documents.xmlform import (
+    BY_ROOT,
+    PREFIXES,
+    ROOTS,
+    element_data,
+    pointer_to_xpath,
+    shape,
+)
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 32
@@ -161,14 +168,6 @@ def _xml_document_type(root: etree._Element) -> str:
     )
 
 
-def _xsd_location(document_type: str, path: str | None) -> str:
-    if not path:
-        return "/"
-    ns, _root = ROOTS[document_type]
-    # libxml2 writes steps as /*[local-name()='X' and namespace-uri()='ns'] or /ns:X
-    return path.replace(f"{{{ns}}}", "")
-
-
 def _xsd_message(message: str, ns: str) -> str:
     text = message.replace(f"{{{ns}}}", "").strip()
     return text if text.endswith(".") else text + "."
@@ -204,8 +203,6 @@ def from_xml(data: bytes) -> Document:
 def _xsd_path_fixer(root: etree._Element, document_type: str) -> Any:
     """Turn libxml2's error paths (``/*/*[12]/*[5]`` for a default namespace) into named
     XPaths with the type's prefix (``/co:CertificateOfOrigin/co:IncludedItem[10]/co:…``)."""
-    from documents.xmlform import PREFIXES
-
     prefix = PREFIXES[document_type]
     tree = root.getroottree()
     namespaces = {k: v for k, v in (root.nsmap or {}).items() if k}
