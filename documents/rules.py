@@ -373,14 +373,8 @@ class _Checker:
                 f"{co.issuer} has already issued a document numbered {co.number}.",
             )
         if co.supersedes is not None:
-            old = self.registry.registered_certificate(co.supersedes)
-            if old is None:
-                self.add(
-                    f"{base}/supersedes",
-                    "certificate-not-on-ledger",
-                    f"{co.supersedes} is not a certificate of origin on the ledger.",
-                )
-            elif old.status != "current":
+            old = self.ledger_copy(co.supersedes, f"{base}/supersedes")
+            if old is not None and old.status != "current":
                 self.add(
                     f"{base}/supersedes",
                     f"certificate-{old.status}",
@@ -453,13 +447,8 @@ class _Checker:
             )
         if doc.co_reference is None:
             return
-        co = self.registry.registered_certificate(doc.co_reference)
+        co = self.ledger_copy(doc.co_reference, "/co_reference")
         if co is None:
-            self.add(
-                "/co_reference",
-                "certificate-not-on-ledger",
-                f"{doc.co_reference} is not a certificate of origin on the ledger.",
-            )
             return
         if doc.preference_claimed:
             self.claimed_certificate(doc, co)
@@ -505,14 +494,21 @@ class _Checker:
                 )
 
     def refers_to_certificate(self, reference: str) -> None:
-        if self.registry is None:
-            return
-        if self.registry.registered_certificate(reference) is None:
+        if self.registry is not None:
+            self.ledger_copy(reference, "/co_reference")
+
+    def ledger_copy(self, reference: str, at: str) -> RegisteredCertificate | None:
+        """The certificate ``reference`` names, as the ledger has it; a finding at ``at`` if
+        the ledger has none (only called with a registry)."""
+        assert self.registry is not None
+        co = self.registry.registered_certificate(reference)
+        if co is None:
             self.add(
-                "/co_reference",
+                at,
                 "certificate-not-on-ledger",
                 f"{reference} is not a certificate of origin on the ledger.",
             )
+        return co
 
 
 def _on_certificate(code: str, edition: str, subheadings: frozenset[tuple[str, str]]) -> bool:
