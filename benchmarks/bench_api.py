@@ -232,14 +232,35 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def with_cpu(pid: int, run: Any) -> dict[str, Any]:
-    """``run()``'s result plus the node's CPU milliseconds per request: a figure that other
-    processes on a shared machine disturb much less than rates and latencies."""
+def backlog(port: int) -> int:
+    """Entries acknowledged but not yet in a block (``pending`` in /v1/health)."""
+    import httpx
+
+    return int(httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=30).json()["pending"])
+
+
+def settle(port: int, timeout: float = 300) -> float:
+    """Wait until no entry waits for a block; return the seconds it took. Each run starts on a
+    settled node, so that none pays for the blocks of the run before it."""
+    started = time.monotonic()
+    while backlog(port) and time.monotonic() - started < timeout:
+        time.sleep(0.05)
+    return round(time.monotonic() - started, 2)
+
+
+def with_cpu(pid: int, port: int, run: Any) -> dict[str, Any]:
+    """``run()``'s result on a settled node, plus the node's CPU milliseconds per request (a
+    figure that other processes on a shared machine disturb much less than rates and
+    latencies), the backlog the run left and how long the node took to write it: a rate that
+    leaves a growing backlog is not one the node sustains."""
+    settle(port)
     before = cpu_seconds(pid)
     r: dict[str, Any] = run()
     after = cpu_seconds(pid)
     if before is not None and after is not None and r["requests"]:
         r["node_cpu_ms_per_request"] = round((after - before) * 1000 / r["requests"], 2)
+    r["backlog_after"] = backlog(port)
+    r["settle_s"] = settle(port)
     return r
 
 
@@ -257,6 +278,7 @@ def measure(
     for conns in args.connections:
         r = with_cpu(
             pid,
+            port,
             lambda conns=conns: run_loadgen(
                 workload=label,
                 mode="closed",
@@ -273,6 +295,7 @@ def measure(
     assert best is not None
     at70 = with_cpu(
         pid,
+        port,
         lambda: run_loadgen(
             workload=label,
             mode="open",
@@ -294,6 +317,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[8, 32, 64])
     parser.add_argument(
         "--only", choices=["provenance", "submissions"], help="measure one workload only"
+    )
+    parser.add_argument(
+        "--serve-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="pass an option to tradeledger serve (e.g. --serve-option=--block-max-backlog=1000)",
     )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
@@ -319,7 +349,17 @@ def main() -> None:
         doc_ids = certificate_ids(home)
         port = free_port()
         node = subprocess.Popen(
-            [*CLI, "serve", "--home", str(home), "--port", str(port), "--log-level", "warning"],
+            [
+                *CLI,
+                "serve",
+                "--home",
+                str(home),
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                *args.serve_option,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
