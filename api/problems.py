@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.errors import PROBLEM_BASE, PayloadTooLarge, TradeLedgerError
+from ledger.errors import PROBLEM_BASE, NodeBusy, PayloadTooLarge, TradeLedgerError
 
 PROBLEM_JSON = "application/problem+json"
 DEFAULT_BODY_LIMIT = 5 * 1024 * 1024
@@ -37,7 +37,11 @@ def problem_response(
 
 
 def error_response(exc: TradeLedgerError, instance: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="tradeledger"'} if exc.status == 401 else None
+    headers: dict[str, str] | None = None
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="tradeledger"'}
+    elif isinstance(exc, NodeBusy):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(exc.problem(instance=instance), exc.status, headers)
 
 

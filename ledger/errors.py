@@ -35,7 +35,8 @@ The tree, at a glance::
     │   ├── BlockInvalid, MerkleRootMismatch, ChainBroken, CheckpointInvalid
     │   └── ProofInvalid
     ├── ConfigurationError            500  a home, genesis or settings file is unusable (exit 2)
-    └── StorageError                  503  the database failed (exit 2)
+    ├── StorageError                  503  the database failed (exit 2)
+    └── NodeBusy                      503  too much is waiting for a block; retry (exit 2)
 """
 
 from __future__ import annotations
@@ -294,3 +295,17 @@ class StorageError(TradeLedgerError):
     title = "The ledger store failed"
     status = 503
     exit_code = 2
+
+
+class NodeBusy(TradeLedgerError):
+    """The node has as many entries waiting for a block as it holds; nothing was recorded.
+    ``retry_after`` (seconds) becomes the answer's ``Retry-After`` header."""
+
+    code = "node-busy"
+    title = "The node is busy"
+    status = 503
+    exit_code = 2
+
+    def __init__(self, detail: str, *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after

@@ -12,6 +12,12 @@ A submission's life, in the order that makes "nothing acknowledged is ever lost"
    ``max_entries`` are waiting, stores it durably, hands it to ``on_block`` (the node's index)
    and deletes its entries from the journal.
 
+The journal acknowledges faster than blocks are written and indexed, so without a bound the
+entries waiting for a block could grow for as long as submissions outpace the block thread
+(memory, and "in a block within ``interval``" lost). :meth:`Sequencer.room` says how many more
+may wait (``max_backlog``); the HTTP layer holds submissions while there is none
+(``api.admission``) and is told after each cut (:meth:`Sequencer.add_cut_listener`).
+
 On start-up, entries still in the journal (acknowledged but not in a block when the node
 stopped) are offered again, in journal order, before anything new; ones that reached a block
 after all are recognised as duplicates and dropped.
@@ -174,14 +180,22 @@ class Sequencer:
         *,
         interval: float = 0.2,
         max_entries: int = 500,
+        max_backlog: int | None = None,
         ack_timeout: float = 30.0,
+        admission_timeout: float = 10.0,
     ) -> None:
         self.writer = writer
         self.journal = journal
         self.on_block = on_block
         self.interval = interval
         self.max_entries = max_entries
+        #: entries that may wait for a block (default: one full block waiting while another is
+        #: written, so the block thread always has a full block ready)
+        self.max_backlog = max(max_backlog or max_entries, max_entries)
         self.ack_timeout = ack_timeout
+        #: how long a submission may wait for room in the backlog before it is refused
+        self.admission_timeout = admission_timeout
+        self._cut_listeners: list[Callable[[], None]] = []
         self._submit_lock = threading.Lock()  # offer + enqueue in one order
         self._journal_cv = threading.Condition()
         self._queue: list[_Ticket] = []
@@ -286,6 +300,18 @@ class Sequencer:
     def pending_count(self) -> int:
         return self.writer.pending_count()
 
+    def room(self) -> int:
+        """How many more entries may wait for a block now (0 when the backlog is full)."""
+        return max(0, self.max_backlog - self.writer.pending_count())
+
+    def add_cut_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the block thread) after each block is cut: there is room."""
+        self._cut_listeners.append(listener)
+
+    def remove_cut_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._cut_listeners:
+            self._cut_listeners.remove(listener)
+
     # -- threads ------------------------------------------------------------------------------
 
     def _journal_loop(self) -> None:
@@ -346,6 +372,11 @@ class Sequencer:
             return
         self.blocks_cut += 1
         stored = time.monotonic()
+        for listener in list(self._cut_listeners):
+            try:
+                listener()
+            except Exception as exc:  # a listener must not stop blocks being cut
+                log.error("cut listener failed", extra={"error": str(exc)})
         try:
             self.on_block(summary)
         except Exception as exc:  # the block is stored; the index catches up on restart

@@ -167,6 +167,7 @@ class LedgerNode:
         *,
         block_interval: float = 0.2,
         block_max_entries: int = 500,
+        block_max_backlog: int | None = None,
     ) -> None:
         self.home = home
         self.consortium = home.consortium()
@@ -204,6 +205,7 @@ class LedgerNode:
             self._on_block,
             interval=block_interval,
             max_entries=block_max_entries,
+            max_backlog=block_max_backlog,
         )
         self.started = time.time()
         self._open = False

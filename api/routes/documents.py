@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api import acknowledgements
+from api import acknowledgements, admission
 from api.deps import CallerDep, NodeDep, json_response
 from api.routes.common import problems
 from api.schemas import (
@@ -85,7 +85,7 @@ _SUBMIT_BODY = {
         "Either a document (JSON or XML; the Content-Type says which) with `event` naming "
         "what it is, signed by this node with the caller organisation's key; or an entry the "
         f"caller signed itself (`{ENTRY_MEDIA_TYPE}`: base64 envelope and payload). The answer "
-        "comes only once the entry is durably journaled; it is in a block within 200 ms. "
+        "comes only once the entry is durably journaled; it is normally in a block within 200 ms. "
         "Who may submit what: issuing authorities `co.issued`, `co.amended`, `co.revoked`; "
         "exporters `co.application`, `origin.declaration`; customs declarations and "
         "verification for their own country; banks `bank.presentation`. A certificate "
@@ -94,7 +94,9 @@ _SUBMIT_BODY = {
         "refuses the certificate (422 `origin-not-supported`, per-item reasons) unless the "
         "evidence supports its claimed origin criterion; on success the certificate is "
         "recorded with `origin_determinations` (digests, not the bills of materials) and the "
-        "evidence as a separate confidential `origin.evidence` entry."
+        "evidence as a separate confidential `origin.evidence` entry. When as many entries "
+        "wait for a block as the node holds, a submission waits for room (up to 10 s), then "
+        "gets 503 `node-busy` with `Retry-After`, having recorded nothing."
     ),
     openapi_extra={"requestBody": _SUBMIT_BODY},
     responses=problems(401, 403, 409, 413, 415, 422, 503),
@@ -139,7 +141,8 @@ async def _journaled(
 ) -> dict[str, object]:
     """Check and queue the entries (a document's, and its origin evidence's if it has one),
     then wait for the journal's durable commit without holding a thread (many submissions
-    share one commit)."""
+    share one commit). First, wait for room in the node's block backlog (``api.admission``)."""
+    await admission.enter(node.sequencer, node.sequencer.admission_timeout)
     durable, on_done = acknowledgements.for_running_loop().future()
 
     def check_and_queue() -> dict[str, object]:

@@ -58,6 +58,13 @@ def serve(
     block_max_entries: int = typer.Option(
         500, "--block-max-entries", min=1, help="Cut a block as soon as this many are waiting."
     ),
+    block_max_backlog: int = typer.Option(
+        0,
+        "--block-max-backlog",
+        min=0,
+        help="Entries that may wait for a block (0: --block-max-entries); further "
+        "submissions wait for room, then get 503 node-busy.",
+    ),
     body_limit: int = typer.Option(
         5 * 1024 * 1024, "--body-limit", min=1024, help="Largest request body (bytes)."
     ),
@@ -83,6 +90,7 @@ def serve(
         node_home,
         block_interval=block_interval_ms / 1000,
         block_max_entries=block_max_entries,
+        block_max_backlog=block_max_backlog or None,
     )
     # What start-up loaded (the Merkle tree in memory, the consortium) lives as long as the
     # node: keep it out of the garbage collector's full passes, which would pause requests.
