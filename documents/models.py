@@ -1,7 +1,7 @@
 """The trade documents the ledger records, as pydantic v2 models.
 
 A certificate of origin (:class:`CertificateOfOrigin`) carries the minimum information of RCEP
-Annex 3B and the sixteen boxes of the RCEP certificate form; what differs between agreements
+Annex 3B and the seventeen boxes of the RCEP certificate form; what differs between agreements
 (criterion codes, which criteria need an FOB value, the box layout) is data in
 :mod:`documents.profiles`. Declarations (:class:`DeclarationOfOrigin`,
 :class:`CustomsDeclaration`) and the lifecycle events that refer to a certificate (application,

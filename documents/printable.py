@@ -1,4 +1,4 @@
-"""A certificate of origin on paper: a PDF laid out like Form RCEP (boxes 1–16) with a QR code
+"""A certificate of origin on paper: a PDF laid out like Form RCEP (boxes 1–17) with a QR code
 that opens the certificate's ``/verify`` page.
 
 Exporters still print and e-mail certificates; whoever holds the paper scans the code and sees
@@ -30,7 +30,15 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.doctemplate import LayoutError
 
+from documents.profiles import RCEP_BOXES
 from ledger.errors import InvalidInput
+
+#: "N. title" of the box that holds each certificate field, as the profile (and Form RCEP)
+#: numbers and titles them: what is printed under a title follows the profile by construction
+_TITLE_OF = {f: f"{box.number}. {box.title}" for box in RCEP_BOXES for f in box.fields}
+#: boxes 6 to 10, the item table's first columns, by the field each prints
+_ITEM_COLUMNS = ("item_number", "marks", "packages", "hs_code", "origin_criterion")
+_OFFICIAL_USE = next(f"{b.number}. {b.title}" for b in RCEP_BOXES if not b.fields)
 
 AGREEMENT_TITLES = {
     "RCEP": "REGIONAL COMPREHENSIVE ECONOMIC PARTNERSHIP AGREEMENT",
@@ -336,7 +344,7 @@ def _top(
     rows = [
         [
             _box(
-                "1. Goods consigned from (exporter's name, address and country)",
+                _TITLE_OF["/exporter"],
                 party_lines(co.get("exporter")),
                 styles,
             ),
@@ -345,7 +353,7 @@ def _top(
         ],
         [
             _box(
-                "2. Goods consigned to (importer's / consignee's name, address, country)",
+                _TITLE_OF["/importer"],
                 party_lines(co.get("importer")),
                 styles,
             ),
@@ -354,15 +362,15 @@ def _top(
         ],
         [
             _box(
-                "3. Producer's name, address and country (if known)",
+                _TITLE_OF["/producer"],
                 party_lines(co.get("producer"))
                 or ["UNKNOWN" if co.get("producer") is None else ""],
                 styles,
             ),
-            _box("5. For official use", box5, styles),
+            _box(_OFFICIAL_USE, box5, styles),
             "",
         ],
-        [_box("4. Means of transport and route (if known)", box4, styles), "", ""],
+        [_box(_TITLE_OF["/transport"], box4, styles), "", ""],
     ]
     style = TableStyle(
         [
@@ -380,13 +388,12 @@ def _top(
 
 def _goods(co: Mapping[str, Any], styles: Mapping[str, ParagraphStyle], width: float) -> Table:
     headers = [
-        "6. Item number",
-        "7. Marks and numbers on packages",
-        "8. Number and kind of packages; and description of goods",
-        "9. HS code of the goods (6-digit level)",
-        "10. Origin conferring criterion",
-        f"11. {_text(co.get('agreement')) or 'RCEP'} country of origin",
-        "12. Quantity (gross weight or other measurement), and value (FOB) where RVC is applied",
+        *(_TITLE_OF[f"/items/*/{f}"] for f in _ITEM_COLUMNS),
+        # the form names its agreement here; a certificate under another prints that one's
+        _TITLE_OF["/items/*/country_of_origin"].replace(
+            "RCEP", _text(co.get("agreement")) or "RCEP", 1
+        ),
+        _TITLE_OF["/items/*/quantity"],
     ]
     rows: list[list[Any]] = [[Paragraph(_esc(h), styles["label"]) for h in headers]]
     for item in items_of(co):
@@ -452,21 +459,25 @@ def _bottom(
         signature_text(co.get("certification")) or f"Issue date: {_text(co.get('issue_date'))}",
         "Place and date, signature and seal or stamp of issuing body",
     ]
-    flags = "    ".join(
-        (
-            _checkbox(bool(co.get("back_to_back")), "Back-to-back certificate of origin"),
-            _checkbox(bool(co.get("third_party_invoicing")), "Third-party invoicing"),
-            _checkbox(bool(co.get("issued_retroactively")), "Issued retroactively"),
+    flags = (
+        _TITLE_OF["/back_to_back"].split(" ", 1)[0]
+        + "    "
+        + "    ".join(
+            (
+                _checkbox(bool(co.get("back_to_back")), "Back-to-back certificate of origin"),
+                _checkbox(bool(co.get("third_party_invoicing")), "Third-party invoicing"),
+                _checkbox(bool(co.get("issued_retroactively")), "Issued retroactively"),
+            )
         )
     )
     rows = [
         [
-            _box("13. Invoice number(s) and date of invoice(s)", [invoice_line], styles),
-            _box("14. Remarks", remarks, styles),
+            _box(_TITLE_OF["/invoice"], [invoice_line], styles),
+            _box(_TITLE_OF["/remarks"], remarks, styles),
         ],
         [
-            _box("15. Declaration by the exporter or producer", declaration, styles),
-            _box("16. Certification", certification, styles),
+            _box(_TITLE_OF["/exporter_declaration"], declaration, styles),
+            _box(_TITLE_OF["/certification"], certification, styles),
         ],
         [Paragraph(_esc(flags), styles["base"]), ""],
     ]

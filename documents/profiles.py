@@ -48,18 +48,22 @@ def _parties(code: str) -> frozenset[str]:
 
 
 # The boxes of the RCEP certificate (the form agreed under RCEP Art. 3.17.3(a), carrying the
-# minimum information of Annex 3B).
+# minimum information of Annex 3B), numbered and titled as printed on Form RCEP: the importer
+# is box 2 and the producer box 3, unlike Form E, and the back-to-back, third-party invoicing
+# and retroactive issue marks are box 17. documents.printable prints these titles.
 RCEP_BOXES: tuple[Box, ...] = (
-    Box("1", "Exporter's name, address and country", ("/exporter",)),
-    Box("2", "Producer's name, address and country (if known)", ("/producer",)),
-    Box("3", "Importer's or consignee's name, address and country", ("/importer",)),
+    Box("1", "Goods consigned from (exporter's name, address and country)", ("/exporter",)),
+    Box(
+        "2", "Goods consigned to (importer's / consignee's name, address, country)", ("/importer",)
+    ),
+    Box("3", "Producer's name, address and country (if known)", ("/producer",)),
     Box("4", "Means of transport and route (if known)", ("/transport",)),
-    Box("5", "For official use (preferential treatment given or not given)", ()),
+    Box("5", "For official use", ()),
     Box("6", "Item number", ("/items/*/item_number",)),
     Box("7", "Marks and numbers on packages", ("/items/*/marks",)),
     Box(
         "8",
-        "Number and kind of packages; description of goods",
+        "Number and kind of packages; and description of goods",
         ("/items/*/packages", "/items/*/description"),
     ),
     Box("9", "HS code of the goods (6-digit level)", ("/items/*/hs_code", "/items/*/hs_edition")),
@@ -70,21 +74,21 @@ RCEP_BOXES: tuple[Box, ...] = (
         "Quantity (gross weight or other measurement), and value (FOB) where RVC is applied",
         ("/items/*/quantity", "/items/*/unit", "/items/*/fob_value", "/items/*/currency"),
     ),
-    Box("13", "Invoice number(s) and date(s)", ("/invoice",)),
+    Box("13", "Invoice number(s) and date of invoice(s)", ("/invoice",)),
+    Box("14", "Remarks", ("/remarks", "/supersedes")),
+    Box("15", "Declaration by the exporter or producer", ("/exporter_declaration",)),
+    Box("16", "Certification", ("/certification", "/issuer", "/number", "/issue_date")),
     Box(
-        "13a",
-        "Issued retroactively / back-to-back / third-party invoicing",
+        "17",
+        "Back-to-back certificate of origin / third-party invoicing / issued retroactively",
         (
-            "/issued_retroactively",
             "/back_to_back",
             "/original_certificate",
             "/third_party_invoicing",
             "/invoicing_operator",
+            "/issued_retroactively",
         ),
     ),
-    Box("14", "Remarks", ("/remarks", "/supersedes")),
-    Box("15", "Declaration by the exporter", ("/exporter_declaration",)),
-    Box("16", "Certification", ("/certification", "/issuer", "/number", "/issue_date")),
 )
 
 # Form AJ (AJCEP Annex 4, Operational Certification Procedures): the ASEAN-style layout.

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1", tags=["documents"])
     "/documents/{document_id:path}/pdf",
     summary="The certificate as a printable PDF",
     description=(
-        "A certificate of origin laid out like its agreement's form (Form RCEP boxes 1–16), "
+        "A certificate of origin laid out like its agreement's form (Form RCEP boxes 1–17), "
         "with a QR code that opens its `/verify` page on this node, carrying the document "
         "digest so that whoever scans it sees the goods. Parties to the document and auditors "
         "only (others get 404); a revoked, superseded or expired certificate prints its status "

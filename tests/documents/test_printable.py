@@ -15,8 +15,11 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from documents.printable import items_of, quantity_text, render_certificate_pdf, verify_url
+from documents.profiles import RCEP_BOXES
 from ledger.errors import InvalidInput
 from nodes.cli.main import app
+
+PROFILE_TITLES = {b.number: f"{b.number}. {b.title}" for b in RCEP_BOXES}
 
 
 def certificate(**extra: Any) -> dict[str, Any]:
@@ -91,6 +94,19 @@ def test_the_form_boxes_and_the_qr_code() -> None:
         assert expected in text, expected
     assert "LEDGER STATUS" not in text
     assert scanned(pdf) == [link]
+
+
+def test_each_party_is_printed_in_its_form_rcep_box() -> None:
+    producer = {"name": "Kobe Spindle Works", "country": "JP"}
+    text = text_of(render_certificate_pdf(certificate(producer=producer, back_to_back=True)))
+    order = [
+        text.index(PROFILE_TITLES["2"]),
+        text.index("Công ty Nhập khẩu Sài Gòn"),
+        text.index(PROFILE_TITLES["3"]),
+        text.index("Kobe Spindle Works"),
+    ]
+    assert order == sorted(order)
+    assert "17. ☒ Back-to-back certificate of origin" in text
 
 
 def test_a_sparse_certificate_still_prints() -> None:

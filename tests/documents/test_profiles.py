@@ -44,9 +44,12 @@ def test_criteria_and_validity(p: CertificateProfile) -> None:
     assert {"JP"} <= p.parties
 
 
-def test_rcep_form_has_sixteen_boxes_and_every_origin_engine_code() -> None:
+def test_rcep_form_has_seventeen_boxes_and_every_origin_engine_code() -> None:
     rcep = PROFILES["RCEP"]
-    assert [b.number for b in rcep.boxes if b.number.isdigit()] == [str(n) for n in range(1, 17)]
+    assert [b.number for b in rcep.boxes] == [str(n) for n in range(1, 18)]
+    # as printed on Form RCEP: importer in box 2, producer in box 3 (Form E has them swapped)
+    fields = {b.number: b.fields for b in rcep.boxes}
+    assert fields["2"] == ("/importer",) and fields["3"] == ("/producer",)
     for code in ("RCEP", "AJCEP", "JTEPA"):
         printed = {c for c in ORIGIN_PROFILES[code].criterion_codes.values() if c}
         assert printed <= PROFILES[code].criteria, code
