@@ -17,6 +17,8 @@ import asyncio
 import threading
 import weakref
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from ledger.errors import NodeBusy
 from nodes.sequencer import Sequencer
@@ -38,6 +40,9 @@ class Admission:
         self._lock = threading.Lock()
         self._wake_pending = False
         self._recheck: asyncio.TimerHandle | None = None
+        # let in and not yet queued (nor refused): the room they will take is not in the
+        # sequencer's count yet, and letting others into it would overshoot the bound
+        self._in_flight = 0
         sequencer.add_cut_listener(self._on_cut)
 
     @property
@@ -47,10 +52,15 @@ class Admission:
             raise ReferenceError("the node is gone")
         return sequencer
 
+    def _room(self) -> int:
+        return self.sequencer.room() - self._in_flight
+
     async def enter(self, timeout: float) -> None:
-        """Return once the submission may be checked and queued; raise :class:`NodeBusy`
-        after ``timeout`` seconds without room."""
-        if not self._waiting and self.sequencer.room() > 0:
+        """Return once the submission may be checked and queued (then call :meth:`leave` once
+        it is queued or refused); raise :class:`NodeBusy` after ``timeout`` seconds without
+        room."""
+        if not self._waiting and self._room() > 0:
+            self._in_flight += 1
             return
         turn: asyncio.Future[None] = self.loop.create_future()
         self._waiting.append(turn)
@@ -66,6 +76,8 @@ class Admission:
         try:
             await turn
         except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._in_flight -= 1  # let in, but its request was cancelled before it ran
             if timed_out:
                 raise NodeBusy(
                     f"{self.sequencer.max_backlog} entries are waiting for a block and none "
@@ -74,6 +86,13 @@ class Admission:
             raise  # the request itself was cancelled
         finally:
             expiry.cancel()
+
+    def leave(self) -> None:
+        """The submission let in by :meth:`enter` is queued (now in the sequencer's count) or
+        was refused."""
+        self._in_flight -= 1
+        if self._waiting:  # a refused one leaves its room to the next in line
+            self._admit()
 
     def close(self) -> None:
         sequencer = self._sequencer()
@@ -100,11 +119,12 @@ class Admission:
         if self._recheck is not None:
             self._recheck.cancel()
             self._recheck = None
-        room = self.sequencer.room()
+        room = self._room()
         while self._waiting and room > 0:
             turn = self._waiting.popleft()
             if not turn.done():  # else its request gave up
                 turn.set_result(None)
+                self._in_flight += 1
                 room -= 1
         self._schedule_recheck()
 
@@ -116,8 +136,10 @@ class Admission:
 _BY_SEQUENCER: weakref.WeakKeyDictionary[Sequencer, Admission] = weakref.WeakKeyDictionary()
 
 
-async def enter(sequencer: Sequencer, timeout: float) -> None:
-    """Wait for room in ``sequencer``'s backlog (see :class:`Admission`)."""
+@asynccontextmanager
+async def admitted(sequencer: Sequencer, timeout: float) -> AsyncIterator[None]:
+    """Hold the submission until there is room in ``sequencer``'s backlog (see
+    :class:`Admission`); its body should check and queue it, or refuse it."""
     loop = asyncio.get_running_loop()
     admission = _BY_SEQUENCER.get(sequencer)
     if admission is None or admission.loop is not loop:
@@ -125,3 +147,7 @@ async def enter(sequencer: Sequencer, timeout: float) -> None:
             admission.close()
         admission = _BY_SEQUENCER[sequencer] = Admission(loop, sequencer)
     await admission.enter(timeout)
+    try:
+        yield
+    finally:
+        admission.leave()

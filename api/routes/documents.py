@@ -142,16 +142,19 @@ async def _journaled(
     """Check and queue the entries (a document's, and its origin evidence's if it has one),
     then wait for the journal's durable commit without holding a thread (many submissions
     share one commit). First, wait for room in the node's block backlog (``api.admission``)."""
-    await admission.enter(node.sequencer, node.sequencer.admission_timeout)
     durable, on_done = acknowledgements.for_running_loop().future()
 
     def check_and_queue() -> dict[str, object]:
         return node.enqueue_all(prepare(), on_done)
 
-    if body_size <= INLINE_BODY_LIMIT:
-        result = check_and_queue()
-    else:
-        result = await run_in_threadpool(check_and_queue)
+    async def checked_and_queued() -> dict[str, object]:
+        if body_size <= INLINE_BODY_LIMIT:
+            return check_and_queue()
+        return await run_in_threadpool(check_and_queue)
+
+    timeout = node.sequencer.admission_timeout
+    async with admission.admitted(node.sequencer, timeout):
+        result = await checked_and_queued()
     # a timer instead of asyncio.wait_for, which wraps every wait in extra futures
     timed_out = False
 
