@@ -80,6 +80,21 @@ _REFERS_TO_CO = frozenset(
     }
 )
 
+#: The fields by which a document names another one on the ledger.
+_REFERENCE_FIELDS = ("co_reference", "supersedes")
+
+
+class DocumentsPending(Exception):
+    """A submission names documents whose defining entries were acknowledged a moment ago but
+    are not indexed yet, so the rules cannot see them. Not a user-facing error: the HTTP layer
+    waits until :meth:`LedgerNode.pending_documents` clears and prepares the submission again,
+    so that a declaration sent right after its certificate's 201 is judged as the ledger will
+    be, not refused as naming a certificate that is not on it."""
+
+    def __init__(self, document_ids: list[str]) -> None:
+        super().__init__(", ".join(document_ids))
+        self.document_ids = document_ids
+
 
 class MemoryTree:
     """Every complete-subtree hash of the log, in memory (``ledger.merkle.SubtreeHashes``).
@@ -799,6 +814,7 @@ class LedgerNode:
         body, evidence = origin_gate.take_evidence(body, media, event)
         fields = bridge.parse_document(body, media)
         origin_gate.refuse_node_fields(fields)
+        self._require_named_indexed(fields)
         digest = bridge.validate(body, media, event, self.registry)
         subject, refs = self._derive(caller, event, fields)
         if evidence is None:
@@ -826,6 +842,18 @@ class LedgerNode:
         )
         return self._remember_prepared([co, proof], _Prepared())
 
+    def pending_documents(self, document_ids: list[str]) -> list[str]:
+        """Those of ``document_ids`` whose defining entries are acknowledged but not indexed."""
+        with self._claims_lock:
+            return [d for d in document_ids if d in self._claims]
+
+    def _require_named_indexed(self, fields: dict[str, Any]) -> None:
+        """Raise :class:`DocumentsPending` if the document names one not indexed yet."""
+        named = [v.strip() for k in _REFERENCE_FIELDS if isinstance(v := fields.get(k), str)]
+        pending = self.pending_documents(named) if named else []
+        if pending:
+            raise DocumentsPending(pending)
+
     def _remember_prepared(self, entries: list[Entry], prepared: _Prepared) -> list[Entry]:
         if len(self._prepared) >= 50_000:  # a safety net: enqueue_all forgets refusals
             self._prepared.clear()
@@ -851,6 +879,7 @@ class LedgerNode:
             raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
         if entry.type in DOCUMENT_EVENTS:
             fields = bridge.parse_document(payload, entry.content_type)
+            self._require_named_indexed(fields)
             subject, _refs = self._derive(caller, entry.type, fields)
             if entry.subject != subject:
                 raise InvalidInput(

@@ -24,9 +24,9 @@ from api.schemas import (
     SubmissionResponse,
 )
 from ledger.entries import Entry
-from ledger.errors import InvalidInput, StorageError
+from ledger.errors import InvalidInput, NodeBusy, StorageError
 from nodes import documents_bridge as bridge
-from nodes.service import DOCUMENT_EVENTS, ENTRY_MEDIA_TYPE, LedgerNode
+from nodes.service import DOCUMENT_EVENTS, ENTRY_MEDIA_TYPE, DocumentsPending, LedgerNode
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -154,7 +154,18 @@ async def _journaled(
 
     timeout = node.sequencer.admission_timeout
     async with admission.admitted(node.sequencer, timeout):
-        result = await checked_and_queued()
+        try:
+            result = await checked_and_queued()
+        except DocumentsPending as pending:
+            # it names a document acknowledged a moment ago: judge it once that one is indexed
+            await _until_indexed(node, pending.document_ids, timeout)
+            try:
+                result = await checked_and_queued()
+            except DocumentsPending as still:
+                raise NodeBusy(
+                    f"{still} is still being written to a block; nothing was recorded, send "
+                    "it again"
+                ) from None
     # a timer instead of asyncio.wait_for, which wraps every wait in extra futures
     timed_out = False
 
@@ -173,6 +184,15 @@ async def _journaled(
     finally:
         timer.cancel()
     return result
+
+
+async def _until_indexed(node: LedgerNode, document_ids: list[str], timeout: float) -> None:
+    """Wait (polling: this is the rare race of a submission right behind the one it names)
+    until the documents are indexed, or ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while node.pending_documents(document_ids) and loop.time() < deadline:
+        await asyncio.sleep(0.01)
 
 
 def _signed_entry(body: bytes) -> tuple[bytes, bytes]:

@@ -22,7 +22,7 @@ from nodes.home import NodeHome
 from nodes.service import LedgerNode
 from nodes.tokens import create_token
 from tests.api.conftest import USERS, free_port, serve_in_thread
-from tests.api.test_api import certificate, new_number
+from tests.api.test_api import certificate, declaration, new_number
 
 
 @dataclass
@@ -156,3 +156,26 @@ def test_waiting_submissions_are_let_in_as_room_allows(stalled: StalledNode) -> 
     assert len(backlogs) == 6
     assert max(backlogs) <= 2  # the bound held while they were let in
     stalled.wait_for_pending(0)
+
+
+def test_a_submission_naming_a_certificate_stuck_before_its_block_gets_503(
+    stalled: StalledNode,
+) -> None:
+    stalled.node.sequencer.admission_timeout = 0.3
+    issued = stalled.submit(new_number())
+    assert issued.status_code == 201
+    co_id = issued.json()["document_id"]
+    customs = create_token(stalled.node.store, stalled.node.consortium, *USERS["vn_customs"])
+    journaled = stalled.node.journal.count()
+    with httpx.Client(base_url=stalled.base_url, timeout=30) as client:
+        answer = client.post(
+            "/v1/documents",
+            params={"event": "customs.import_declaration"},
+            json=declaration("import", co_id),
+            headers={"Authorization": f"Bearer {customs}"},
+        )
+    assert answer.status_code == 503
+    assert answer.json()["code"] == "node-busy"
+    assert co_id in answer.json()["detail"]
+    assert answer.headers["retry-after"] == "1"
+    assert stalled.node.journal.count() == journaled  # nothing recorded

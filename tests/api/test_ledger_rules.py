@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from api.routes.documents import INLINE_BODY_LIMIT
+from ledger.entries import parse_entry
 from ledger.errors import Conflict
 from nodes.demo import run_demo
 from nodes.home import NodeHome
@@ -291,3 +292,58 @@ def test_a_refused_submission_leaves_nothing_behind_in_the_node(tmp_path: Path) 
     finally:
         node.close()
     assert first[0].entry_hash not in node._prepared
+
+
+def test_a_declaration_sent_right_after_its_certificate_is_judged_against_it(
+    tmp_path: Path,
+) -> None:
+    # blocks every 0.6 s: the declaration arrives while its certificate is acknowledged but
+    # not yet in a block (nor indexed), which once gave 422 certificate-not-on-ledger
+    home = NodeHome(tmp_path)
+    run_demo(home, 40).store.dispose()
+    node = LedgerNode.open(home, block_interval=0.6)
+    tokens = {
+        user: create_token(node.store, node.consortium, *USERS[user])
+        for user in ("issuer", "vn_customs", "th_customs")
+    }
+    port = free_port()
+    server, thread = serve_in_thread(node, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+
+            def post_as(user: str, event: str, doc: dict[str, Any]) -> httpx.Response:
+                return client.post(
+                    "/v1/documents",
+                    params={"event": event},
+                    json=doc,
+                    headers={"Authorization": f"Bearer {tokens[user]}"},
+                )
+
+            issued = post_as("issuer", "co.issued", certificate(new_number()))
+            assert issued.status_code == 201
+            co_id = issued.json()["document_id"]
+            assert node.pending_documents([co_id]) == [co_id]  # the race is on
+            declared = post_as(
+                "vn_customs", "customs.import_declaration", declaration("import", co_id)
+            )
+            assert declared.status_code == 201, declared.text
+            stored = node._entry_by_hash(bytes.fromhex(declared.json()["entry_hash"]))
+            deadline = time.monotonic() + 10
+            while stored is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+                stored = node._entry_by_hash(bytes.fromhex(declared.json()["entry_hash"]))
+            assert list(parse_entry(stored.envelope).refs) == [issued.json()["entry_hash"]]
+            # the rules still apply once the certificate is seen: customs of another country
+            # may not file against it, however soon after it they try
+            again = post_as("issuer", "co.issued", certificate(new_number()))
+            other = post_as(
+                "th_customs",
+                "customs.import_declaration",
+                declaration("import", again.json()["document_id"]),
+            )
+            assert other.status_code in (403, 422), other.text
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        node.close()
