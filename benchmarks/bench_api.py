@@ -9,7 +9,13 @@
 3. for each workload, finds the maximum rate with a closed loop (N connections, each sending
    its next request when the last is answered), then offers 70 % of that rate in an open loop
    (requests scheduled at fixed intervals; latency measured from the scheduled time, so a
-   stalled server is not hidden by coordinated omission) and reports p50/p99 latency.
+   stalled server is not hidden by coordinated omission) and reports p50/p99 latency;
+4. starts every run on a settled node (nothing waiting for a block) and reports the backlog
+   the run left (``backlog_after``) and how long the node took to write it (``settle_s``).
+   The node bounds that backlog (``--block-max-backlog``), so the closed loop's rate is one
+   the node sustains, not an acknowledgement rate with blocks piling up behind it.
+
+    python benchmarks/bench_api.py --only submissions --serve-option=--block-max-backlog=1000
 
 Targets (issue 5): >= 1,000 provenance reads/s and >= 500 submissions/s, p99 < 100 ms at 70 %.
 """
