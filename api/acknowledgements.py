@@ -24,10 +24,18 @@ class Acknowledgements:
     """Settles futures of one event loop from another thread, one wake-up per burst."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        # weak, so that _BY_LOOP (weak keys) can let a finished loop go
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._ready: list[tuple[asyncio.Future[None], TradeLedgerError | None]] = []
         self._wake_pending = False
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the event loop these acknowledgements were for is gone")
+        return loop
 
     def future(self) -> tuple[asyncio.Future[None], OnDone]:
         """A future on the loop, and the callback (for any thread) that settles it."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 
 import pytest
 
+from api import acknowledgements
 from api.acknowledgements import Acknowledgements, for_running_loop
 from ledger.errors import StorageError
 
@@ -56,3 +58,14 @@ def test_one_dispatcher_per_loop() -> None:
     assert c is not a
     with pytest.raises(RuntimeError):
         for_running_loop()
+
+
+def test_a_finished_loop_is_not_kept_alive_by_its_acknowledgements() -> None:
+    async def main() -> None:
+        for_running_loop()
+
+    before = len(acknowledgements._BY_LOOP)
+    for _ in range(3):
+        asyncio.run(main())
+    gc.collect()
+    assert len(acknowledgements._BY_LOOP) == before
