@@ -812,10 +812,10 @@ class LedgerNode:
             )
         media = bridge.media_type(content_type)
         body, evidence = origin_gate.take_evidence(body, media, event)
-        fields = bridge.parse_document(body, media)
+        fields, parsed = bridge.read_document(body, media)
         origin_gate.refuse_node_fields(fields)
         self._require_named_indexed(fields)
-        digest = bridge.validate(body, media, event, self.registry)
+        digest = bridge.validate(body, media, event, self.registry, parsed)
         subject, refs = self._derive(caller, event, fields)
         if evidence is None:
             entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
