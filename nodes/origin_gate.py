@@ -168,11 +168,11 @@ def gate(doc: dict[str, Any], evidence: list[Any], *, home: Path | None) -> Gate
     exporting = _country(doc, "exporting_country", "exporter")
     importing = _country(doc, "importing_country", "importer")
     items = doc.get("items")
-    by_number: dict[int, dict[str, Any]] = {}
+    by_number: dict[int, tuple[int, dict[str, Any]]] = {}  # item number -> (index, item)
     if isinstance(items, list):
-        for item in items:
+        for index, item in enumerate(items):
             if isinstance(item, dict) and isinstance(item.get("item_number"), int):
-                by_number[item["item_number"]] = item
+                by_number[item["item_number"]] = (index, item)
     checked: list[EvidencedItem] = []
     refused: list[dict[str, Any]] = []
     seen: set[int] = set()
@@ -193,13 +193,13 @@ def gate(doc: dict[str, Any], evidence: list[Any], *, home: Path | None) -> Gate
                 f"item {number} has evidence twice", location=f"{where}/item_number"
             )
         seen.add(number)
-        item = by_number[number]
+        index, item = by_number[number]
         claimed = _text(item.get("origin_criterion"))
         product = _hs6(item.get("hs_code"))
         if claimed is None or product is None:
             raise InvalidInput(
                 f"item {number} needs hs_code and origin_criterion to be gated",
-                location=f"/items/{number}",
+                location=f"/items/{index}",  # a JSON pointer: the position, not the number
             )
         bom = _bom(ev["bom"], item, exporting, importing, f"{where}/bom")
         try:

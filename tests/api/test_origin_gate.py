@@ -18,6 +18,7 @@ from documents.origin.evaluate import determination_digest
 from ledger.entries import build_entry
 from ledger.errors import InvalidInput, NotFound, OriginInputError, OriginNotSupported
 from nodes.audit import replay
+from nodes.origin_gate import gate
 from tests.api.conftest import LiveNode
 from tests.api.test_api import certificate as api_certificate
 
@@ -353,3 +354,14 @@ def test_a_certificate_without_evidence_has_none_to_show(live: LiveNode) -> None
         assert "origin_determinations" not in json.loads(c.document(receipt.document_id))
         with pytest.raises(NotFound, match="without origin evidence"):
             c.origin_evidence(receipt.document_id)
+
+
+def test_an_item_the_gate_cannot_read_is_located_by_its_position() -> None:
+    # the document checks run first and require both fields, so only a direct caller of the
+    # gate meets this; its location is still a JSON pointer (position 1 holds item 7)
+    doc = certificate(number(), "RVC")
+    doc["items"].append({**doc["items"][0], "item_number": 7, "origin_criterion": " "})
+    evidence = [{"item_number": 7, "bom": bom()}]
+    with pytest.raises(InvalidInput) as refused:
+        gate(doc, evidence, home=None)
+    assert refused.value.location == "/items/1"
