@@ -57,9 +57,13 @@ def take_evidence(body: bytes, media: str, event: str) -> tuple[bytes, list[Any]
     if media != "application/json" or (EVIDENCE_FIELD.encode() not in body and b"\\u" not in body):
         return body, None  # cannot hold the key (unless written with \u escapes): no parse
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return body, None  # the document checks report it
+        # a key twice would be quietly resolved by re-serialising below, where the document
+        # checks refuse it: refuse it here too
+        doc = json.loads(body, object_pairs_hook=_refuse_duplicate_keys)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        if isinstance(exc, _DuplicateKey):
+            raise InvalidInput(f"the JSON is not accepted: {exc}", location="/") from None
+        return body, None  # malformed: the document checks report it, with line and column
     if not isinstance(doc, dict) or EVIDENCE_FIELD not in doc:
         return body, None
     if event not in GATED_EVENTS:
@@ -80,6 +84,19 @@ def take_evidence(body: bytes, media: str, event: str) -> tuple[bytes, list[Any]
             location=f"/{EVIDENCE_FIELD}",
         )
     return _dump(doc), evidence
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
 
 
 def _dump(doc: dict[str, Any]) -> bytes:

@@ -365,3 +365,29 @@ def test_an_item_the_gate_cannot_read_is_located_by_its_position() -> None:
     with pytest.raises(InvalidInput) as refused:
         gate(doc, evidence, home=None)
     assert refused.value.location == "/items/1"
+
+
+def test_a_gated_certificate_with_a_key_twice_is_refused_as_any_document_is(
+    live: LiveNode,
+) -> None:
+    # re-serialising the certificate without its evidence would keep only the last "remarks"
+    doc = with_evidence({**certificate(number(), "RVC"), "remarks": "first"}, bom())
+    body = json.dumps(doc)[:-1] + ', "remarks": "second"}'
+    before = live.settled()
+    with live.http("issuer") as h:
+        gated = h.post(
+            "/v1/documents",
+            params={"event": "co.issued"},
+            content=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        plain = h.post(
+            "/v1/documents",
+            params={"event": "co.issued"},
+            content=(json.dumps(certificate(number(), "RVC"))[:-1] + ', "issuer": "x"}').encode(),
+            headers={"Content-Type": "application/json"},
+        )
+    for answer in (gated, plain):
+        assert answer.status_code == 422
+        assert "appears twice" in answer.json()["detail"]
+    assert live.settled() == before
