@@ -292,8 +292,16 @@ class BankPresentation(_Model):
     document_type: Literal["bank_presentation"] = "bank_presentation"
     co_reference: DocumentId
     letter_of_credit: Text
-    presented_by: OrgId | None = None
+    presented_by: OrgId | None = Field(
+        default=None,
+        description="The member that presented the certificate (a party of the certificate).",
+    )
     presentation_date: date | None = None
+    co_digest: Digest | None = Field(
+        default=None,
+        description="The presented certificate's document digest (the d= of its QR code): the "
+        "bank's proof that it holds the certificate, needed unless the bank is already a party.",
+    )
 
     @property
     def document_id(self) -> str:

@@ -127,6 +127,7 @@ XML_NAMES: dict[str, str] = {
     "result": "ResultCode",
     "letter_of_credit": "LetterOfCreditID",
     "presented_by": "PresenterID",
+    "co_digest": "PresentedCertificateDigest",
     "presentation_date": "PresentationDate",
 }
 

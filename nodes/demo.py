@@ -20,6 +20,7 @@ from ledger.consortium import FoundingMember, create_genesis
 from ledger.entries import Entry, build_entry
 from ledger.keys import SigningKey
 from ledger.timefmt import now
+from nodes import documents_bridge as bridge
 from nodes.home import NodeHome
 from nodes.writer import LedgerWriter
 
@@ -363,6 +364,8 @@ class TradeScenario:
                 "letter_of_credit": lc,
                 "presented_by": "jp-tanaka-machinery",
                 "presentation_date": self.clock.date().isoformat(),
+                # the bank holds the certificate the exporter gave it: its digest proves that
+                "co_digest": bridge.document_digest(json.dumps(co).encode(), "application/json"),
             },
             (co_hash,),
         )
