@@ -19,7 +19,9 @@ Parties are organisation ids. Exporters and importers are named in documents by 
 
 from __future__ import annotations
 
+import hmac
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -46,6 +48,8 @@ from ledger.entries import Entry
 from ledger.errors import TradeLedgerError
 from nodes import documents_bridge
 from nodes.access import DocumentAccess
+
+log = logging.getLogger("tradeledger.index")
 
 metadata = MetaData()
 
@@ -377,29 +381,47 @@ class DocumentIndex:
         return set(work)
 
     def _apply(self, entry: Entry, ws: _WorkingSet) -> list[str]:
-        """Update the working documents for one entry; return the documents it concerns."""
+        """Update the working documents for one entry; return the documents it concerns.
+
+        A stored entry is on the chain for good, so indexing must never fail on one: an entry
+        whose payload the rules below cannot read is logged and indexed as an event only."""
+        try:
+            return self._apply_entry(entry, ws)
+        except Exception:  # one odd payload must not stop the index
+            log.exception("entry indexed as an event only", extra={"entry": entry.hash_hex})
+            return [entry.subject] if entry.subject else []
+
+    def _apply_entry(self, entry: Entry, ws: _WorkingSet) -> list[str]:
+        """What an entry does is read from its signed fields (type, author, subject, refs) and
+        its payload, and takes effect on another document only where the entry's signed refs
+        name that document's defining entry. Parties come from a certificate's own content and
+        from events signed by those entitled to them, never from an entry's author alone."""
         payload = ws.payload(entry)
         subject = entry.subject
         referred = [s for s in (ws.ref_subject(r) for r in entry.refs) if s]
-        co_ref = _str(payload.get("co_reference"))
-        supersedes = _str(payload.get("supersedes"))
         concerned: list[str] = []
-        for doc_id in (subject, *referred, co_ref, supersedes):
+        for doc_id in (subject, *referred):
             if doc_id and doc_id not in concerned:
                 concerned.append(doc_id)
         if not concerned:
             return []
         etype, author = entry.type, entry.author
-        others = [d for d in concerned if d != subject]
-        if subject:
-            ws.put(self._add_parties(ws.load(subject), {author}))
+
+        def referred_certificate(doc_id: str | None) -> DocumentInfo | None:
+            """The certificate ``doc_id`` if this entry's refs name its defining entry."""
+            if not doc_id:
+                return None
+            doc = ws.load(doc_id)
+            if doc.kind != "certificate_of_origin" or doc.defining_hash not in entry.refs:
+                return None
+            return doc
 
         if etype in CO_TYPES and subject:
             doc = self._define(ws.load(subject), entry, payload, kind="certificate_of_origin")
             importer = payload.get("importer")
             doc = replace(
                 doc,
-                issuer=_str(payload.get("issuer")) or author,
+                issuer=author,
                 exporting_country=_country(payload.get("exporter")) or doc.exporting_country,
                 importing_country=_str(payload.get("importing_country"))
                 or _country(importer)
@@ -407,49 +429,49 @@ class DocumentIndex:
                 status="revoked" if doc.status == "revoked" else "current",
                 valid_until=_valid_until(payload),
             )
-            doc = self._add_parties(
-                doc,
-                {doc.issuer or author}
+            # a certificate's parties are what its issuer signed in it (an application for its
+            # number made earlier by anyone does not make the applicant a party)
+            parties = (
+                {author}
                 | self._members_named(payload.get("exporter"))
-                | self._members_named(importer),
+                | self._members_named(importer)
             )
             if etype == "co.amended":
-                for old_id in others:
-                    old = ws.load(old_id)
-                    if old.kind == "certificate_of_origin":
-                        ws.put(replace(old, status="superseded", superseded_by=subject))
-                        doc = self._add_parties(doc, old.parties)
-            ws.put(doc)
+                old = referred_certificate(_str(payload.get("supersedes")))
+                if old is not None and old.issuer == author:
+                    ws.put(replace(old, status="superseded", superseded_by=subject))
+                    parties |= old.parties
+            ws.put(replace(doc, parties=frozenset(parties)))
         elif etype == "co.revoked":
-            target_id = co_ref or subject
-            if target_id:
-                target = self._add_parties(ws.load(target_id), {author})
+            target = referred_certificate(subject)
+            if target is not None and target.issuer == author:
                 ws.put(replace(target, status="revoked"))
         elif etype == "co.application" and subject:
             doc = ws.load(subject)
-            co = payload.get("co")
-            co = co if isinstance(co, dict) else payload
-            ws.put(
-                replace(
+            if doc.kind in (None, "co_application"):
+                co = payload.get("co")
+                co = co if isinstance(co, dict) else payload
+                issuer = subject.partition("/")[0]
+                doc = replace(
                     doc,
-                    kind=doc.kind or "co_application",
+                    kind="co_application",
                     exporting_country=doc.exporting_country or _country(co.get("exporter")),
                     importing_country=doc.importing_country
                     or _str(co.get("importing_country"))
                     or _country(co.get("importer")),
                 )
-            )
+                ws.put(self._add_parties(doc, {author, issuer}))
         elif etype in DEFINING_TYPES and subject:
             # declarations (customs, origin): parties and countries follow the certificate
             kind = "origin_declaration" if etype == "origin.declaration" else "customs_declaration"
             doc = self._define(ws.load(subject), entry, payload, kind=kind)
-            doc = replace(doc, issuer=author, status="current")
-            for co in (ws.load(d) for d in others):
-                doc = self._add_parties(doc, co.parties)
+            doc = replace(doc, issuer=author, status="current", parties=frozenset({author}))
+            co = referred_certificate(_str(payload.get("co_reference")))
+            if co is not None:
                 doc = replace(
-                    doc,
-                    exporting_country=doc.exporting_country or co.exporting_country,
-                    importing_country=doc.importing_country or co.importing_country,
+                    self._add_parties(doc, co.parties),
+                    exporting_country=co.exporting_country,
+                    importing_country=co.importing_country,
                 )
             doc = replace(
                 doc,
@@ -460,13 +482,17 @@ class DocumentIndex:
             )
             ws.put(doc)
         elif etype == "bank.presentation":
-            extra = {author}
-            presenter = payload.get("presented_by")
-            if isinstance(presenter, str) and presenter in self.membership().organisations:
-                extra.add(presenter)
-            for doc_id in {co_ref or subject, subject} - {None}:
-                assert doc_id is not None
-                ws.put(self._add_parties(ws.load(doc_id), extra))
+            co = referred_certificate(subject)
+            claimed = payload.get("co_digest")
+            # the bank becomes a party only by proving it holds the certificate (its document
+            # digest, which no envelope carries); presented_by never makes anyone a party
+            if (
+                co is not None
+                and isinstance(claimed, str)
+                and co.document_digest is not None
+                and hmac.compare_digest(claimed, co.document_digest)
+            ):
+                ws.put(self._add_parties(co, {author}))
 
         for doc_id in concerned:
             ws.load(doc_id)  # documents named but never defined still get a row (status unknown)
@@ -536,10 +562,11 @@ def _valid_until(payload: dict[str, Any]) -> str | None:
         return None
     try:
         issue_date = date.fromisoformat(issued)
-    except ValueError:
+        agreement = payload.get("agreement")
+        end = validity_end(agreement if isinstance(agreement, str) else "", issue_date)
+    except (ValueError, OverflowError):  # e.g. issued 9999-06-01: no valid-until day exists
         return None
-    agreement = payload.get("agreement")
-    return validity_end(agreement if isinstance(agreement, str) else "", issue_date).isoformat()
+    return end.isoformat()
 
 
 class _WorkingSet:

@@ -50,6 +50,8 @@ EVENT_LABELS = {
     "customs.verification_result": "Verification result",
     "bank.presentation": "Presented to a bank",
 }
+#: What the timeline shows instead of an actor to a visitor who has not proved possession.
+HIDDEN_ACTOR = "(shown to holders of the certificate)"
 ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
 MAX_NUMBER = 128
@@ -150,14 +152,16 @@ def check_digest(digest: str) -> str:
 
 
 def _digests_of(info: DocumentInfo) -> list[str]:
-    return [d for d in (info.document_digest, info.payload_digest) if d]
+    """The digests that prove possession of a certificate given as ``d``: only its document
+    digest. The payload digest is in the entry's envelope, which members and the public
+    ``POST /v1/verify`` answer carry, so it proves nothing."""
+    return [info.document_digest] if info.document_digest else []
 
 
 def digest_for_print(info: DocumentInfo) -> str | None:
-    """The digest a printed certificate's QR code carries: the document digest where the
-    ``documents`` package computes one (the same for the JSON and XML forms), else the SHA-256
-    of the stored file."""
-    return info.document_digest or info.payload_digest
+    """The digest a printed certificate's QR code carries: the document digest (the same for
+    the JSON and XML forms), or none where the ``documents`` package cannot compute one."""
+    return info.document_digest
 
 
 class PublicCertificates:
@@ -171,16 +175,18 @@ class PublicCertificates:
         info = self._certificate(document_id)
         if info is None:
             return self._unknown(document_id)
-        view = self._view(info)
-        if digest is not None:
-            if any(hmac.compare_digest(digest, d) for d in _digests_of(info)):
-                self._reveal(view, info, "digest")
-            else:
-                view.warning = (
-                    "The code or link you followed does not match this certificate's content: "
-                    "the document you hold may have been altered. Only the ledger record is "
-                    "shown."
-                )
+        holder = digest is not None and any(
+            hmac.compare_digest(digest, d) for d in _digests_of(info)
+        )
+        view = self._view(info, holder=holder)
+        if holder:
+            self._reveal(view, info, "digest")
+        elif digest is not None:
+            view.warning = (
+                "The code or link you followed does not match this certificate's content: "
+                "the document you hold may have been altered. Only the ledger record is "
+                "shown."
+            )
         return view
 
     def lookup_file(self, body: bytes, content_type: str) -> CertificateView:
@@ -191,7 +197,7 @@ class PublicCertificates:
         fields = bridge.parse_document(body, content_type)
         found = self.node.find_file(body, content_type, CERTIFICATE)
         if found is not None:
-            view = self._view(found)
+            view = self._view(found, holder=True)
             self._reveal(view, found, "file")
             return view
         document_id = _named_id(fields, "/file")
@@ -237,7 +243,10 @@ class PublicCertificates:
     def _unknown(self, document_id: str | None) -> CertificateView:
         return CertificateView(document_id, "unknown", self._checkpoint())
 
-    def _view(self, info: DocumentInfo) -> CertificateView:
+    def _view(self, info: DocumentInfo, *, holder: bool = False) -> CertificateView:
+        """The ledger record of a certificate. Who did what is shown to a visitor who proved
+        possession; anyone else sees only the issuer named (it is on the certificate's public
+        record), not the customs, banks or exporters that acted on it."""
         checkpoint = self._checkpoint()
         status = info.status_on(datetime.now(UTC).date())
         view = CertificateView(
@@ -255,13 +264,14 @@ class PublicCertificates:
         for ev in self.node.index.events(info.document_id):
             if ev.idx >= size:
                 continue  # in a block newer than the checkpoint we show
+            shown = holder or ev.author == info.issuer
             view.events.append(
                 TimelineEvent(
                     ev.type,
                     EVENT_LABELS.get(ev.type, ev.type),
                     ev.timestamp,
-                    ev.author,
-                    self._name(ev.author),
+                    ev.author if shown else "",
+                    self._name(ev.author) if shown else HIDDEN_ACTOR,
                     ev.height,
                     ev.idx,
                     ev.entry_hash.hex(),

@@ -31,7 +31,10 @@ class LedgerRegistry:
         self.entry_by_hash = entry_by_hash
 
     def has_document(self, document_id: str) -> bool:
-        return self.index.document(document_id) is not None
+        """Whether a document with this id is recorded: an exporter's application for a
+        number (or a row for an id only named so far) does not take the number."""
+        info = self.index.document(document_id)
+        return info is not None and info.kind not in (None, "co_application")
 
     def registered_certificate(self, document_id: str) -> documents.RegisteredCertificate | None:
         info = self.index.document(document_id)

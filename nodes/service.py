@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -313,7 +314,7 @@ class LedgerNode:
         for e in summary.entries:
             self.tree.append(e.entry_hash)
             self._prepared.pop(e.entry_hash, None)
-        self._release([(e.subject, e.entry_hash) for e in summary.entries if e.subject])
+        self._release_entries(summary.entries)
         self._sizes.append(h.tree_size)
         self._checkpoints[h.height] = summary.checkpoint.to_text()
         self._publish_head(h.height)
@@ -746,22 +747,30 @@ class LedgerNode:
         on the event loop. Every other check (key active, duplicates, refs, clock) still runs;
         a pre-signed entry, even one under the same key, is verified."""
         prepared = self._prepared.get(entry.entry_hash)
-        if prepared is None:
+        if prepared is None or not prepared.signed_here:
             return entry
         return CheckedEntry(entry, frozenset({entry.key_id}), frozenset())
 
-    # A document id is checked against the index when a submission is prepared, but the index
-    # learns of it only once its block is stored: until then the node holds a claim on the id,
-    # so that two submissions of the same certificate or declaration number a moment apart
-    # cannot both be accepted.
+    # A document is checked against the index when a submission is prepared, but the index
+    # learns of the submission only once its block is stored: until then the node holds a claim
+    # on every document the entry defines or changes, so that two submissions of the same number,
+    # or two amendments or revocations of one certificate, a moment apart cannot both be
+    # accepted. A change waits for an earlier change of the same document (DocumentsPending) and
+    # is then judged against it: concurrent changes of one certificate serialise.
 
     @contextmanager
     def _claimed(self, entries: list[Entry]) -> Iterator[list[tuple[str, bytes]]]:
-        """Claim the document ids ``entries`` define; the claims are dropped if the body
-        raises, and otherwise kept until their block is indexed (:meth:`_on_block`)."""
+        """Claim the document ids ``entries`` define or change; the claims are dropped if the
+        body raises, and otherwise kept until their block is indexed (:meth:`_on_block`)."""
         made: list[tuple[str, bytes]] = []
         with self._claims_lock:
             for e in entries:
+                prepared = self._prepared.get(e.entry_hash)
+                for doc_id in prepared.changes if prepared is not None else ():
+                    holder = self._claims.get(doc_id)
+                    if holder is not None and holder != e.entry_hash:
+                        raise DocumentsPending([doc_id])
+                    made.append((doc_id, e.entry_hash))
                 if e.type not in DEFINING_TYPES or not e.subject:
                     continue
                 holder = self._claims.get(e.subject)
@@ -775,11 +784,11 @@ class LedgerNode:
                         f"{e.subject} is already being recorded by another submission",
                         location="/number",
                     )
-                if info is not None and info.kind != "co_application":
+                if info is not None and info.kind not in (None, "co_application"):
                     raise Conflict(f"{e.subject} is already on the ledger", location="/number")
                 made.append((e.subject, e.entry_hash))
-            for subject, entry_hash in made:
-                self._claims[subject] = entry_hash
+            for doc_id, entry_hash in made:
+                self._claims[doc_id] = entry_hash
         try:
             yield made
         except BaseException:
@@ -788,16 +797,24 @@ class LedgerNode:
 
     def _release(self, claims: list[tuple[str, bytes]]) -> None:
         with self._claims_lock:
-            for subject, entry_hash in claims:
-                if self._claims.get(subject) == entry_hash:
-                    del self._claims[subject]
+            for doc_id, entry_hash in claims:
+                if self._claims.get(doc_id) == entry_hash:
+                    del self._claims[doc_id]
+
+    def _release_entries(self, entries: tuple[Entry, ...]) -> None:
+        """Drop the claims of entries now indexed: on their subjects and on what they change."""
+        hashes = {e.entry_hash for e in entries}
+        with self._claims_lock:
+            for doc_id in [d for d, h in self._claims.items() if h in hashes]:
+                del self._claims[doc_id]
 
     def prepare_document(
         self, caller: Caller, event: str, body: bytes, content_type: str
     ) -> list[Entry]:
         """The entries for a document submission, signed with the caller organisation's key:
         the document's, then (a certificate sent with ``origin_evidence``, once the gate of
-        :mod:`nodes.origin_gate` passes it) the ``origin.evidence`` entry."""
+        :mod:`nodes.origin_gate` passes it) the ``origin.evidence`` entry. The document goes
+        through :meth:`_admit`, the same checks as a pre-signed entry's."""
         if event not in DOCUMENT_EVENTS:
             raise InvalidInput(
                 f"event must be one of {', '.join(DOCUMENT_EVENTS)}", location="/query/event"
@@ -812,16 +829,13 @@ class LedgerNode:
             )
         media = bridge.media_type(content_type)
         body, evidence = origin_gate.take_evidence(body, media, event)
-        fields, parsed = bridge.read_document(body, media)
-        origin_gate.refuse_node_fields(fields)
-        self._require_named_indexed(fields)
-        digest = bridge.validate(body, media, event, self.registry, parsed)
-        subject, refs = self._derive(caller, event, fields)
+        admitted = self._admit(caller, event, body, media)
+        subject, refs = admitted.subject, admitted.refs
         if evidence is None:
             entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
-            return self._remember_prepared([entry], _Prepared(digest, fields))
+            return self._remember_prepared([entry], admitted.prepared(signed_here=True))
         require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
-        gated = origin_gate.gate(fields, evidence, home=self.home.path)
+        gated = origin_gate.gate(admitted.fields, evidence, home=self.home.path)
         co = build_entry(
             event,
             caller.org_id,
@@ -840,16 +854,69 @@ class LedgerNode:
             subject=subject,
             refs=[co.hash_hex],
         )
-        return self._remember_prepared([co, proof], _Prepared())
+        # the certificate's bytes now carry origin_determinations: the index digests them itself
+        self._remember_prepared([co], _Prepared(changes=admitted.changes))
+        self._remember_prepared([proof], _Prepared())
+        return [co, proof]
+
+    def prepare_entry(self, caller: Caller, envelope: bytes, payload: bytes | None) -> Entry:
+        """A pre-signed entry (``application/vnd.tradeledger.entry+json``): its document goes
+        through :meth:`_admit`, exactly as a document the node signs, and the entry must say
+        what the admitted document means: its subject and refs are the ones derived from the
+        validated payload, never taken on the entry's word."""
+        entry = parse_entry(envelope, payload)
+        if payload is None:
+            raise InvalidInput("a submitted entry needs its payload", location="/payload")
+        if entry.author != caller.org_id:
+            raise Forbidden(
+                f"the entry's author is {entry.author}; a user of {caller.org_id} may submit "
+                f"only its own organisation's entries"
+            )
+        require_role_for(caller, entry.type, self.membership)
+        origin_gate.refuse_presigned(entry.type, payload, entry.content_type)
+        if self._entry_by_hash(entry.entry_hash) is not None:
+            # a replay: say so before any document rule (e.g. "already issued") could
+            raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
+        if entry.type not in DOCUMENT_EVENTS:
+            raise InvalidInput(
+                f"{entry.type} is not a document event; a node admits only documents it can "
+                f"check ({', '.join(DOCUMENT_EVENTS)})",
+                location="/signed/type",
+            )
+        admitted = self._admit(caller, entry.type, payload, bridge.media_type(entry.content_type))
+        if entry.subject != admitted.subject:
+            raise InvalidInput(
+                f"the entry's subject must be {admitted.subject!r} for this document",
+                location="/signed/subject",
+            )
+        if sorted(entry.refs) != sorted(admitted.refs):
+            expected = ", ".join(admitted.refs) or "none"
+            raise InvalidInput(
+                f"the entry's refs must be exactly the entries this document names ({expected})",
+                location="/signed/refs",
+            )
+        self._remember_prepared([entry], admitted.prepared(signed_here=False))
+        return entry
+
+    def _admit(self, caller: Caller, event: str, body: bytes, media: str) -> _Admitted:
+        """The one admission path of every document, node-signed or pre-signed: parse once,
+        the document's schema and business rules, then what it does on the ledger (subject,
+        refs, the documents it changes) derived from its validated content."""
+        fields, parsed = bridge.read_document(body, media)
+        origin_gate.refuse_node_fields(fields)
+        self._require_named_indexed(fields)
+        digest = bridge.validate(body, media, event, self.registry, parsed)
+        subject, refs, changes = self._derive(caller, event, fields)
+        return _Admitted(subject, tuple(refs), tuple(changes), digest, fields)
 
     def pending_documents(self, document_ids: list[str]) -> list[str]:
-        """Those of ``document_ids`` whose defining entries are acknowledged but not indexed."""
+        """Those of ``document_ids`` defined or changed by entries acknowledged but not indexed."""
         with self._claims_lock:
             return [d for d in document_ids if d in self._claims]
 
     def _require_named_indexed(self, fields: dict[str, Any]) -> None:
         """Raise :class:`DocumentsPending` if the document names one not indexed yet."""
-        named = [v.strip() for k in _REFERENCE_FIELDS if isinstance(v := fields.get(k), str)]
+        named = [v for k in _REFERENCE_FIELDS if isinstance(v := fields.get(k), str)]
         pending = self.pending_documents(named) if named else []
         if pending:
             raise DocumentsPending(pending)
@@ -861,57 +928,36 @@ class LedgerNode:
             self._prepared[e.entry_hash] = prepared
         return entries
 
-    def prepare_entry(self, caller: Caller, envelope: bytes, payload: bytes | None) -> Entry:
-        """A pre-signed entry (``application/vnd.tradeledger.entry+json``), checked for policy."""
-        entry = parse_entry(envelope, payload)
-        if payload is None:
-            raise InvalidInput("a submitted entry needs its payload", location="/payload")
-        if entry.author != caller.org_id:
-            raise Forbidden(
-                f"the entry's author is {entry.author}; a user of {caller.org_id} may submit "
-                f"only its own organisation's entries"
-            )
-        membership = self.membership
-        require_role_for(caller, entry.type, membership)
-        origin_gate.refuse_presigned(entry.type, payload, entry.content_type)
-        if self._entry_by_hash(entry.entry_hash) is not None:
-            # a replay: say so before any document rule (e.g. "already issued") could
-            raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
-        if entry.type in DOCUMENT_EVENTS:
-            fields = bridge.parse_document(payload, entry.content_type)
-            self._require_named_indexed(fields)
-            subject, _refs = self._derive(caller, entry.type, fields)
-            if entry.subject != subject:
-                raise InvalidInput(
-                    f"the entry's subject must be {subject!r} for this document",
-                    location="/signed/subject",
-                )
-        return entry
-
-    def _derive(self, caller: Caller, event: str, fields: dict[str, Any]) -> tuple[str, list[str]]:
-        """The subject (document id) and refs of a lifecycle event, with the rules the chain
-        cannot check: who may amend or revoke which certificate, customs' own country."""
+    def _derive(
+        self, caller: Caller, event: str, fields: dict[str, Any]
+    ) -> tuple[str, list[str], list[str]]:
+        """The subject (document id), the refs and the documents it changes (supersedes or
+        revokes) of a lifecycle event whose document is valid, with the rules the chain cannot
+        check: who may amend or revoke which certificate, customs' own country, what a bank
+        must hold to record a presentation."""
         org = caller.org_id
         membership = self.membership
 
         def text_field(name: str, source: dict[str, Any] | None = None) -> str:
             value = (source if source is not None else fields).get(name)
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str) or not value or value != value.strip():
                 raise InvalidInput(f"the document needs a {name}", location=f"/{name}")
             if "/" in value and name == "number":
                 raise InvalidInput("a document number may not contain '/'", location="/number")
-            return value.strip()
+            return value
 
-        def certificate(doc_id: str, *, must_read: bool = True) -> DocumentInfo:
+        def certificate(doc_id: str, *, readable: bool | None = None) -> DocumentInfo:
             info = self.index.document(doc_id)
             visible = info is not None and (
-                not must_read or may_read(caller, info.access(), membership)
+                may_read(caller, info.access(), membership) if readable is None else readable
             )
             if not visible or info is None or info.kind != "certificate_of_origin":
                 raise InvalidInput(
                     f"{doc_id!r} is not a certificate of origin on the ledger that you may see",
                     location="/co_reference",
                 )
+            if not info.defining_hash:
+                raise InvalidInput(f"{doc_id!r} has no defining entry on this node")
             return info
 
         if event in ("co.issued", "co.amended"):
@@ -927,21 +973,29 @@ class LedgerNode:
                     location="/number",
                 )
             if event == "co.issued":
-                return subject, []
+                return subject, [], []
             old = certificate(text_field("supersedes"))
             if old.issuer != org:
                 raise Forbidden(f"only {old.issuer} may amend {old.document_id}")
             if old.status != "current":
                 raise Conflict(f"{old.document_id} is {old.status}; it cannot be amended")
-            return subject, [old.defining_hash] if old.defining_hash else []
+            return subject, [old.defining_hash or ""], [old.document_id]
         if event == "co.application":
-            co = fields.get("co") if isinstance(fields.get("co"), dict) else fields
-            issuer = text_field("issuer", co)
-            number = text_field("number", co)
+            draft = fields.get("co")
+            applied = draft if isinstance(draft, dict) else fields
+            issuer = text_field("issuer", applied)
+            number = text_field("number", applied)
             issuing = membership.organisations.get(issuer)
             if issuing is None or "issuing_authority" not in issuing.roles:
-                raise InvalidInput(f"{issuer!r} is not an issuing authority", location="/issuer")
-            return f"{issuer}/{number}", []
+                raise InvalidInput(f"{issuer!r} is not an issuing authority", location="/co/issuer")
+            applicant = fields.get("applicant")
+            if applicant is not None and applicant != org:
+                raise Forbidden(f"{org} may not apply in the name of {applicant!r}")
+            subject = f"{issuer}/{number}"
+            existing = self.index.document(subject)
+            if existing is not None and existing.kind == "certificate_of_origin":
+                raise Conflict(f"{subject} is already issued", location="/co/number")
+            return subject, [], []
         if event in (
             "origin.declaration",
             "customs.export_declaration",
@@ -949,11 +1003,10 @@ class LedgerNode:
         ):
             subject = f"{org}/{text_field('number')}"
             refs: list[str] = []
-            ref_id = fields.get("co_reference")
             countries: tuple[str | None, ...] = ()
-            if ref_id is not None:
+            if fields.get("co_reference") is not None:
                 co = certificate(text_field("co_reference"))
-                refs = [co.defining_hash] if co.defining_hash else []
+                refs = [co.defining_hash or ""]
                 countries = (
                     (co.exporting_country,)
                     if event == "customs.export_declaration"
@@ -961,15 +1014,26 @@ class LedgerNode:
                 )
             if event.startswith("customs.") and countries:
                 require_own_country(caller, countries, membership, f"this {event}")
-            return subject, refs
+            return subject, refs, []
         if event in _REFERS_TO_CO:
             co_id = text_field("co_reference")
-            co = certificate(co_id, must_read=event != "bank.presentation")
+            changes: list[str] = []
+            if event == "bank.presentation":
+                co = certificate(co_id, readable=self._may_present(caller, co_id, fields))
+                presenter = fields.get("presented_by")
+                if presenter is not None and presenter not in co.parties:
+                    raise InvalidInput(
+                        f"presented_by must name a party of {co_id}",
+                        location="/presented_by",
+                    )
+            else:
+                co = certificate(co_id)
             if event == "co.revoked":
                 if co.issuer != org:
                     raise Forbidden(f"only {co.issuer} may revoke {co_id}")
                 if co.status == "revoked":
                     raise Conflict(f"{co_id} is already revoked")
+                changes = [co_id]
             if event.startswith("customs."):
                 require_own_country(
                     caller,
@@ -977,7 +1041,7 @@ class LedgerNode:
                     membership,
                     f"verifying {co_id}",
                 )
-            refs = [co.defining_hash] if co.defining_hash else []
+            refs = [co.defining_hash or ""]
             if event == "customs.verification_result":
                 request = next(
                     (
@@ -989,8 +1053,24 @@ class LedgerNode:
                 )
                 if request is not None:
                     refs = [request.entry_hash.hex()]
-            return co_id, refs
+            return co_id, refs, changes
         raise InvalidInput(f"unsupported event {event!r}", location="/query/event")
+
+    def _may_present(self, caller: Caller, co_id: str, fields: dict[str, Any]) -> bool:
+        """A bank records a presentation of a certificate it may already read, or one it proves
+        it holds: the presentation's ``co_digest`` is the certificate's document digest (the
+        ``d`` of its QR code), which no envelope or public answer carries."""
+        info = self.index.document(co_id)
+        if info is None:
+            return False
+        if may_read(caller, info.access(), self.membership):
+            return True
+        claimed = fields.get("co_digest")
+        return (
+            isinstance(claimed, str)
+            and info.document_digest is not None
+            and hmac.compare_digest(claimed, info.document_digest)
+        )
 
     # -- origin ---------------------------------------------------------------------------------
 
@@ -1015,12 +1095,29 @@ class LedgerNode:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """What prepare_document knows of an entry it signed: that it did (see _signed_here), and
-    for a document entry its digest and fields, so that indexing its block need not parse and
+    """What admission knows of an entry it passed: whether this node signed it (see
+    _signed_here), the documents it changes (claimed until its block is indexed), and for a
+    document entry its digest and fields, so that indexing its block need not parse and
     validate the document again."""
 
     digest: str | None = None
     fields: dict[str, Any] | None = None
+    signed_here: bool = True
+    changes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A document that passed admission (:meth:`LedgerNode._admit`) and what it does."""
+
+    subject: str
+    refs: tuple[str, ...]
+    changes: tuple[str, ...]
+    digest: str
+    fields: dict[str, Any]
+
+    def prepared(self, *, signed_here: bool) -> _Prepared:
+        return _Prepared(self.digest, self.fields, signed_here, self.changes)
 
 
 def receipt(entry: Entry, companions: list[Entry] | None = None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from ledger.errors import (
     Unauthenticated,
 )
 from ledger.merkle import verify_consistency, verify_inclusion
+from nodes import documents_bridge as bridge
 from tests.api.conftest import LiveNode, free_port
 
 PROBLEM = "application/problem+json"
@@ -116,6 +117,15 @@ def issue(live: LiveNode, country: str = "VN") -> tuple[str, str]:
     live.wait_for_block(receipt.entry_hash)
     assert receipt.document_id is not None
     return receipt.document_id, receipt.entry_hash
+
+
+def held_digest(live: LiveNode, co_id: str) -> str:
+    """The document digest of a certificate, as whoever holds its file (or the QR code printed
+    on it) knows it: what a bank shows to record a presentation of it."""
+    with live.client("issuer") as c:
+        digest = bridge.document_digest(c.document(co_id), "application/json")
+    assert digest is not None
+    return digest
 
 
 def check_proofs(live: LiveNode, prov: ProvenanceResponse) -> None:
@@ -426,6 +436,7 @@ def test_lifecycle_and_provenance_with_proofs(live: LiveNode) -> None:
                 "co_reference": co_id,
                 "letter_of_credit": "LC-1",
                 "presented_by": "jp-tanaka-machinery",
+                "co_digest": held_digest(live, co_id),
             },
             event="bank.presentation",
         )
