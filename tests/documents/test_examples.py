@@ -67,3 +67,12 @@ def test_digest_ignores_presentation_but_not_content() -> None:
     assert documents.document_digest(compact) == documents.document_digest(doc)
     changed = documents.parse_document(data.replace(b"48200.00", b"48200.01"), "application/json")
     assert documents.document_digest(changed) != documents.document_digest(doc)
+
+
+def test_the_example_presentation_proves_it_holds_the_example_certificate() -> None:
+    presentation = documents.parse_document(example_bytes("bank-presentation"), "application/json")
+    certificate = documents.parse_document(
+        example_bytes("rcep-jp-machinery-to-vn.co"), "application/json"
+    )
+    assert presentation.co_reference == certificate.document_id  # type: ignore[union-attr]
+    assert presentation.co_digest == documents.document_digest(certificate)  # type: ignore[union-attr]
