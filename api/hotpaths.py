@@ -92,12 +92,14 @@ class HotPaths:
         ):
             return receive
         try:
-            bridge.media_type(content_type)
+            media = bridge.media_type(content_type)
         except TradeLedgerError:
             return receive  # the route answers 415 with its own wording
         body = await _read_body(receive)
         try:
             caller = self.node.authenticate(token)
+            if media == "application/json":
+                bridge.check_json(body)  # as the route does, before any parser reads it
             prepare = partial(self.node.prepare_document, caller, query[0][1], body, content_type)
             result = await _journaled(self.node, prepare, len(body))
             response = json_response(

@@ -1,0 +1,222 @@
+"""Attacks with bad input: every bad input is a located 4xx (a one-line error and exit 1 or 2 on
+the command line) and records nothing; the node's public URL is configuration, never the
+request's ``Host``.
+
+Grouped by input: JSON nested too deeply, lone surrogates, chunked bodies over the limit, a
+forged ``Host`` header, a bad ``--public-url``, and random JSON-ish garbage.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ledger.errors import InvalidInput
+from nodes import documents_bridge as bridge
+from nodes.cli.main import app as cli
+from nodes.service import ENTRY_MEDIA_TYPE
+from tests.api.conftest import LiveNode
+from tests.api.test_api import certificate
+from tests.api.test_web import new_number
+
+PROBLEM = "application/problem+json"
+DEEP_ARRAY = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+#: over the node's body limit (5 MB), sent chunked: no Content-Length to refuse it by
+OVER_LIMIT = 6 * 1024 * 1024
+
+
+def nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def assert_located_problem(r: httpx.Response, status: int = 422) -> dict[str, Any]:
+    assert r.status_code == status, r.text[:500]
+    assert r.headers["content-type"] == PROBLEM
+    problem: dict[str, Any] = r.json()
+    assert problem["status"] == status and problem["code"]
+    assert problem.get("location"), problem
+    assert "\n" not in problem["detail"], problem
+    return problem
+
+
+def assert_nothing_recorded(node: LiveNode, tree_size: int) -> None:
+    assert node.settled() == tree_size
+
+
+def entry_body(envelope: bytes, payload: bytes) -> bytes:
+    return json.dumps(
+        {
+            "envelope": base64.b64encode(envelope).decode(),
+            "payload": base64.b64encode(payload).decode(),
+        }
+    ).encode()
+
+
+def envelope_with(signed_extra: dict[str, Any], payload: bytes) -> bytes:
+    """An entry envelope written by hand (ASCII JSON: a lone surrogate stays a \\u escape),
+    as an attacker would, without a valid signature."""
+    signed = {
+        "v": 1,
+        "type": "co.issued",
+        "author": "jp-jcci",
+        "key_id": "00" * 8,
+        "timestamp": "2026-11-20T09:15:02.123456Z",
+        "nonce": "11" * 16,
+        "subject": "jp-jcci/X",
+        "payload": {"content_type": "application/json", "digest": "22" * 32, "size": len(payload)},
+        "refs": [],
+        **signed_extra,
+    }
+    signature = {"key_id": "00" * 8, "sig": base64.b64encode(bytes(64)).decode()}
+    envelope = {"signatures": [signature], "signed": signed}
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+# -- JSON nested too deeply ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("deep", [DEEP_ARRAY, DEEP_OBJECT], ids=["array", "object"])
+def test_deep_json_to_the_public_verify_is_a_located_422(node: LiveNode, deep: bytes) -> None:
+    with node.http() as h:  # no token: the endpoint is public
+        r = h.post("/v1/verify", content=deep, headers={"content-type": "application/json"})
+    problem = assert_located_problem(r)
+    assert "nested" in problem["detail"]
+
+
+@pytest.mark.parametrize("deep", [DEEP_ARRAY, DEEP_OBJECT], ids=["array", "object"])
+def test_deep_json_documents_are_a_located_422(node: LiveNode, deep: bytes) -> None:
+    size = node.settled()
+    with node.http("issuer") as h:
+        # the hot path's form, and the FastAPI route's (a second query parameter)
+        for params in ({"event": "co.issued"}, {"event": "co.issued", "x": "1"}):
+            r = h.post(
+                "/v1/documents",
+                params=params,
+                content=deep,
+                headers={"content-type": "application/json"},
+            )
+            assert "nested" in assert_located_problem(r)["detail"]
+    assert_nothing_recorded(node, size)
+
+
+def test_deep_json_in_a_presigned_entry_is_a_located_422(node: LiveNode) -> None:
+    size = node.settled()
+    payload = json.dumps(certificate(new_number())).encode()
+    with node.http("issuer") as h:
+        for body in (
+            DEEP_ARRAY,  # the {envelope, payload} body itself
+            entry_body(DEEP_OBJECT, payload),  # the envelope inside it
+        ):
+            r = h.post("/v1/documents", content=body, headers={"content-type": ENTRY_MEDIA_TYPE})
+            assert "nested" in assert_located_problem(r)["detail"]
+    assert_nothing_recorded(node, size)
+
+
+def test_deep_json_to_origin_determinations_is_a_located_422(node: LiveNode) -> None:
+    with node.http("exporter") as h:
+        r = h.post(
+            "/v1/origin/determinations",
+            content=DEEP_OBJECT,
+            headers={"content-type": "application/json"},
+        )
+    assert "nested" in assert_located_problem(r)["detail"]
+
+
+def test_deep_json_uploaded_to_the_verify_page_is_explained_in_the_page(node: LiveNode) -> None:
+    with node.http() as h:
+        r = h.post("/verify", files={"file": ("co.json", DEEP_ARRAY, "application/json")})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert 'role="alert"' in r.text and "nested" in r.text
+
+
+def test_json_nested_past_the_limit_is_refused_where_it_passes_it() -> None:
+    assert bridge.parse_json(json.dumps(nested(bridge.MAX_JSON_DEPTH)).encode())
+    with pytest.raises(InvalidInput) as caught:
+        bridge.parse_json(json.dumps({"a": {"b": nested(bridge.MAX_JSON_DEPTH - 1)}}).encode())
+    assert caught.value.status == 422 and caught.value.location == "line 1, column 75"
+    assert str(bridge.MAX_JSON_DEPTH) in caught.value.detail
+
+
+def test_deep_json_files_on_the_command_line_are_one_line_and_exit_1(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(DEEP_OBJECT)
+    runner = CliRunner()
+    for args in (
+        ["doc", "validate", str(deep)],
+        ["origin", "check", "--agreement", "RCEP", "--product", "853931", "--bom", str(deep)],
+    ):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert not isinstance(result.exception, RecursionError), args
+        assert "nested too deeply" in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+# -- lone surrogates ---------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_anywhere_in_a_document_is_a_located_422(node: LiveNode) -> None:
+    size = node.settled()
+    cert = certificate(new_number())
+    text = json.dumps(cert)
+    in_a_value = text.replace('"Importer Co."', '"Importer \\ud800 Co."')
+    assert "\\ud800" in in_a_value
+    cases = {
+        "/importer/name": in_a_value,
+        "/remarks\\udc00": json.dumps({**cert, "remarks\udc00": "x"}),  # in a key
+        "/origin_evidence/0/bom/note": json.dumps(
+            {**cert, "origin_evidence": [{"item_number": 1, "bom": {"note": "\ud800"}}]}
+        ),
+    }
+    with node.http("issuer") as h:
+        for location, body in cases.items():
+            r = h.post(
+                "/v1/documents",
+                params={"event": "co.issued"},
+                content=body.encode(),
+                headers={"content-type": "application/json"},
+            )
+            problem = assert_located_problem(r)
+            assert problem["location"] == location and "surrogate" in problem["detail"], problem
+    # a valid pair (an emoji, escaped) is text, and not refused for it
+    paired = text.replace('"Importer Co."', '"Importer \\ud83d\\ude00 Co."').encode()
+    assert bridge.parse_json(paired)["importer"]["name"] == "Importer \U0001f600 Co."
+    assert_nothing_recorded(node, size)
+
+
+def test_a_lone_surrogate_in_a_presigned_subject_is_a_located_422(node: LiveNode) -> None:
+    size = node.settled()
+    number = new_number()
+    payload = json.dumps(certificate(number)).encode()
+    envelope = envelope_with({"subject": f"jp-jcci/{number}\ud800"}, payload)
+    assert b"\\ud800" in envelope
+    with node.http("issuer") as h:
+        r = h.post(
+            "/v1/documents",
+            content=entry_body(envelope, payload),
+            headers={"content-type": ENTRY_MEDIA_TYPE},
+        )
+    problem = assert_located_problem(r)
+    assert problem["location"] == "/signed/subject" and "surrogate" in problem["detail"]
+    assert_nothing_recorded(node, size)
+
+
+def test_a_lone_surrogate_in_a_file_on_the_verify_page_is_explained_in_the_page(
+    node: LiveNode,
+) -> None:
+    body = json.dumps(certificate(new_number(), exporter_reference="\udfff")).encode()
+    with node.http() as h:
+        r = h.post("/verify", files={"file": ("co.json", body, "application/json")})
+        api = h.post("/v1/verify", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and 'role="alert"' in r.text and "surrogate" in r.text
+    assert assert_located_problem(api)["location"] == "/exporter_reference"
