@@ -128,15 +128,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """Refuse request bodies over ``limit`` bytes with a 413 problem.
 
     A declared ``Content-Length`` over the limit is refused before anything is read; a chunked
-    body is counted as it arrives and refused as soon as it passes the limit.
+    body is counted as it arrives and refused as soon as it passes the limit: reading it raises
+    :class:`PayloadTooLarge`, which FastAPI's handler answers as any ``TradeLedgerError`` (a
+    private exception would reach its catch-all handler first and become a 500) and which is
+    answered here when raised outside FastAPI (the hot paths).
     """
 
     def __init__(self, app: ASGIApp, limit: int = DEFAULT_BODY_LIMIT) -> None:
@@ -166,7 +165,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _TooLarge()
+                    raise self._too_large()
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -177,13 +176,15 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
+        except PayloadTooLarge:
             if not started:
                 await self._refuse(send, path)
 
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the request body is larger than {self.limit} bytes")
+
     async def _refuse(self, send: Send, path: str) -> None:
-        exc = PayloadTooLarge(f"the request body is larger than {self.limit} bytes")
-        body = json.dumps(exc.problem(instance=path)).encode()
+        body = json.dumps(self._too_large().problem(instance=path)).encode()
         await send(
             {
                 "type": "http.response.start",

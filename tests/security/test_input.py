@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,59 @@ def test_a_lone_surrogate_in_a_file_on_the_verify_page_is_explained_in_the_page(
         api = h.post("/v1/verify", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422 and 'role="alert"' in r.text and "surrogate" in r.text
     assert assert_located_problem(api)["location"] == "/exporter_reference"
+
+
+# -- chunked bodies over the limit -------------------------------------------------------------
+
+
+def chunks(total: int = OVER_LIMIT, size: int = 64 * 1024) -> Iterator[bytes]:
+    """A body httpx sends chunked (a generator has no length)."""
+    for _ in range(total // size):
+        yield b" " * size
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "content_type", "user"),
+    [
+        ("/v1/documents", {"event": "co.issued"}, "application/json", "issuer"),
+        ("/v1/documents", {}, ENTRY_MEDIA_TYPE, "issuer"),
+        ("/v1/verify", {}, "application/json", None),
+        ("/v1/origin/determinations", {}, "application/json", "exporter"),
+    ],
+    ids=["documents", "presigned-entry", "verify", "origin"],
+)
+def test_a_chunked_body_over_the_limit_is_413(
+    node: LiveNode, path: str, params: dict[str, str], content_type: str, user: str | None
+) -> None:
+    size = node.settled()
+    # a document goes through the hot path (api.hotpaths) in its plain form, and through the
+    # FastAPI route with any other query
+    for query in [params, {**params, "x": "1"}] if params else [params]:
+        with node.http(user) as h:
+            r = h.post(path, params=query, content=chunks(), headers={"content-type": content_type})
+        assert "content-length" not in r.request.headers
+        assert r.request.headers["transfer-encoding"] == "chunked"
+        assert r.status_code == 413 and r.headers["content-type"] == PROBLEM, r.text[:300]
+        assert r.json()["code"] == "payload-too-large"
+    assert_nothing_recorded(node, size)
+
+
+def test_a_chunked_upload_over_the_limit_to_the_verify_page_is_413(node: LiveNode) -> None:
+    boundary = "zz"
+
+    def form() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="co.json"'
+            "\r\nContent-Type: application/json\r\n\r\n"
+        ).encode()
+        yield from chunks()
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    with node.http() as h:
+        r = h.post(
+            "/verify",
+            content=form(),
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert r.request.headers["transfer-encoding"] == "chunked"
+    assert r.status_code == 413 and 'role="alert"' in r.text
