@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import json_response
-from api.problems import error_response, unexpected_response
+from api.problems import error_response, input_error, unexpected_response
 from api.routes.documents import _journaled
 from ledger.errors import TradeLedgerError
 from nodes import documents_bridge as bridge
@@ -107,8 +107,9 @@ class HotPaths:
             )
         except TradeLedgerError as exc:
             response = _error(exc, path)
-        except Exception:
-            response = unexpected_response(path)
+        except Exception as exc:
+            refusal = input_error(exc)
+            response = unexpected_response(path) if refusal is None else _error(refusal, path)
         await response(scope, receive, send)
         return None
 

@@ -6,6 +6,9 @@
 * unknown routes and methods (404, 405) become problems too;
 * a body larger than the limit is refused with ``payload-too-large`` (413) before it is read
   whole, by :class:`BodySizeLimit`;
+* input that breaks a parser instead of being refused by it (nesting deep enough to exhaust the
+  stack, a lone surrogate that cannot be encoded) is ``invalid-input`` (422), see
+  :func:`input_error`: the node's own parsers refuse both with a precise location first;
 * anything unexpected is a 500 problem, logged with its traceback, never a stack trace in the
   response.
 """
@@ -23,7 +26,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.errors import PROBLEM_BASE, NodeBusy, PayloadTooLarge, TradeLedgerError
+from ledger.errors import (
+    PROBLEM_BASE,
+    InvalidInput,
+    NodeBusy,
+    PayloadTooLarge,
+    TradeLedgerError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 DEFAULT_BODY_LIMIT = 5 * 1024 * 1024
@@ -97,6 +106,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(body, exc.status_code, dict(exc.headers or {}))
 
 
+async def _broken_parser(request: Request, exc: Exception) -> JSONResponse:
+    refusal = input_error(exc)
+    if refusal is None:
+        return unexpected_response(request.url.path)
+    return error_response(refusal, request.url.path)
+
+
+def input_error(exc: BaseException) -> InvalidInput | None:
+    """The 422 for an exception only bad input raises (a RecursionError from a parser given
+    deeply nested input; encoding a lone surrogate it decoded), or None for anything else."""
+    if isinstance(exc, RecursionError):
+        return InvalidInput("the input is nested too deeply to be read", location="/")
+    if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
+        return InvalidInput(
+            "the input holds a lone UTF-16 surrogate, which is not a character", location="/"
+        )
+    return None
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return unexpected_response(request.url.path)
 
@@ -125,6 +153,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TradeLedgerError, _trade_ledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RecursionError, _broken_parser)
+    app.add_exception_handler(UnicodeEncodeError, _broken_parser)
     app.add_exception_handler(Exception, _unexpected)
 
 

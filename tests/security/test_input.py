@@ -277,3 +277,37 @@ def test_a_chunked_upload_over_the_limit_to_the_verify_page_is_413(node: LiveNod
         )
     assert r.request.headers["transfer-encoding"] == "chunked"
     assert r.status_code == 413 and 'role="alert"' in r.text
+
+
+# -- whatever a parser raises on bad input -------------------------------------------------------
+
+
+def test_input_that_breaks_a_parser_is_a_422_not_a_500(
+    node: LiveNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's own boundary, whichever parser (the ledger's, a library's) meets such input
+    before the node's checks do: a RecursionError, or encoding a lone surrogate, is the
+    input's fault."""
+    breakers = [
+        RecursionError("maximum recursion depth exceeded while decoding a JSON array"),
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+    ]
+    document = json.dumps(certificate(new_number())).encode()
+    for breaker in breakers:
+
+        def broken(*_args: object, breaker: Exception = breaker) -> Any:
+            raise breaker
+
+        monkeypatch.setattr(node.node, "verify", broken)
+        monkeypatch.setattr(node.node, "prepare_document", broken)
+        with node.http("issuer") as h:
+            for params in ({"event": "co.issued"}, {"event": "co.issued", "x": "1"}):
+                r = h.post(
+                    "/v1/documents",
+                    params=params,
+                    content=document,
+                    headers={"content-type": "application/json"},
+                )
+                assert_located_problem(r)
+            r = h.post("/v1/verify", content=document, headers={"content-type": "application/json"})
+            assert_located_problem(r)
