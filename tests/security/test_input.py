@@ -10,21 +10,31 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
-from ledger.errors import InvalidInput
+from api.app import create_app
+from ledger.errors import ConfigurationError, InvalidInput
 from nodes import documents_bridge as bridge
 from nodes.cli.main import app as cli
+from nodes.home import NodeHome, check_public_url
 from nodes.service import ENTRY_MEDIA_TYPE
-from tests.api.conftest import LiveNode
+from tests.api.conftest import LiveNode, free_port
 from tests.api.test_api import certificate
-from tests.api.test_web import new_number
+from tests.api.test_serve import start_serve, token
+from tests.api.test_web import digest, issue, new_number
+from tests.documents.test_printable import scanned, text_of
 
 PROBLEM = "application/problem+json"
 DEEP_ARRAY = b"[" * 100_000 + b"]" * 100_000
@@ -277,6 +287,140 @@ def test_a_chunked_upload_over_the_limit_to_the_verify_page_is_413(node: LiveNod
         )
     assert r.request.headers["transfer-encoding"] == "chunked"
     assert r.status_code == 413 and 'role="alert"' in r.text
+
+
+# -- the Host header -----------------------------------------------------------------------------
+
+FORGED = {"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+
+
+def test_a_forged_host_does_not_reach_the_printed_certificate(node: LiveNode) -> None:
+    doc_id, body = issue(node)
+    with node.http("issuer") as h:
+        r = h.get(f"/v1/documents/{doc_id}/pdf", headers=FORGED)
+    assert r.status_code == 200, r.text[:300]
+    assert "evil.example" not in text_of(r.content)
+    assert scanned(r.content) == [f"{node.base_url}/verify?id={doc_id}&d={digest(body)}"]
+
+
+def test_a_forged_host_does_not_reach_the_verify_page_or_its_pdf(node: LiveNode) -> None:
+    doc_id, body = issue(node)
+    with node.http() as h:
+        page = h.get("/verify", params={"id": doc_id, "d": digest(body)}, headers=FORGED)
+        assert page.status_code == 200 and "evil.example" not in page.text
+        link = re.search(r'href="([^"]*/verify/pdf\?[^"]+)"', page.text)
+        assert link, page.text[:500]
+        pdf = h.get(unescape(link.group(1)), headers=FORGED)
+    assert pdf.status_code == 200, pdf.text[:300]
+    (url,) = scanned(pdf.content)
+    assert url == f"{node.base_url}/verify?id={doc_id}&d={digest(body)}"
+    assert "evil.example" not in text_of(pdf.content)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served on a free loopback port, for as long as the block runs."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name="test-uvicorn-public-url", daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_the_configured_public_url_is_what_a_certificate_prints(node: LiveNode) -> None:
+    doc_id, body = issue(node)
+    app = create_app(node.node, public_url="https://verify.example.org/jcci/")
+    with serving(app) as url, httpx.Client(base_url=url, timeout=30) as h:
+        r = h.get(
+            f"/v1/documents/{doc_id}/pdf",
+            headers={"Authorization": f"Bearer {node.tokens['issuer']}", **FORGED},
+        )
+    assert r.status_code == 200, r.text[:300]
+    expected = f"https://verify.example.org/jcci/verify?id={doc_id}&d={digest(body)}"
+    assert scanned(r.content) == [expected]
+
+
+# -- --public-url and node.json's public_url -----------------------------------------------------
+
+BAD_PUBLIC_URLS = [
+    "ftp://node.example",
+    "node.example:8000",
+    "https://",
+    "https://node.example/?next=evil",
+    "https://node.example/#top",
+    "https://user:secret@node.example",
+    "https://node.example:99999",
+    "https://node example.org",
+]
+
+
+@pytest.mark.parametrize("value", BAD_PUBLIC_URLS)
+def test_serve_with_a_bad_public_url_says_so_in_one_line_and_exits_2(
+    tmp_path: Path, value: str
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["serve", "--home", str(tmp_path / "home"), "--public-url", value]
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error[configuration]: "), result.output
+    assert "--public-url" in lines[0]
+    assert not (tmp_path / "home").exists()  # refused before anything was created
+
+
+def test_public_url_from_node_json_is_checked_and_defaults_to_none(tmp_path: Path) -> None:
+    home = NodeHome(tmp_path)
+    home.write_settings("jp-jcci", ["jp-jcci"], None)
+    assert home.public_url() is None
+    settings = json.loads(home.settings_file.read_text())
+    home.settings_file.write_text(json.dumps({**settings, "public_url": "https://n.example/"}))
+    assert home.public_url() == "https://n.example"
+    for bad in [*BAD_PUBLIC_URLS, 42]:
+        home.settings_file.write_text(json.dumps({**settings, "public_url": bad}))
+        with pytest.raises(ConfigurationError) as caught:
+            home.public_url()
+        assert "node.json" in caught.value.detail and caught.value.exit_code == 2
+    assert check_public_url("http://[::1]:8000/tl/", "--public-url") == "http://[::1]:8000/tl"
+
+
+def test_serve_prints_its_public_url_before_node_json_s(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert CliRunner().invoke(cli, ["demo", "--home", str(home), "--entries", "0"]).exit_code == 0
+    settings = json.loads((home / "node.json").read_text())
+    (home / "node.json").write_text(json.dumps({**settings, "public_url": "https://json.example"}))
+    port = free_port()
+    proc = start_serve(home, port, "--public-url", "https://flag.example/tl/")
+    try:
+        auth = {"Authorization": f"Bearer {token(home, 'jp-jcci', 'issuing_authority')}"}
+        body = json.dumps(certificate(new_number())).encode()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as h:
+            r = h.post(
+                "/v1/documents",
+                params={"event": "co.issued"},
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            assert r.status_code == 201, r.text
+            doc_id = r.json()["document_id"]
+            for _ in range(500):  # readable once its block is cut (every 200 ms)
+                pdf = h.get(f"/v1/documents/{doc_id}/pdf", headers=FORGED)
+                if pdf.status_code != 404:
+                    break
+                time.sleep(0.02)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert pdf.status_code == 200, pdf.text[:300]
+    assert scanned(pdf.content) == [f"https://flag.example/tl/verify?id={doc_id}&d={digest(body)}"]
 
 
 # -- whatever a parser raises on bad input -------------------------------------------------------
