@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -421,6 +423,49 @@ def test_serve_prints_its_public_url_before_node_json_s(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     assert pdf.status_code == 200, pdf.text[:300]
     assert scanned(pdf.content) == [f"https://flag.example/tl/verify?id={doc_id}&d={digest(body)}"]
+
+
+# -- random JSON-ish garbage ---------------------------------------------------------------------
+
+_TOKENS = st.sampled_from(
+    [
+        "[", "]", "{", "}", ":", ",", '"', '"a"', '"number"', '"document_type"',
+        '"certificate_of_origin"', '"digest"', '"document_id"', "1", "-0", "1e999", "1.5",
+        "true", "null", "NaN", "\\", "\\u", "\\ud800", '"\\ud800"', '"\\udc00\\ud800"', "é",
+        "\x00", " ", "\n",
+    ]
+)  # fmt: skip
+_JSONISH = st.one_of(
+    st.lists(_TOKENS, max_size=60).map("".join),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=20,
+    ).map(json.dumps),
+)
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=_JSONISH)
+@example(text="[" * 5000)
+@example(text='{"document_type":"certificate_of_origin","number":"\\ud800"}')
+@example(text='{"digest":"\\udfff"}')
+def test_random_json_ish_garbage_never_gets_a_5xx(node: LiveNode, text: str) -> None:
+    body = text.encode("utf-8", "surrogatepass")
+    with node.http("issuer") as h:
+        for path, params in (("/v1/verify", {}), ("/v1/documents", {"event": "co.issued"})):
+            r = h.post(
+                path, params=params, content=body, headers={"content-type": "application/json"}
+            )
+            assert r.status_code < 500, (path, body[:200], r.text[:300])
+            assert r.status_code in (200, 201) or r.headers["content-type"] == PROBLEM
 
 
 # -- whatever a parser raises on bad input -------------------------------------------------------
