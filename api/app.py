@@ -3,7 +3,9 @@
 It is the FastAPI application (:func:`build_fastapi`: routers in :mod:`api.routes`, every error
 RFC 9457 problem details from :mod:`api.problems`, the one description in ``/openapi.json``)
 behind the two hot paths of :mod:`api.hotpaths`, all inside the body limit (413 over
-``body_limit`` bytes). The hot paths sit in front of FastAPI's own middleware because that
+``body_limit`` bytes). Every absolute URL it prints (a certificate's QR code) starts with
+``public_url``, never with a request's ``Host`` or ``X-Forwarded-*`` headers, which whoever
+sends the request chooses. The hot paths sit in front of FastAPI's own middleware because that
 middleware, run for every request, cost a submission more interpreter time than its checks.
 """
 
@@ -40,13 +42,19 @@ def create_app(
     *,
     body_limit: int = problems.DEFAULT_BODY_LIMIT,
     close_node_on_shutdown: bool = False,
+    public_url: str | None = None,
 ) -> ASGIApp:
-    """The node's whole HTTP application: body limit, then hot paths, then FastAPI."""
-    app = build_fastapi(node, close_node_on_shutdown=close_node_on_shutdown)
+    """The node's whole HTTP application: body limit, then hot paths, then FastAPI.
+
+    ``public_url`` (checked by ``serve``) is the node's address as readers reach it; without
+    one (tests, embedding), the address of the socket a request arrived on."""
+    app = build_fastapi(node, close_node_on_shutdown=close_node_on_shutdown, public_url=public_url)
     return problems.BodySizeLimit(HotPaths(app, node), limit=body_limit)
 
 
-def build_fastapi(node: LedgerNode, *, close_node_on_shutdown: bool = False) -> FastAPI:
+def build_fastapi(
+    node: LedgerNode, *, close_node_on_shutdown: bool = False, public_url: str | None = None
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -69,6 +77,7 @@ def build_fastapi(node: LedgerNode, *, close_node_on_shutdown: bool = False) -> 
         ],
     )
     app.state.node = node
+    app.state.public_url = public_url.rstrip("/") if public_url else None
     problems.install(app)
     app.include_router(ledger.router)
     app.include_router(printable.router)  # before documents: its {id:path} would take /pdf

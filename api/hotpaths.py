@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import json_response
-from api.problems import error_response, unexpected_response
+from api.problems import error_response, input_error, unexpected_response
 from api.routes.documents import _journaled
 from ledger.errors import TradeLedgerError
 from nodes import documents_bridge as bridge
@@ -92,12 +92,14 @@ class HotPaths:
         ):
             return receive
         try:
-            bridge.media_type(content_type)
+            media = bridge.media_type(content_type)
         except TradeLedgerError:
             return receive  # the route answers 415 with its own wording
         body = await _read_body(receive)
         try:
             caller = self.node.authenticate(token)
+            if media == "application/json":
+                bridge.check_json(body)  # as the route does, before any parser reads it
             prepare = partial(self.node.prepare_document, caller, query[0][1], body, content_type)
             result = await _journaled(self.node, prepare, len(body))
             response = json_response(
@@ -105,8 +107,9 @@ class HotPaths:
             )
         except TradeLedgerError as exc:
             response = _error(exc, path)
-        except Exception:
-            response = unexpected_response(path)
+        except Exception as exc:
+            refusal = input_error(exc)
+            response = unexpected_response(path) if refusal is None else _error(refusal, path)
         await response(scope, receive, send)
         return None
 

@@ -6,6 +6,9 @@
 * unknown routes and methods (404, 405) become problems too;
 * a body larger than the limit is refused with ``payload-too-large`` (413) before it is read
   whole, by :class:`BodySizeLimit`;
+* input that breaks a parser instead of being refused by it (nesting deep enough to exhaust the
+  stack, a lone surrogate that cannot be encoded) is ``invalid-input`` (422), see
+  :func:`input_error`: the node's own parsers refuse both with a precise location first;
 * anything unexpected is a 500 problem, logged with its traceback, never a stack trace in the
   response.
 """
@@ -23,7 +26,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.errors import PROBLEM_BASE, NodeBusy, PayloadTooLarge, TradeLedgerError
+from ledger.errors import (
+    PROBLEM_BASE,
+    InvalidInput,
+    NodeBusy,
+    PayloadTooLarge,
+    TradeLedgerError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 DEFAULT_BODY_LIMIT = 5 * 1024 * 1024
@@ -97,6 +106,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(body, exc.status_code, dict(exc.headers or {}))
 
 
+async def _broken_parser(request: Request, exc: Exception) -> JSONResponse:
+    refusal = input_error(exc)
+    if refusal is None:
+        return unexpected_response(request.url.path)
+    return error_response(refusal, request.url.path)
+
+
+def input_error(exc: BaseException) -> InvalidInput | None:
+    """The 422 for an exception only bad input raises (a RecursionError from a parser given
+    deeply nested input; encoding a lone surrogate it decoded), or None for anything else."""
+    if isinstance(exc, RecursionError):
+        return InvalidInput("the input is nested too deeply to be read", location="/")
+    if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
+        return InvalidInput(
+            "the input holds a lone UTF-16 surrogate, which is not a character", location="/"
+        )
+    return None
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return unexpected_response(request.url.path)
 
@@ -125,18 +153,19 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TradeLedgerError, _trade_ledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RecursionError, _broken_parser)
+    app.add_exception_handler(UnicodeEncodeError, _broken_parser)
     app.add_exception_handler(Exception, _unexpected)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BodySizeLimit:
     """Refuse request bodies over ``limit`` bytes with a 413 problem.
 
     A declared ``Content-Length`` over the limit is refused before anything is read; a chunked
-    body is counted as it arrives and refused as soon as it passes the limit.
+    body is counted as it arrives and refused as soon as it passes the limit: reading it raises
+    :class:`PayloadTooLarge`, which FastAPI's handler answers as any ``TradeLedgerError`` (a
+    private exception would reach its catch-all handler first and become a 500) and which is
+    answered here when raised outside FastAPI (the hot paths).
     """
 
     def __init__(self, app: ASGIApp, limit: int = DEFAULT_BODY_LIMIT) -> None:
@@ -166,7 +195,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _TooLarge()
+                    raise self._too_large()
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -177,13 +206,15 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
+        except PayloadTooLarge:
             if not started:
                 await self._refuse(send, path)
 
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the request body is larger than {self.limit} bytes")
+
     async def _refuse(self, send: Send, path: str) -> None:
-        exc = PayloadTooLarge(f"the request body is larger than {self.limit} bytes")
-        body = json.dumps(exc.problem(instance=path)).encode()
+        body = json.dumps(self._too_large().problem(instance=path)).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -11,6 +11,7 @@ ledger-dependent ones through :class:`nodes.registry.LedgerRegistry`) and gives 
 from __future__ import annotations
 
 import json
+import re
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -49,16 +50,33 @@ def media_type(content_type: str | None) -> str:
     )
 
 
+#: How deeply JSON containers may nest (``[[1]]`` is 2 deep). Trade documents, bills of
+#: materials and entry envelopes nest at most about 5 deep; the limit is far above that and far
+#: below the depth at which parsing or encoding the value would exhaust Python's stack.
+MAX_JSON_DEPTH = 64
+
+# a string (the unrolled form scans long strings without backtracking) or a bracket
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# the \u escape of a UTF-16 surrogate: only where one is can a parsed string hold a lone one
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse_json(body: bytes) -> Any:
-    """Parse JSON; a syntax error names its line and column."""
+    """Parse JSON; every refusal is an :class:`InvalidInput` (422) with a location: a syntax
+    error and containers nested deeper than :data:`MAX_JSON_DEPTH` by line and column, a lone
+    UTF-16 surrogate (``"\\ud800"``, not Unicode text: it could be neither encoded nor
+    signed) by the JSON pointer of its string."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
             f"the body is not UTF-8 (byte {exc.start})", location=f"byte {exc.start}"
         ) from exc
+    _refuse_deep(text)
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
@@ -66,6 +84,101 @@ def parse_json(body: bytes) -> Any:
             line=exc.lineno,
             column=exc.colno,
         ) from exc
+    _refuse_lone_surrogates(text, value)
+    return value
+
+
+def check_json(body: bytes) -> None:
+    """Refuse what :func:`parse_json` refuses for nesting and lone surrogates, in JSON that
+    another parser reads first (an entry's envelope; a document with origin evidence), which
+    such input would break. Bytes that cannot hold either cost two scans and are not parsed;
+    anything else wrong is left to that parser to report."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH and not _SURROGATE_ESCAPE_BYTES.search(
+        body
+    ):
+        return
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    _refuse_deep(text)
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return
+        _refuse_lone_surrogates(text, value)
+
+
+def _refuse_deep(text: str) -> None:
+    too_deep = _too_deep_at(text)
+    if too_deep is not None:
+        raise InvalidInput(
+            f"the JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels of arrays and "
+            "objects)",
+            location=_line_and_column(text, too_deep),
+        )
+
+
+def _refuse_lone_surrogates(text: str, value: Any) -> None:
+    if _SURROGATE_ESCAPE.search(text):  # only an escape can put a surrogate in decoded text
+        where = _lone_surrogate_at(value)
+        if where is not None:
+            raise InvalidInput(
+                "the text holds a lone UTF-16 surrogate, which is not a character; send the "
+                "character itself, or both halves of its surrogate pair",
+                location=where,
+            )
+
+
+def _too_deep_at(text: str) -> int | None:
+    """The offset of the first bracket that opens more than :data:`MAX_JSON_DEPTH` levels."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None  # cannot nest deeper than it has brackets: the common case costs two scans
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        char = text[match.start()]
+        if char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return match.start()
+        elif char in "]}":
+            depth -= 1
+    return None
+
+
+def _line_and_column(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - text.rfind("\n", 0, offset)  # rfind is -1 on the first line: 1-based
+    return f"line {line}, column {column}"
+
+
+def _lone_surrogate_at(value: Any) -> str | None:
+    """The JSON pointer of the first string or key holding a lone surrogate, or None."""
+    pending: list[tuple[str, Any]] = [("", value)]  # a stack, not recursion: depth is bounded
+    while pending:
+        pointer, item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return pointer or "/"
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                key_pointer = f"{pointer}/{_pointer_part(key)}"
+                if _SURROGATE.search(key):
+                    return key_pointer
+                children.append((key_pointer, child))
+            pending.extend(reversed(children))
+        elif isinstance(item, list):
+            pending.extend(reversed([(f"{pointer}/{i}", c) for i, c in enumerate(item)]))
+    return None
+
+
+def _pointer_part(key: str) -> str:
+    """A key as a JSON pointer token; a surrogate in it written as its ``\\u`` escape, so that
+    the pointer itself can be sent back."""
+    token = key.replace("~", "~0").replace("/", "~1")
+    return token.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _XML_PARSER = etree.XMLParser(

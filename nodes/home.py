@@ -3,7 +3,8 @@
 Layout::
 
     <home>/consortium.json      the signed genesis (the trust anchor auditors need)
-    <home>/node.json            {"org_id", "database_url", "signs_for": [org ids]}
+    <home>/node.json            {"org_id", "database_url", "signs_for": [org ids], and
+                                optionally "public_url": the address printed in QR codes}
     <home>/keys/<org_id>.pem    PKCS#8 Ed25519 private keys of the organisations this node
                                 signs for (a development consortium keeps them all in one node)
     <home>/ledger.db            the embedded SQLite database (unless database_url says otherwise)
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ledger.consortium import Consortium
 from ledger.errors import ConfigurationError
@@ -80,6 +83,15 @@ class NodeHome:
 
         return str(url) if url else sqlite_url(self.path.resolve() / "ledger.db")
 
+    def public_url(self) -> str | None:
+        """node.json's ``public_url`` (checked by :func:`check_public_url`), or None."""
+        value = self.settings().get("public_url")
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ConfigurationError(f"public_url in {self.settings_file} is not a string")
+        return check_public_url(value, f"public_url in {self.settings_file}")
+
     # -- trust anchor and keys ------------------------------------------------------------
 
     def consortium(self) -> Consortium:
@@ -119,3 +131,43 @@ class NodeHome:
         store.create_schema()
         store.save_consortium(self.consortium_file.read_bytes())
         return store
+
+
+def check_public_url(url: str, source: str) -> str:
+    """``url`` without a trailing slash if it can be the node's public address (what QR codes
+    and links print): an http or https URL with a host, optionally a port and a path, and no
+    credentials, query or fragment (a printed link would carry them to every reader).
+    Otherwise a :class:`ConfigurationError` naming ``source`` (``--public-url`` or node.json)."""
+    problem = _public_url_problem(url)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{source} must be an http or https URL with a host and no query or fragment "
+            f"(e.g. https://node.example.org); {url!r} {problem}"
+        )
+    return url.rstrip("/")
+
+
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?")
+
+
+def _public_url_problem(url: str) -> str | None:
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "contains spaces or control characters"
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when it is read)
+    except ValueError:
+        return "has an invalid port"
+    if parts.scheme not in ("http", "https"):
+        return "is not an http or https URL"
+    if not parts.hostname:
+        return "has no host"
+    if not _HOST.fullmatch(parts.hostname) and "[" not in parts.netloc:  # [v6] urlsplit checks
+        return "has an invalid host"
+    if parts.username is not None or parts.password is not None:
+        return "carries credentials"
+    if parts.query or url.endswith("?"):
+        return "has a query"
+    if parts.fragment or "#" in url:
+        return "has a fragment"
+    return None

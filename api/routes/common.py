@@ -1,8 +1,10 @@
-"""OpenAPI fragments shared by the routers."""
+"""What the routers share: OpenAPI fragments, and the node's public URL."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from fastapi import Request
 
 _DESCRIPTIONS = {
     401: "No bearer token, or not a valid one.",
@@ -28,3 +30,17 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def public_url(request: Request) -> str:
+    """The node's address for URLs it prints (``create_app``'s ``public_url``). Without one,
+    the local address of the socket the request arrived on, which the server knows; never the
+    ``Host`` or ``X-Forwarded-*`` headers, which the sender writes."""
+    configured: str | None = request.app.state.public_url
+    if configured:
+        return configured
+    server = request.scope.get("server")
+    if not server or server[1] is None:  # a Unix socket: no address a reader could use
+        return "http://localhost"
+    host, port = server
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -124,7 +124,10 @@ async def submit(
             raise InvalidInput(
                 "say which lifecycle event the document is with ?event=…", location="/query/event"
             )
-        bridge.media_type(content_type)  # 415 before anything else
+        if bridge.media_type(content_type) == "application/json":  # 415 before anything else
+            # origin evidence is read by another parser before the document's: refuse what
+            # would break it (deep nesting, lone surrogates) with its location first
+            bridge.check_json(body)
         prepare = partial(node.prepare_document, caller, event, body, content_type)
     result = await _journaled(node, prepare, len(body))
     return json_response(result, 201, headers={"Location": f"/v1/entries/{result['entry_hash']}"})
@@ -211,6 +214,12 @@ def _signed_entry(body: bytes) -> tuple[bytes, bytes]:
             out.append(base64.b64decode(getattr(model, name), validate=True))
         except (binascii.Error, ValueError) as exc:
             raise InvalidInput(f"{name} is not base64", location=f"/{name}") from exc
+    try:
+        # the ledger's own parser reads the envelope: refuse here what would break it (deep
+        # nesting, a lone surrogate in the subject), located in the envelope as it locates
+        bridge.check_json(out[0])
+    except InvalidInput as exc:
+        raise InvalidInput(f"the envelope: {exc.detail}", location=exc.location) from None
     return out[0], out[1]
 
 

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import CallerDep, NodeDep
-from api.routes.common import problems
+from api.routes.common import problems, public_url
 from api.routes.documents import DocumentIdPath
 from api.routes.web import PDF_RESPONSE, pdf_response
 from nodes.public import PublicCertificates
@@ -34,8 +34,10 @@ router = APIRouter(prefix="/v1", tags=["documents"])
 async def certificate_pdf(
     request: Request, node: NodeDep, caller: CallerDep, document_id: DocumentIdPath
 ) -> Response:
+    base_url = public_url(request)
+
     def render() -> bytes:
         content, media, info = node.document(document_id, caller)
-        return PublicCertificates(node).pdf(info, str(request.base_url), (content, media))
+        return PublicCertificates(node).pdf(info, base_url, (content, media))
 
     return pdf_response(await run_in_threadpool(render), document_id)

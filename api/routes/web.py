@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import NodeDep
-from api.routes.common import problems
+from api.routes.common import problems, public_url
 from documents.printable import items_of, quantity_text
 from ledger.errors import InvalidInput, TradeLedgerError
 from nodes.public import (
@@ -256,7 +256,7 @@ async def verify_pdf(
         PublicCertificates(node).pdf_for_holder,
         document_id,
         check_digest(d),
-        str(request.base_url),
+        public_url(request),
     )
     return pdf_response(pdf, document_id)
 

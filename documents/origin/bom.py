@@ -189,6 +189,10 @@ def parse_bom(data: Any) -> Bom:
             data = json.loads(data, parse_float=Decimal)
         except ValueError as exc:
             raise OriginInputError(f"the bill of materials is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise OriginInputError(
+                "the bill of materials is nested too deeply to read", location="/"
+            ) from None
     if not isinstance(data, dict):
         raise OriginInputError("the bill of materials must be a JSON object", location="")
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nodes.home import DEFAULT_HOME, NodeHome
+from nodes.home import DEFAULT_HOME, NodeHome, check_public_url
 
 token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens.")
 
@@ -70,6 +70,12 @@ def serve(
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="The node's address as readers reach it (http or https, no query), printed in "
+        "QR codes and links; default: node.json's public_url, else http://HOST:PORT.",
+    ),
 ) -> None:
     """Run one node with its HTTP API (a new HOME becomes a development consortium)."""
     import uvicorn
@@ -84,8 +90,11 @@ def serve(
     # over more often than every 5 ms so that none of them waits long for it.
     sys.setswitchinterval(0.001)
     _GracefulServer = _graceful_server_class()
+    # a bad address is refused before anything is created or started
+    configured_url = None if public_url is None else check_public_url(public_url, "--public-url")
     node_home = NodeHome(home)
     ensure_consortium(node_home)
+    configured_url = configured_url or node_home.public_url() or _listening_url(host, port)
     node = LedgerNode.open(
         node_home,
         block_interval=block_interval_ms / 1000,
@@ -98,7 +107,7 @@ def serve(
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
     try:
-        app = create_app(node, body_limit=body_limit)
+        app = create_app(node, body_limit=body_limit, public_url=configured_url)
         config = uvicorn.Config(
             app,
             host=host,
@@ -114,6 +123,11 @@ def serve(
         _GracefulServer(config).run()
     finally:
         node.close()
+
+
+def _listening_url(host: str, port: int) -> str:
+    """``http://HOST:PORT``, the default public URL (an IPv6 address in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _graceful_server_class() -> type:
