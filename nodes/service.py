@@ -52,7 +52,7 @@ from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntr
 from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
 from nodes.store import LedgerStore, StoredEntry
-from nodes.tokens import Caller, authenticate
+from nodes.tokens import Caller, TokenLookup, create_token_schema, require_in_force
 from nodes.writer import LedgerWriter
 
 log = logging.getLogger("tradeledger.node")
@@ -209,7 +209,8 @@ class LedgerNode:
         self.tree = MemoryTree()
         self._sizes: list[int] = []  # tree size after each block, by height - 1
         self._checkpoints: dict[int, str] = {}
-        self._tokens: dict[str, Caller] = {}
+        create_token_schema(self.store.engine)
+        self.token_lookup = TokenLookup(self.store)
         self._head_lock = threading.Lock()
         self._claims: dict[str, bytes] = {}  # document id -> the pending entry defining it
         self._claims_lock = threading.Lock()
@@ -265,6 +266,7 @@ class LedgerNode:
             extra={"height": self.head.height, "tree_size": self.head.tree_size},
         )
         self.journal.dispose()
+        self.token_lookup.close()
         self.store.dispose()
 
     def _catch_up_index(self) -> None:
@@ -335,12 +337,10 @@ class LedgerNode:
         return self.writer.state.membership
 
     def authenticate(self, token: str | None) -> Caller:
-        if token and token in self._tokens:
-            return self._tokens[token]
-        caller = authenticate(self.store, token)
-        if len(self._tokens) > 10_000:
-            self._tokens.clear()
-        self._tokens[token] = caller  # type: ignore[index]
+        """Who ``token`` acts as, checked afresh on every request: its row in the token store
+        (not revoked, not expired, not deleted) and the membership in force at the head."""
+        caller = self.token_lookup.caller(token)
+        require_in_force(caller, self.membership)
         return caller
 
     def _entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:

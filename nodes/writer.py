@@ -31,11 +31,7 @@ def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
     if height == 0:
         return state
     last = BlockHeader.from_bytes(store.block(height).header)
-    membership: Membership = consortium.membership
-    for stored in store.entries_of_type(CONFIG_TYPE):
-        from ledger.entries import parse_entry
-
-        membership = membership.apply(config_changes(parse_entry(stored.envelope, stored.payload)))
+    membership = stored_membership(store, consortium)
     peaks = []
     index_base = 0
     for level in reversed(range(size.bit_length())):
@@ -48,6 +44,18 @@ def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
     state.head_time = last.time
     state.membership = membership
     return state
+
+
+def stored_membership(store: LedgerStore, consortium: Consortium) -> Membership:
+    """The membership in force after the stored blocks: genesis with every stored
+    ``config.update`` applied in order (a change in a block takes effect after it, and no block
+    follows the last one yet)."""
+    from ledger.entries import parse_entry
+
+    membership: Membership = consortium.membership
+    for stored in store.entries_of_type(CONFIG_TYPE):
+        membership = membership.apply(config_changes(parse_entry(stored.envelope, stored.payload)))
+    return membership
 
 
 class LedgerWriter:
