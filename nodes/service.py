@@ -47,7 +47,7 @@ from nodes.access import (
     require_own_country,
     require_role_for,
 )
-from nodes.home import NodeHome
+from nodes.home import NodeHome, current_key
 from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntry
 from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
@@ -190,9 +190,16 @@ class LedgerNode:
         self.org_id = home.org_id
         self.store: LedgerStore = home.open_store()
         self.writer = LedgerWriter(
-            self.store, self.consortium, self.org_id, home.signing_key(self.org_id)
+            self.store,
+            self.consortium,
+            self.org_id,
+            home.signing_key(self.org_id),
+            key_for=lambda membership: self._current_key(self.org_id, membership),
         )
-        self.signing_keys: dict[str, SigningKey] = home.signing_keys()
+        # the private keys in the home, read again when the membership changes (a rotation)
+        self._held_keys: dict[str, list[SigningKey]] = {}
+        self._held_keys_for: tuple[Membership, int] | None = None
+        self._held_keys_lock = threading.Lock()
         self.index = DocumentIndex(
             self.store.engine,
             lambda: self.writer.state.membership,
@@ -342,6 +349,29 @@ class LedgerNode:
         caller = self.token_lookup.caller(token)
         require_in_force(caller, self.membership)
         return caller
+
+    def signing_key_for(self, org_id: str) -> SigningKey:
+        """The key this node signs ``org_id``'s documents with: the one active in the membership
+        in force (``nodes.home.current_key``), never a revoked one; 403 if it holds none."""
+        key = self._current_key(org_id, self.membership)
+        if key is None:
+            raise Forbidden(
+                f"this node holds no active signing key for {org_id}; submit an entry you "
+                f"signed yourself ({ENTRY_MEDIA_TYPE})"
+            )
+        return key
+
+    def _current_key(self, org_id: str, membership: Membership) -> SigningKey | None:
+        """``nodes.home.current_key`` over the keys in the home, for submissions and for the
+        writer's block proposals (whose checkpoints a revoked key may not sign either)."""
+        with self._held_keys_lock:
+            # Read the key files again when the membership changed (a rotation) or a file was
+            # added since (the keys directory's mtime): a stat per submission, no more.
+            seen = (membership, self.home.keys_version())
+            if seen != self._held_keys_for:
+                self._held_keys, self._held_keys_for = self.home.held_keys(), seen
+            held = self._held_keys.get(org_id, [])
+            return current_key(held, membership.organisations.get(org_id))
 
     def _entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:
         """``LedgerStore.entry_by_hash``, read directly: the store's version trips over the
@@ -804,12 +834,7 @@ class LedgerNode:
             )
         membership = self.membership
         require_role_for(caller, event, membership)
-        key = self.signing_keys.get(caller.org_id)
-        if key is None:
-            raise Forbidden(
-                f"this node holds no signing key for {caller.org_id}; submit an entry you "
-                f"signed yourself ({ENTRY_MEDIA_TYPE})"
-            )
+        key = self.signing_key_for(caller.org_id)
         media = bridge.media_type(content_type)
         body, evidence = origin_gate.take_evidence(body, media, event)
         fields, parsed = bridge.read_document(body, media)

@@ -11,11 +11,14 @@ tests do not depend on one another's order.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,16 +28,17 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from ledger.entries import Entry, build_entry
+from ledger.entries import Entry, build_entry, parse_entry
 from ledger.errors import TradeLedgerError, Unauthenticated
 from ledger.keys import SigningKey
 from ledger.timefmt import now, parse_time
 from nodes.cli.main import app
-from nodes.demo import ensure_consortium
+from nodes.demo import EXAMPLES_DIR, ensure_consortium, run_demo
 from nodes.home import NodeHome
+from nodes.service import LedgerNode
 from nodes.store import LedgerStore
 from nodes.tokens import Caller, TokenLookup, create_token, create_token_schema, revoke_token
-from tests.api.conftest import LiveNode
+from tests.api.conftest import LiveNode, free_port, serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 CERTIFICATE = "jp-jcci/JCCI-2026-0004512"  # the worked example every demo chain holds
@@ -297,6 +301,128 @@ def test_an_organisation_added_by_config_update_gets_a_token_and_uses_it(node: L
     # customs of the importing country (VN) may read the example certificate
     assert provenance(node, made.stdout.strip()).status_code == 200
     assert wrong_role.returncode == 2 and "does not hold the role bank" in wrong_role.stderr
+
+
+# -- the node's signing key -----------------------------------------------------------------
+
+
+def application(number: str) -> bytes:
+    doc = json.loads((EXAMPLES_DIR / "co-application.json").read_bytes())
+    doc = copy.deepcopy(doc)
+    doc["co"]["number"] = number
+    return json.dumps(doc).encode()
+
+
+def submit_application(node: LiveNode, number: str) -> httpx.Response:
+    with node.http("exporter") as http:
+        return http.post(
+            "/v1/documents?event=co.application",
+            content=application(number),
+            headers={"Content-Type": "application/json"},
+        )
+
+
+def test_after_a_key_rotation_the_node_signs_with_the_new_key_only(node: LiveNode) -> None:
+    org = "jp-tanaka-machinery"
+    old, new = node.home.signing_key(org), SigningKey.generate()
+    first = submit_application(node, "JCCI-AUTH-ROT-1")
+    assert first.status_code == 201, first.text
+    node.home.add_key(org, new)  # the operator places the new private key in the home
+
+    rotation = change_membership(
+        node,
+        {"op": "add_key", "org": org, "key": key_json(new)},
+        {"op": "revoke_key", "org": org, "key_id": old.key_id},
+    )
+    later = [submit_application(node, f"JCCI-AUTH-ROT-{n}") for n in (2, 3)]
+
+    assert [r.status_code for r in later] == [201, 201], [r.text for r in later]
+    for r in later:
+        node.wait_for_block(r.json()["entry_hash"])
+    with sqlite3.connect(node.home.path / "ledger.db") as db:
+        by_org = [
+            (idx, parse_entry(bytes(envelope)))
+            for idx, envelope in db.execute("SELECT idx, envelope FROM ledger_entries")
+        ]
+    rotated_at = next(i for i, e in by_org if e.entry_hash == rotation.entry_hash)
+    before = [e for i, e in by_org if e.author == org and i < rotated_at]
+    after = [e for i, e in by_org if e.author == org and i > rotated_at]
+    assert first.json()["entry_hash"] in {e.hash_hex for e in before}
+    assert {e.key_id for e in before} == {old.key_id}
+    assert {e.hash_hex for e in after} == {r.json()["entry_hash"] for r in later}
+    assert {e.key_id for e in after} == {new.key_id}  # the old key never again
+
+
+def test_a_node_holding_no_active_key_of_the_organisation_refuses_to_sign(
+    tmp_path: Path,
+) -> None:
+    with fresh_node(tmp_path) as live:
+        org = "jp-tanaka-machinery"
+        new = SigningKey.generate()
+        change_membership(
+            live,
+            {"op": "add_key", "org": org, "key": key_json(new)},
+            {"op": "revoke_key", "org": org, "key_id": live.home.signing_key(org).key_id},
+        )
+
+        refused = submit_application(live, "JCCI-AUTH-NOKEY-1")
+
+        assert refused.status_code == 403
+        assert f"holds no active signing key for {org}" in problem(refused)["detail"]
+        live.home.add_key(org, new)  # once the new key is in the home, the node uses it
+        accepted = submit_application(live, "JCCI-AUTH-NOKEY-2")
+        assert accepted.status_code == 201, accepted.text
+        live.wait_for_block(accepted.json()["entry_hash"])
+        stored = live.node._entry_by_hash(bytes.fromhex(accepted.json()["entry_hash"]))
+        assert stored is not None and parse_entry(stored.envelope).key_id == new.key_id
+
+
+@contextlib.contextmanager
+def fresh_node(tmp_path: Path) -> Iterator[LiveNode]:
+    """A node of its own, for a test that changes the node organisation's keys."""
+    home = NodeHome(tmp_path / "home")
+    run_demo(home, 5).store.dispose()
+    ledger_node = LedgerNode.open(home, block_interval=0.02)
+    port = free_port()
+    server, thread = serve_in_thread(ledger_node, port)
+    live = LiveNode(f"http://127.0.0.1:{port}", ledger_node, home)
+    live.tokens["exporter"] = create_token(
+        ledger_node.store, ledger_node.consortium, "jp-tanaka-machinery", "exporter"
+    )
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        ledger_node.close()
+
+
+def test_after_the_proposers_key_is_rotated_the_node_signs_blocks_with_the_new_key(
+    tmp_path: Path,
+) -> None:
+    """The node's own organisation rotates its key: blocks after that are signed with the new
+    one (a checkpoint by the revoked key would make every later block invalid)."""
+    with fresh_node(tmp_path) as live:
+        old, new = live.home.signing_key("jp-jcci"), SigningKey.generate()
+        live.home.add_key("jp-jcci", new)
+        change_membership(
+            live,
+            {"op": "add_key", "org": "jp-jcci", "key": key_json(new)},
+            {"op": "revoke_key", "org": "jp-jcci", "key_id": old.key_id},
+        )
+        presentation = build_entry(
+            "bank.presentation",
+            "jp-sakura-bank",
+            live.home.signing_key("jp-sakura-bank"),
+            b'{"letter_of_credit": "LC-ROT"}',
+            "application/json",
+        )
+
+        offer(live, presentation)
+
+        last = json.loads(live.node.store.block(live.node.head.height).header)
+        assert last["key_id"] == new.key_id
+        assert live.node.signing_key_for("jp-jcci").key_id == new.key_id
 
 
 # -- both stores ----------------------------------------------------------------------------
