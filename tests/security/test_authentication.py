@@ -473,3 +473,17 @@ def test_revoked_expired_and_deleted_tokens_end_at_once_on_either_store(
         lookup.close()
         node_store.dispose()
         cli_store.dispose()
+
+
+def test_every_route_that_takes_a_token_documents_401_and_403(node: LiveNode) -> None:
+    """A token can be refused (401) or its organisation no longer let act (403) on any route
+    that reads one, so the OpenAPI description says so for each."""
+    with httpx.Client(base_url=node.base_url, timeout=30) as http:
+        spec = http.get("/openapi.json").json()
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") and not {"401", "403"} <= operation["responses"].keys()
+    ]
+    assert undocumented == []
