@@ -7,6 +7,10 @@ Layout::
                                 optionally "public_url": the address printed in QR codes}
     <home>/keys/<org_id>.pem    PKCS#8 Ed25519 private keys of the organisations this node
                                 signs for (a development consortium keeps them all in one node)
+    <home>/keys/<org_id>.<name>.pem
+                                further keys of an organisation (``add_key`` names them by key
+                                id): after a rotation the node signs with the key active in the
+                                membership in force (``current_key``), whichever file holds it
     <home>/ledger.db            the embedded SQLite database (unless database_url says otherwise)
 """
 
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ledger.consortium import Consortium
+from ledger.consortium import Consortium, Organisation
 from ledger.errors import ConfigurationError
 from ledger.keys import SigningKey
 
@@ -117,12 +121,44 @@ class NodeHome:
         except FileNotFoundError as exc:
             raise ConfigurationError(f"this node holds no key for {org_id}") from exc
 
+    def add_key(self, org_id: str, key: SigningKey) -> Path:
+        """Place a further key of ``org_id`` beside its first (a rotation's new key)."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        path = self.keys_dir / f"{org_id}.{key.key_id}.pem"
+        path.write_bytes(key.to_pem())
+        path.chmod(0o600)
+        return path
+
     def signing_keys(self) -> dict[str, SigningKey]:
+        """The first key of each organisation (``<org_id>.pem``), as the genesis lists it."""
         if not self.keys_dir.exists():
             return {}
         return {
-            p.stem: SigningKey.from_pem(p.read_bytes()) for p in sorted(self.keys_dir.glob("*.pem"))
+            p.stem: SigningKey.from_pem(p.read_bytes())
+            for p in sorted(self.keys_dir.glob("*.pem"))
+            if "." not in p.stem
         }
+
+    def keys_version(self) -> int:
+        """Changes whenever a key file is added to or removed from the home (its mtime)."""
+        try:
+            return self.keys_dir.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def held_keys(self) -> dict[str, list[SigningKey]]:
+        """Every private key in the home, by organisation (org ids have no dots, so a file's
+        name up to its first dot is its organisation)."""
+        held: dict[str, list[SigningKey]] = {}
+        if not self.keys_dir.exists():
+            return held
+        for path in sorted(self.keys_dir.glob("*.pem")):
+            try:
+                key = SigningKey.from_pem(path.read_bytes())
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+            held.setdefault(path.name.split(".", 1)[0], []).append(key)
+        return held
 
     def open_store(self) -> LedgerStore:
         from nodes.store import LedgerStore
@@ -171,3 +207,15 @@ def _public_url_problem(url: str) -> str | None:
     if parts.fragment or "#" in url:
         return "has a fragment"
     return None
+
+
+def current_key(held: list[SigningKey], org: Organisation | None) -> SigningKey | None:
+    """Of the keys a home holds for ``org``, the one to sign with now: active in the membership
+    in force, and of those the one added last (a new key is appended to the organisation's
+    keys, so during a rotation the new key is preferred while the old one is still active).
+    None if the home holds no active key of ``org``."""
+    if org is None:
+        return None
+    by_id = {key.key_id: key for key in held}
+    active = [kid for kid, member in org.keys.items() if member.status == "active" and kid in by_id]
+    return by_id[active[-1]] if active else None

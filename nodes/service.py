@@ -48,12 +48,12 @@ from nodes.access import (
     require_own_country,
     require_role_for,
 )
-from nodes.home import NodeHome
+from nodes.home import NodeHome, current_key
 from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntry
 from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
 from nodes.store import LedgerStore, StoredEntry
-from nodes.tokens import Caller, authenticate
+from nodes.tokens import Caller, TokenLookup, create_token_schema, require_in_force
 from nodes.writer import LedgerWriter
 
 log = logging.getLogger("tradeledger.node")
@@ -191,9 +191,16 @@ class LedgerNode:
         self.org_id = home.org_id
         self.store: LedgerStore = home.open_store()
         self.writer = LedgerWriter(
-            self.store, self.consortium, self.org_id, home.signing_key(self.org_id)
+            self.store,
+            self.consortium,
+            self.org_id,
+            home.signing_key(self.org_id),
+            key_for=lambda membership: self._current_key(self.org_id, membership),
         )
-        self.signing_keys: dict[str, SigningKey] = home.signing_keys()
+        # the private keys in the home, read again when the membership changes (a rotation)
+        self._held_keys: dict[str, list[SigningKey]] = {}
+        self._held_keys_for: tuple[Membership, int] | None = None
+        self._held_keys_lock = threading.Lock()
         self.index = DocumentIndex(
             self.store.engine,
             lambda: self.writer.state.membership,
@@ -210,7 +217,8 @@ class LedgerNode:
         self.tree = MemoryTree()
         self._sizes: list[int] = []  # tree size after each block, by height - 1
         self._checkpoints: dict[int, str] = {}
-        self._tokens: dict[str, Caller] = {}
+        create_token_schema(self.store.engine)
+        self.token_lookup = TokenLookup(self.store)
         self._head_lock = threading.Lock()
         self._claims: dict[str, bytes] = {}  # document id -> the pending entry defining it
         self._claims_lock = threading.Lock()
@@ -266,6 +274,7 @@ class LedgerNode:
             extra={"height": self.head.height, "tree_size": self.head.tree_size},
         )
         self.journal.dispose()
+        self.token_lookup.close()
         self.store.dispose()
 
     def _catch_up_index(self) -> None:
@@ -336,13 +345,34 @@ class LedgerNode:
         return self.writer.state.membership
 
     def authenticate(self, token: str | None) -> Caller:
-        if token and token in self._tokens:
-            return self._tokens[token]
-        caller = authenticate(self.store, token)
-        if len(self._tokens) > 10_000:
-            self._tokens.clear()
-        self._tokens[token] = caller  # type: ignore[index]
+        """Who ``token`` acts as, checked afresh on every request: its row in the token store
+        (not revoked, not expired, not deleted) and the membership in force at the head."""
+        caller = self.token_lookup.caller(token)
+        require_in_force(caller, self.membership)
         return caller
+
+    def signing_key_for(self, org_id: str) -> SigningKey:
+        """The key this node signs ``org_id``'s documents with: the one active in the membership
+        in force (``nodes.home.current_key``), never a revoked one; 403 if it holds none."""
+        key = self._current_key(org_id, self.membership)
+        if key is None:
+            raise Forbidden(
+                f"this node holds no active signing key for {org_id}; submit an entry you "
+                f"signed yourself ({ENTRY_MEDIA_TYPE})"
+            )
+        return key
+
+    def _current_key(self, org_id: str, membership: Membership) -> SigningKey | None:
+        """``nodes.home.current_key`` over the keys in the home, for submissions and for the
+        writer's block proposals (whose checkpoints a revoked key may not sign either)."""
+        with self._held_keys_lock:
+            # Read the key files again when the membership changed (a rotation) or a file was
+            # added since (the keys directory's mtime): a stat per submission, no more.
+            seen = (membership, self.home.keys_version())
+            if seen != self._held_keys_for:
+                self._held_keys, self._held_keys_for = self.home.held_keys(), seen
+            held = self._held_keys.get(org_id, [])
+            return current_key(held, membership.organisations.get(org_id))
 
     def _entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:
         """``LedgerStore.entry_by_hash``, read directly: the store's version trips over the
@@ -821,12 +851,7 @@ class LedgerNode:
             )
         membership = self.membership
         require_role_for(caller, event, membership)
-        key = self.signing_keys.get(caller.org_id)
-        if key is None:
-            raise Forbidden(
-                f"this node holds no signing key for {caller.org_id}; submit an entry you "
-                f"signed yourself ({ENTRY_MEDIA_TYPE})"
-            )
+        key = self.signing_key_for(caller.org_id)
         media = bridge.media_type(content_type)
         body, evidence = origin_gate.take_evidence(body, media, event)
         admitted = self._admit(caller, event, body, media)

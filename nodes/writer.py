@@ -9,7 +9,7 @@ all go through. It keeps a :class:`ChainState` at the stored head; an entry is c
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ledger.blocks import BlockHeader
@@ -31,11 +31,7 @@ def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
     if height == 0:
         return state
     last = BlockHeader.from_bytes(store.block(height).header)
-    membership: Membership = consortium.membership
-    for stored in store.entries_of_type(CONFIG_TYPE):
-        from ledger.entries import parse_entry
-
-        membership = membership.apply(config_changes(parse_entry(stored.envelope, stored.payload)))
+    membership = stored_membership(store, consortium)
     peaks = []
     index_base = 0
     for level in reversed(range(size.bit_length())):
@@ -50,18 +46,40 @@ def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
     return state
 
 
+def stored_membership(store: LedgerStore, consortium: Consortium) -> Membership:
+    """The membership in force after the stored blocks: genesis with every stored
+    ``config.update`` applied in order (a change in a block takes effect after it, and no block
+    follows the last one yet)."""
+    from ledger.entries import parse_entry
+
+    membership: Membership = consortium.membership
+    for stored in store.entries_of_type(CONFIG_TYPE):
+        membership = membership.apply(config_changes(parse_entry(stored.envelope, stored.payload)))
+    return membership
+
+
 class LedgerWriter:
     """Single writer of one ledger. Thread-safe: callers may offer entries from many threads."""
 
     def __init__(
-        self, store: LedgerStore, consortium: Consortium, proposer: str, key: SigningKey
+        self,
+        store: LedgerStore,
+        consortium: Consortium,
+        proposer: str,
+        key: SigningKey,
+        *,
+        key_for: Callable[[Membership], SigningKey | None] | None = None,
     ) -> None:
+        """``key`` signs the blocks' checkpoints; ``key_for``, if given, chooses the key for
+        each block from the membership in force instead, so that a rotated proposer key is
+        not used after its revocation (which would make every later block invalid)."""
         if consortium.membership.key_owner(key.key_id) != proposer:
             raise ConfigurationError(f"the proposer key is not a key of {proposer}")
         self.store = store
         self.consortium = consortium
         self.proposer = proposer
         self.key = key
+        self.key_for = key_for
         self.state = load_state(store, consortium)
         self._lock = threading.RLock()
         self._pending: list[CheckedEntry] = []
@@ -174,9 +192,19 @@ class LedgerWriter:
     ) -> tuple[bytes, str, BlockSummary]:
         entries = [c.entry for c in batch]
         header, checkpoint = self.state.propose_block(
-            entries, self.proposer, self.key, time or now()
+            entries, self.proposer, self._proposer_key(), time or now()
         )
         return header, checkpoint, self.state.apply_block(header, checkpoint, checked=list(batch))
+
+    def _proposer_key(self) -> SigningKey:
+        if self.key_for is None:
+            return self.key
+        key = self.key_for(self.state.membership)
+        if key is None:
+            raise ConfigurationError(
+                f"this node holds no active key of {self.proposer} to sign blocks with"
+            )
+        return key
 
     def _write(self, summary: BlockSummary, header: bytes, checkpoint: str) -> None:
         try:

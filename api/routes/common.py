@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import Request
 
 _DESCRIPTIONS = {
-    401: "No bearer token, or not a valid one.",
-    403: "The caller's role may not do this.",
+    401: "No bearer token, or not a valid one (unknown, revoked or expired).",
+    403: "The caller's role may not do this, or the membership in force no longer lets the "
+    "token's organisation act in it (role removed, every key revoked).",
     404: "Not found (or not readable by the caller: existence does not leak).",
     409: "Conflicts with the ledger (e.g. the same signed entry submitted again).",
     413: "The request body is too large.",

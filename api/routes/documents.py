@@ -230,7 +230,7 @@ def _signed_entry(body: bytes) -> tuple[bytes, bytes]:
     description="Events in ledger order (issued, amended, verified, declared, presented, "
     "revoked), each with block height, entry hash, actor, time and an inclusion proof to the "
     "same checkpoint (the one returned). Parties to the document and auditors only.",
-    responses=problems(401, 404, 422),
+    responses=problems(401, 403, 404, 422),
 )
 async def provenance(node: NodeDep, caller: CallerDep, document_id: DocumentIdPath) -> Response:
     # inline on the event loop: cached index reads and in-memory proofs (a thread hop would
@@ -246,7 +246,7 @@ async def provenance(node: NodeDep, caller: CallerDep, document_id: DocumentIdPa
     "re-determined the certificate's origin, and per item whether the digest the certificate "
     "records matches the recorded determination. The issuer, the customs of the importing "
     "country and auditors only; anyone else gets 404.",
-    responses=problems(401, 404, 422),
+    responses=problems(401, 403, 404, 422),
 )
 def origin_evidence(node: NodeDep, caller: CallerDep, document_id: DocumentIdPath) -> Response:
     return json_response(node.origin_evidence(document_id, caller))
@@ -265,7 +265,7 @@ def origin_evidence(node: NodeDep, caller: CallerDep, document_id: DocumentIdPat
                 "application/xml": {"schema": {"type": "string"}},
             },
         },
-        **problems(401, 404, 422),
+        **problems(401, 403, 404, 422),
     },
 )
 def document(node: NodeDep, caller: CallerDep, document_id: DocumentIdPath) -> Response:

@@ -74,7 +74,7 @@ async def consortium(node: NodeDep) -> Response:
     tags=["ledger"],
     summary="A block: header, checkpoint and entries",
     description="Payloads are included only where the caller may read them (auditors read all).",
-    responses=problems(401, 404, 422),
+    responses=problems(401, 403, 404, 422),
 )
 def block(
     node: NodeDep,
@@ -89,7 +89,7 @@ def block(
     response_model=EntryResponse,
     tags=["ledger"],
     summary="One entry by hash: where it is, and its payload if the caller may read it",
-    responses=problems(401, 404, 422),
+    responses=problems(401, 403, 404, 422),
 )
 def entry(node: NodeDep, caller: CallerDep, entry_hash: HashPath) -> Response:
     return json_response(node.entry(entry_hash, caller))
@@ -102,7 +102,7 @@ def entry(node: NodeDep, caller: CallerDep, entry_hash: HashPath) -> Response:
     summary="RFC 9162 inclusion proof of an entry",
     description="`tree_size` must be the tree size of a block (default: the latest); the "
     "response carries that block's signed checkpoint.",
-    responses=problems(401, 404, 422),
+    responses=problems(401, 403, 404, 422),
 )
 def inclusion_proof(
     node: NodeDep,
@@ -121,7 +121,7 @@ def inclusion_proof(
     response_model=ConsistencyProofResponse,
     tags=["proofs"],
     summary="RFC 9162 consistency proof between two block tree sizes",
-    responses=problems(401, 422),
+    responses=problems(401, 403, 422),
 )
 def consistency(
     node: NodeDep,

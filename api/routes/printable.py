@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["documents"])
         "only (others get 404); a revoked, superseded or expired certificate prints its status "
         "across the top."
     ),
-    responses={200: PDF_RESPONSE, **problems(401, 404, 422)},
+    responses={200: PDF_RESPONSE, **problems(401, 403, 404, 422)},
 )
 async def certificate_pdf(
     request: Request, node: NodeDep, caller: CallerDep, document_id: DocumentIdPath

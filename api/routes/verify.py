@@ -80,7 +80,7 @@ async def verify(request: Request, node: NodeDep) -> Response:
             },
         }
     },
-    responses=problems(401, 413, 415, 422),
+    responses=problems(401, 403, 413, 415, 422),
 )
 async def determine(request: Request, node: NodeDep, caller: CallerDep) -> Response:
     del caller  # members only

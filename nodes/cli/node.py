@@ -1,4 +1,4 @@
-"""Top-level node commands: ``demo``, ``token create`` (and ``serve``, ``network``)."""
+"""Top-level node commands: ``demo``, ``token create`` and ``token revoke``, ``serve``."""
 
 from __future__ import annotations
 
@@ -36,14 +36,50 @@ def token_create(
     home: Path = typer.Option(DEFAULT_HOME, "--home", help="The node's home."),
     org: str = typer.Option(..., "--org", help="Organisation id of the user."),
     role: str = typer.Option(..., "--role", help="Role the user acts in."),
+    expires_in: str | None = typer.Option(
+        None, "--expires-in", help="The token stops acting after this long: 90d, 12h, 30m, 2w."
+    ),
+    expires: str | None = typer.Option(
+        None,
+        "--expires",
+        help="The token stops acting at this RFC 3339 time (with both: the earlier).",
+    ),
 ) -> None:
-    """Print a new API bearer token for a user of ORG acting in ROLE."""
-    from nodes.tokens import create_token
+    """Print a new API bearer token for a user of ORG acting in ROLE (which ORG must hold in
+    the membership in force on this node's chain)."""
+    from nodes.tokens import create_token, expiry
 
+    until = expiry(expires_in, expires)
     node_home = NodeHome(home)
     store = node_home.open_store()
     try:
-        print(create_token(store, node_home.consortium(), org, role))
+        print(create_token(store, node_home.consortium(), org, role, expires=until))
+    finally:
+        store.dispose()
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: str | None = typer.Argument(None, help="The token to end."),
+    home: Path = typer.Option(DEFAULT_HOME, "--home", help="The node's home."),
+    org: str | None = typer.Option(None, "--org", help="End every token of this organisation."),
+) -> None:
+    """End one TOKEN, or with --org every token of an organisation, at once (also on a node
+    already running on this home: it reads the token store on every request)."""
+    from nodes.tokens import revoke_org_tokens, revoke_token
+
+    if (token is None) == (org is None):
+        raise typer.BadParameter("give either a TOKEN or --org ORG_ID, not both or neither")
+    node_home = NodeHome(home)
+    store = node_home.open_store()
+    try:
+        if token is not None:
+            done = revoke_token(store, token)
+            state = f"was already revoked at {done.revoked}" if done.already else "is revoked"
+            print(f"the token of {done.org_id} ({done.role}) {state}")
+        else:
+            count = revoke_org_tokens(store, node_home.consortium(), str(org))
+            print(f"revoked {count} token{'' if count == 1 else 's'} of {org}")
     finally:
         store.dispose()
 

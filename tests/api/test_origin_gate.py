@@ -262,7 +262,7 @@ def test_the_node_alone_writes_determinations(live: LiveNode, gated: dict) -> No
     with live.client("issuer") as c, pytest.raises(InvalidInput):
         c.submit_document(forged, event="co.issued")
     # nor may an origin.evidence entry, or a certificate with determinations, be pre-signed
-    key = live.node.signing_keys["jp-jcci"]
+    key = live.node.signing_key_for("jp-jcci")
     payload = json.dumps({"items": []}).encode()
     signed = build_entry(
         "origin.evidence", "jp-jcci", key, payload, "application/json", subject=gated["id"]
