@@ -41,7 +41,8 @@ def verify_command(
     ),
 ) -> None:
     """Check a node's response offline: checkpoint signatures, entry hashes and signatures,
-    and every inclusion proof. Exit 0 verified, 1 not verified, 2 unreadable input."""
+    every inclusion proof, and that the entries are the document's. Says what it did not
+    prove. Exit 0 verified, 1 not verified, 2 unreadable input."""
     if consortium is not None and home is not None:
         raise typer.BadParameter("give --consortium FILE or --home DIR, not both")
     genesis_file = consortium or NodeHome(home or DEFAULT_HOME).consortium_file
@@ -82,4 +83,6 @@ def _summary(report: ProofReport) -> str:
         f"  leaf {e.leaf_index}  {e.timestamp}  {e.type:<32} {e.author:<24} {e.entry_hash}"
         for e in report.entries
     ]
+    lines += [f"proven: {sentence}" for sentence in report.proven]
+    lines += [f"not proven: {sentence}" for sentence in report.not_proven]
     return "\n".join(lines)
