@@ -144,6 +144,29 @@ def test_genuine_amendment_is_bound_to_the_old_certificate(
         assert f"proven: every event is bound to {answers['ids'][which]}" in r.output
 
 
+def test_json_report_lists_what_was_not_proven(
+    node: LiveNode, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    r = proof_verify(node, answers, provenance(answers, "current"), tmp_path, "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    doc = answers["ids"]["current"]
+    assert report["verified"] is True and report["document_id"] == doc
+    assert report["status"] == "current"
+    assert [e["type"] for e in report["entries"]] == ["co.issued"]
+    assert report["not_proven"] == [
+        f'that these are all the events of {doc}; the status "current" is the node\'s word'
+    ]
+    r = proof_verify(node, answers, {**provenance(answers, "current"), "events": []}, tmp_path)
+    assert r.exit_code == 1
+    r = proof_verify(
+        node, answers, {**provenance(answers, "current"), "events": []}, tmp_path, "--json"
+    )
+    assert r.exit_code == 1
+    verdict = json.loads(r.stdout)
+    assert verdict["verified"] is False and verdict["error"]["code"] == "proof-invalid"
+
+
 # --- a withheld or contradicted revocation ---------------------------------------------------
 
 
