@@ -513,12 +513,17 @@ def _root_for(
     consistency: Any,
 ) -> bytes:
     """The root of the tree of ``size`` leaves, established from the trusted checkpoint."""
+    # Whatever size the proofs are to, a response checkpoint of the trusted size must agree.
+    if (
+        own is not None
+        and own.tree_size == trusted.tree_size
+        and own.root_hash != trusted.root_hash
+    ):
+        raise ProofInvalid(
+            f"the response's checkpoint has a different root for the same tree size "
+            f"{trusted.tree_size} than the trusted checkpoint (a fork, or a forged response)"
+        )
     if size == trusted.tree_size:
-        if own is not None and own.tree_size == size and own.root_hash != trusted.root_hash:
-            raise ProofInvalid(
-                f"the response's checkpoint has a different root for the same tree size {size} "
-                "than the trusted checkpoint (a fork, or a forged response)"
-            )
         return trusted.root_hash
     if consistency is None:
         relation = "smaller" if size < trusted.tree_size else "larger"

@@ -252,6 +252,24 @@ def test_a_response_checkpoint_with_another_root_at_the_trusted_size_is_a_fork(l
         verify(log, response)
 
 
+def test_a_forked_response_checkpoint_is_refused_whatever_size_the_proofs_are_to(
+    log: Log,
+) -> None:
+    """Proofs to an older tree, linked by a genuine consistency proof; the response's own
+    checkpoint is of the trusted size with another root: signed evidence of a fork."""
+    old = log.size
+    response = log.inclusion(of(log, CO)[0])
+    log.add(log.chain.entry())
+    consistency = {
+        **log.consistency(old, log.size),
+        "first_checkpoint": log.checkpoint(old).to_text(),
+    }
+    assert verify(log, {**response, "checkpoint": None}, consistency=consistency)
+    response["checkpoint"] = forked(log, log.size).to_text()
+    with pytest.raises(ProofInvalid, match="a fork, or a forged response"):
+        verify(log, response, consistency=consistency)
+
+
 def test_proofs_to_an_older_tree_verify_through_the_responses_own_checkpoint(log: Log) -> None:
     """The trusted checkpoint is newer than the response; the response's own signed checkpoint
     gives the older root, which the consistency proof links to the trusted one."""
