@@ -265,6 +265,9 @@ def test_a_forked_response_checkpoint_is_refused_whatever_size_the_proofs_are_to
         "first_checkpoint": log.checkpoint(old).to_text(),
     }
     assert verify(log, {**response, "checkpoint": None}, consistency=consistency)
+    # the trusted checkpoint itself as the response's: no fork, and not the older tree's root
+    genuine = {**response, "checkpoint": log.checkpoint().to_text()}
+    assert verify(log, genuine, consistency=consistency).proof_tree_size == old
     response["checkpoint"] = forked(log, log.size).to_text()
     with pytest.raises(ProofInvalid, match="a fork, or a forged response"):
         verify(log, response, consistency=consistency)
@@ -281,6 +284,14 @@ def test_proofs_to_an_older_tree_verify_through_the_responses_own_checkpoint(log
     report = verify(log, response, consistency=consistency)
     assert report.via_consistency and report.proof_tree_size == old
     assert report.tree_size == log.size
+    # as files, through verify_response_bytes
+    raw = verify_response_bytes(
+        json.dumps(response).encode(),
+        log.checkpoint().to_text(),
+        log.chain.consortium.membership,
+        json.dumps(consistency).encode(),
+    )
+    assert raw.via_consistency
     # carried in the response itself, it serves as well
     assert verify(log, {**response, "consistency_proof": consistency}).via_consistency
     # without a checkpoint of the older tree there is no root to check the proofs against
@@ -468,6 +479,32 @@ def test_stated_facts_the_events_contradict_fail(
     response = log.provenance(CO, of(log, CO), **{"status": "revoked", **stated})
     with pytest.raises(ProofInvalid, match=re.escape(message)):
         verify(log, response)
+
+
+def test_a_current_certificate_with_events_that_neither_revoke_nor_amend_it_verifies(
+    log: Log,
+) -> None:
+    """Declarations (another subject, a ref) and requests (its subject, a ref) leave it current."""
+    issued = of(log, OTHER_CO)[0]
+    log.add(
+        log.chain.entry("customs.import_declaration", "vn-customs", refs=[issued.hash_hex]),
+        log.chain.entry(
+            "customs.verification_requested", "vn-customs", subject=OTHER_CO, refs=[issued.hash_hex]
+        ),
+    )
+    report = verify(log, log.provenance(OTHER_CO, of(log, OTHER_CO)))
+    assert [e.type for e in report.entries] == [
+        "co.issued",
+        "customs.import_declaration",
+        "customs.verification_requested",
+    ]
+    assert report.proven[0].startswith(f"the checkpoint (height {log.size}, tree size")
+    assert report.proven[-1] == 'the status "current" is consistent with these events'
+    assert report.not_proven == (
+        f'that these are all the events of {OTHER_CO}; the status "current" is the node\'s word',
+    )
+    with pytest.raises(ProofInvalid, match="neither revoke nor amend it"):
+        verify(log, log.provenance(OTHER_CO, of(log, OTHER_CO), status="superseded"))
 
 
 def test_a_document_stated_as_a_certificate_needs_its_defining_event(log: Log) -> None:
