@@ -13,7 +13,16 @@ them with no trust in the node (``docs/ledger-format.md`` §9):
    signed envelope says;
 4. every inclusion proof leads from the leaf to the root of the checkpoint's tree; if the
    proofs are to a different tree size, a consistency proof between the two sizes must link
-   the response's own (signed) checkpoint to the trusted one.
+   the response's own (signed) checkpoint to the trusted one;
+5. what the response says about its document is what the entries show: a provenance's events
+   are in log order, none twice, and each is bound to the document (its signed subject is the
+   document, or one of its signed refs is an earlier event of the document); the stated kind,
+   issuer and status agree with them. A verify answer's defining entry has the document as its
+   subject, a defining type of the stated kind and the stated issuer as author.
+
+What is not proven is said too (:attr:`ProofReport.not_proven`): nothing yet proves that a
+node listed every event of a document, so a status is only shown consistent with the events
+it was given, never proven.
 
 Pure: callers pass parsed JSON and parsed checkpoints. Every failure is a
 :class:`~ledger.errors.ProofInvalid` or :class:`~ledger.errors.CheckpointInvalid` whose one
@@ -41,6 +50,7 @@ from ledger.errors import (
 from ledger.merkle import verify_consistency, verify_inclusion
 
 __all__ = [
+    "DEFINING_TYPES",
     "ProofReport",
     "VerifiedEntry",
     "parse_checkpoint",
@@ -49,6 +59,20 @@ __all__ = [
     "verify_response",
     "verify_response_bytes",
 ]
+
+
+#: The entry types that define a document of each kind, as a node's index reads them
+#: (``nodes/index.py``): the last of them with the document as subject gives its kind, issuer
+#: (the author) and defining entry.
+DEFINING_TYPES: Mapping[str, frozenset[str]] = {
+    "certificate_of_origin": frozenset({"co.issued", "co.amended"}),
+    "origin_declaration": frozenset({"origin.declaration"}),
+    "customs_declaration": frozenset({"customs.export_declaration", "customs.import_declaration"}),
+}
+_KIND_OF_TYPE = {t: kind for kind, types in DEFINING_TYPES.items() for t in types}
+#: The statuses events decide ("expired" is "current" past its validity, which the payload
+#: says, not the envelope).
+_STATUSES = ("current", "expired", "revoked", "superseded")
 
 
 @dataclass(frozen=True)
@@ -61,11 +85,13 @@ class VerifiedEntry:
     author: str
     timestamp: str
     subject: str | None
+    refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ProofReport:
-    """What :func:`verify_response` established."""
+    """What :func:`verify_response` established (``proven``) and what it could not
+    (``not_proven``), one sentence each."""
 
     kind: str
     document_id: str | None
@@ -74,10 +100,40 @@ class ProofReport:
     signers: tuple[str, ...]
     proof_tree_size: int
     entries: tuple[VerifiedEntry, ...]
+    status: str | None = None
+    proven: tuple[str, ...] = ()
+    not_proven: tuple[str, ...] = ()
 
     @property
     def via_consistency(self) -> bool:
         return self.proof_tree_size != self.tree_size
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verified": True,
+            "kind": self.kind,
+            "document_id": self.document_id,
+            "status": self.status,
+            "tree_size": self.tree_size,
+            "height": self.height,
+            "signers": list(self.signers),
+            "proof_tree_size": self.proof_tree_size,
+            "via_consistency": self.via_consistency,
+            "entries": [
+                {
+                    "entry_hash": e.entry_hash,
+                    "leaf_index": e.leaf_index,
+                    "type": e.type,
+                    "author": e.author,
+                    "timestamp": e.timestamp,
+                    "subject": e.subject,
+                    "refs": list(e.refs),
+                }
+                for e in self.entries
+            ],
+            "proven": list(self.proven),
+            "not_proven": list(self.not_proven),
+        }
 
 
 # --- the checkpoint -------------------------------------------------------------------------
@@ -190,6 +246,30 @@ def verify_response(
         consistency if consistency is not None else response.get("consistency_proof"),
     )
     entries = tuple(_verify_claim(c, membership, root) for c in claims)
+    proven = [
+        f"the checkpoint (height {checkpoint.height}, tree size {checkpoint.tree_size}) is "
+        f"signed by {', '.join(signers)}, a quorum of the consortium",
+        f"{_count(len(entries))} in the log under it, each signed by its author with a key "
+        "the consortium file gives the author, and each as the response describes it",
+    ]
+    not_proven: list[str] = []
+    status = response.get("status")
+    status = status if isinstance(status, str) else None
+    if kind == "provenance":
+        assert document_id is not None  # _claims requires it
+        wheres = [c.where for c in claims]
+        _check_order(entries, wheres)
+        proven += _check_provenance(document_id, response, entries, wheres)
+        not_proven.append(
+            f"that these are all the events of {document_id}; the status {_quoted(status)} is "
+            "the node's word"
+        )
+    elif kind == "verify":
+        proven += _check_defining_entry(document_id, response, entries[0])
+        not_proven.append(
+            f"that {document_id} has no event but its defining entry (a revocation or "
+            f"amendment may be left out); the status {_quoted(status)} is the node's word"
+        )
     return ProofReport(
         kind=kind,
         document_id=document_id,
@@ -198,7 +278,152 @@ def verify_response(
         signers=signers,
         proof_tree_size=proof_size,
         entries=entries,
+        status=status if kind != "inclusion-proof" else None,
+        proven=tuple(proven),
+        not_proven=tuple(not_proven),
     )
+
+
+def _quoted(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _count(n: int) -> str:
+    return f"{n} entr{'y is' if n == 1 else 'ies are'}"
+
+
+# --- what a response says about its document -------------------------------------------------
+
+
+def _check_order(entries: tuple[VerifiedEntry, ...], wheres: list[str]) -> None:
+    """A provenance lists events in log order, each once (a node lists them by leaf index)."""
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        if entry.entry_hash in seen:
+            raise ProofInvalid(
+                f"{wheres[i]} is {seen[entry.entry_hash]} again: an event may be listed once"
+            )
+        seen[entry.entry_hash] = wheres[i]
+        if i and entry.leaf_index <= entries[i - 1].leaf_index:
+            raise ProofInvalid(
+                f"{wheres[i]} comes after leaf {entries[i - 1].leaf_index}: the events are "
+                "not in log order"
+            )
+
+
+def _check_provenance(
+    document_id: str,
+    response: Mapping[str, Any],
+    entries: tuple[VerifiedEntry, ...],
+    wheres: list[str],
+) -> list[str]:
+    """Every event is bound to the document; the stated kind, issuer and status agree with the
+    events. Returns what that proved."""
+    bound: set[str] = set()
+    for where, entry in zip(wheres, entries, strict=True):
+        if entry.subject != document_id and not bound.intersection(entry.refs):
+            raise ProofInvalid(
+                f"{where} is not an event of {document_id}: its signed subject is "
+                f"{entry.subject!r} and none of its signed refs is an earlier event of "
+                f"{document_id}"
+            )
+        bound.add(entry.entry_hash)
+    proven = [
+        f"every event is bound to {document_id} (its signed subject, or a signed ref to an "
+        "earlier event of it), in log order, none twice"
+    ]
+    # The document as its events define it, folded in log order the way a node's index does.
+    defining: tuple[str, VerifiedEntry] | None = None
+    implied: str | None = None
+    changed_by: tuple[str, VerifiedEntry] | None = None  # the revocation or amendment
+    for where, entry in zip(wheres, entries, strict=True):
+        if entry.subject == document_id and entry.type in _KIND_OF_TYPE:
+            defining = where, entry
+            implied = "revoked" if implied == "revoked" else "current"
+        elif entry.type == "co.revoked" and entry.subject == document_id:
+            implied, changed_by = "revoked", (where, entry)
+        elif entry.type == "co.amended" and entry.subject != document_id:
+            implied, changed_by = "superseded", (where, entry)
+    kind = response.get("kind")
+    if defining is not None:
+        where, entry = defining
+        if kind != _KIND_OF_TYPE[entry.type]:
+            raise ProofInvalid(
+                f"the response says {document_id} is of kind {_quoted(kind)}, but {where} "
+                f"defines it as a {_KIND_OF_TYPE[entry.type]}"
+            )
+        _check_issuer(response, entry, where, document_id)
+        proven.append(f"{document_id} is a {kind} by {entry.author}, defined by {where}")
+    elif isinstance(kind, str) and kind in DEFINING_TYPES:
+        raise ProofInvalid(
+            f"the response says {document_id} is a {kind}, but none of its events is a "
+            f"{' or '.join(sorted(DEFINING_TYPES[kind]))} of {document_id}"
+        )
+    status = response.get("status")
+    if implied == "current":
+        consistent = status in ("current", "expired")
+    elif implied is not None:
+        consistent = status == implied
+    else:
+        consistent = status not in _STATUSES
+    if not consistent:
+        changed = changed_by[0] if changed_by is not None else "an event"
+        why = {
+            "revoked": f"{changed} revokes it",
+            "superseded": f"{changed} amends it",
+            "current": "its events define it and neither revoke nor amend it",
+            None: "none of its events defines it",
+        }[implied]
+        raise ProofInvalid(f"the response says {document_id} is {_quoted(status)}, but {why}")
+    if implied == "superseded" and changed_by is not None:
+        superseded_by = response.get("superseded_by")
+        if superseded_by != changed_by[1].subject:
+            raise ProofInvalid(
+                f"the response says {document_id} is superseded by {superseded_by!r}, but "
+                f"{changed_by[0]} amends it as {changed_by[1].subject!r}"
+            )
+    proven.append(f"the status {_quoted(status)} is consistent with these events")
+    return proven
+
+
+def _check_issuer(
+    response: Mapping[str, Any], entry: VerifiedEntry, where: str, document_id: str | None
+) -> None:
+    issuer = response.get("issuer")
+    if issuer != entry.author:
+        raise ProofInvalid(
+            f"the response says {document_id} was issued by {issuer!r}, but {where} is "
+            f"signed by {entry.author}"
+        )
+
+
+def _check_defining_entry(
+    document_id: str | None, response: Mapping[str, Any], entry: VerifiedEntry
+) -> list[str]:
+    """A verify answer's entry defines the stated document, of the stated kind and issuer."""
+    where = f"the defining entry of {document_id}"
+    if not isinstance(document_id, str):
+        raise ProofInvalid("the response carries an entry but names no document_id")
+    if entry.subject != document_id:
+        raise ProofInvalid(
+            f"the response says its entry defines {document_id!r}, but the entry's signed "
+            f"subject is {entry.subject!r}"
+        )
+    kind = response.get("kind")
+    types = DEFINING_TYPES.get(kind) if isinstance(kind, str) else None
+    if types is None or entry.type not in types:
+        raise ProofInvalid(
+            f"the response says {document_id} is of kind {_quoted(kind)}, but its entry is "
+            f"a {entry.type}" + (f", not a {' or '.join(sorted(types))}" if types else "")
+        )
+    _check_issuer(response, entry, where, document_id)
+    issued_at = response.get("issued_at")
+    if issued_at is not None and issued_at != entry.timestamp:
+        raise ProofInvalid(
+            f"the response says {document_id} was issued at {issued_at!r}, but its entry "
+            f"is signed at {entry.timestamp}"
+        )
+    return [f"{document_id} is a {kind} by {entry.author}, defined by entry {entry.entry_hash}"]
 
 
 def _claims(
@@ -288,12 +513,17 @@ def _root_for(
     consistency: Any,
 ) -> bytes:
     """The root of the tree of ``size`` leaves, established from the trusted checkpoint."""
+    # Whatever size the proofs are to, a response checkpoint of the trusted size must agree.
+    if (
+        own is not None
+        and own.tree_size == trusted.tree_size
+        and own.root_hash != trusted.root_hash
+    ):
+        raise ProofInvalid(
+            f"the response's checkpoint has a different root for the same tree size "
+            f"{trusted.tree_size} than the trusted checkpoint (a fork, or a forged response)"
+        )
     if size == trusted.tree_size:
-        if own is not None and own.tree_size == size and own.root_hash != trusted.root_hash:
-            raise ProofInvalid(
-                f"the response's checkpoint has a different root for the same tree size {size} "
-                "than the trusted checkpoint (a fork, or a forged response)"
-            )
         return trusted.root_hash
     if consistency is None:
         relation = "smaller" if size < trusted.tree_size else "larger"
@@ -362,6 +592,7 @@ def _verify_claim(claim: _Claim, membership: Membership, root: bytes) -> Verifie
         author=entry.author,
         timestamp=entry.timestamp,
         subject=entry.subject,
+        refs=entry.refs,
     )
 
 

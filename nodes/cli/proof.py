@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
 from ledger.consortium import Consortium
-from ledger.errors import ConfigurationError, UnreadableInput
+from ledger.errors import ConfigurationError, TradeLedgerError, UnreadableInput
 from ledger.proofs import ProofReport, verify_response_bytes
 from nodes.home import DEFAULT_HOME, NodeHome
 
@@ -39,9 +40,16 @@ def verify_command(
         help="A GET /v1/consistency-proof response, when the response's proofs are to another "
         "tree size than the checkpoint's.",
     ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the report as JSON: what was verified, what was proven and what was not "
+        '(on failure {"verified": false, "error": {...}}).',
+    ),
 ) -> None:
     """Check a node's response offline: checkpoint signatures, entry hashes and signatures,
-    and every inclusion proof. Exit 0 verified, 1 not verified, 2 unreadable input."""
+    every inclusion proof, and that the entries are the document's. Says what it did not
+    prove. Exit 0 verified, 1 not verified, 2 unreadable input."""
     if consortium is not None and home is not None:
         raise typer.BadParameter("give --consortium FILE or --home DIR, not both")
     genesis_file = consortium or NodeHome(home or DEFAULT_HOME).consortium_file
@@ -49,13 +57,19 @@ def verify_command(
         genesis = Consortium.from_bytes(_read(genesis_file, "consortium file"))
     except ConfigurationError as exc:
         raise ConfigurationError(f"{genesis_file}: {exc.detail}") from exc
-    report = verify_response_bytes(
-        _read(response, "response"),
-        _read(checkpoint, "checkpoint"),
-        genesis.membership,
-        None if consistency is None else _read(consistency, "consistency proof"),
-    )
-    typer.echo(_summary(report))
+    try:
+        report = verify_response_bytes(
+            _read(response, "response"),
+            _read(checkpoint, "checkpoint"),
+            genesis.membership,
+            None if consistency is None else _read(consistency, "consistency proof"),
+        )
+    except TradeLedgerError as exc:
+        if as_json:  # a script reading stdout gets a verdict either way; stderr has the line
+            error = {"code": exc.code, "detail": exc.detail}
+            typer.echo(json.dumps({"verified": False, "error": error}, indent=2))
+        raise
+    typer.echo(json.dumps(report.to_json(), indent=2) if as_json else _summary(report))
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -82,4 +96,6 @@ def _summary(report: ProofReport) -> str:
         f"  leaf {e.leaf_index}  {e.timestamp}  {e.type:<32} {e.author:<24} {e.entry_hash}"
         for e in report.entries
     ]
+    lines += [f"proven: {sentence}" for sentence in report.proven]
+    lines += [f"not proven: {sentence}" for sentence in report.not_proven]
     return "\n".join(lines)

@@ -1,0 +1,552 @@
+"""``ledger.proofs`` on hand-made answers: a log built in memory, responses shaped as a node's,
+and one thing wrong in each (a signature, a root, a stated field, a field's type).
+
+The log here is only leaves and signed checkpoints, not a chain: a member that signs
+checkpoints can put any leaf in its tree, and the offline verifier must still refuse an entry
+whose signature is not its author's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.blocks import BlockHeader, Checkpoint, checkpoint_body, checkpoint_origin
+from ledger.encoding import b64encode
+from ledger.entries import Entry, parse_entry
+from ledger.errors import CheckpointInvalid, ProofInvalid
+from ledger.merkle import (
+    InMemorySubtreeHashes,
+    consistency_proof,
+    inclusion_proof,
+    root_from_leaf_hashes,
+)
+from ledger.proofs import verify_response, verify_response_bytes
+from nodes.cli.main import app
+from tests import chainbuilder
+from tests.chainbuilder import make_chain, seeded_key
+
+CO = "jp-jcci/CO-1"
+OTHER_CO = "jp-jcci/CO-2"
+
+
+@dataclass
+class Log:
+    """Leaves in order and checkpoints over any prefix of them."""
+
+    chain: chainbuilder.TestChain  # not imported by name: pytest would try to collect it
+    leaves: list[Entry] = field(default_factory=list)
+
+    def add(self, *entries: Entry) -> None:
+        self.leaves.extend(entries)
+
+    @property
+    def size(self) -> int:
+        return len(self.leaves)
+
+    def tree(self) -> InMemorySubtreeHashes:
+        return InMemorySubtreeHashes.from_leaf_hashes(e.entry_hash for e in self.leaves)
+
+    def root(self, size: int) -> bytes:
+        return root_from_leaf_hashes([e.entry_hash for e in self.leaves[:size]])
+
+    def checkpoint(
+        self, size: int | None = None, *, signers: Sequence[str] = ("jp-jcci",), root: bytes = b""
+    ) -> Checkpoint:
+        size = self.size if size is None else size
+        header = BlockHeader(
+            consortium=self.chain.consortium.hash.hex(),
+            height=size,
+            prev_hash="00" * 32,
+            time="2026-11-01T09:00:00Z",
+            proposer=signers[0] if signers else "jp-jcci",
+            key_id=self.chain.keys["jp-jcci"].key_id,
+            first_index=0,
+            entry_count=size,
+            tree_size=size,
+            tree_root=(root or self.root(size)).hex(),
+        )
+        checkpoint = Checkpoint(
+            checkpoint_body(checkpoint_origin(self.chain.consortium.consortium_id), header)
+        )
+        for org in signers:
+            checkpoint = checkpoint.signed_by(org, self.chain.keys.get(org) or seeded_key(99))
+        return checkpoint
+
+    def proof(self, entry: Entry, size: int | None = None) -> dict[str, Any]:
+        size = self.size if size is None else size
+        index = self.leaves.index(entry)
+        hashes = inclusion_proof(self.tree(), index, size)
+        return {"leaf_index": index, "tree_size": size, "hashes": [h.hex() for h in hashes]}
+
+    def event(self, entry: Entry, size: int | None = None) -> dict[str, Any]:
+        """One event of a provenance, as ``LedgerNode.provenance`` gives it."""
+        return {
+            "event": entry.type,
+            "entry_hash": entry.hash_hex,
+            "leaf_index": self.leaves.index(entry),
+            "timestamp": entry.timestamp,
+            "actor": entry.author,
+            "envelope": b64encode(entry.envelope),
+            "payload_digest": entry.payload_digest,
+            "inclusion_proof": self.proof(entry, size),
+        }
+
+    def provenance(
+        self, document_id: str, entries: Sequence[Entry], size: int | None = None, **stated: Any
+    ) -> dict[str, Any]:
+        size = self.size if size is None else size
+        return {
+            "document_id": document_id,
+            "status": "current",
+            "kind": "certificate_of_origin",
+            "issuer": "jp-jcci",
+            "superseded_by": None,
+            "tree_size": size,
+            "height": size,
+            "checkpoint": self.checkpoint(size).to_text(),
+            "events": [self.event(e, size) for e in entries],
+            **stated,
+        }
+
+    def inclusion(self, entry: Entry, size: int | None = None) -> dict[str, Any]:
+        size = self.size if size is None else size
+        return {
+            "entry_hash": entry.hash_hex,
+            **self.proof(entry, size),
+            "envelope": b64encode(entry.envelope),
+            "checkpoint": self.checkpoint(size).to_text(),
+        }
+
+    def verify_answer(self, entry: Entry, size: int | None = None) -> dict[str, Any]:
+        size = self.size if size is None else size
+        return {
+            "found": True,
+            "match": "document_id",
+            "document_id": entry.subject,
+            "status": "current",
+            "kind": "certificate_of_origin",
+            "issuer": entry.author,
+            "issued_at": entry.timestamp,
+            "valid_until": None,
+            "superseded_by": None,
+            "entry_hash": entry.hash_hex,
+            "leaf_index": self.leaves.index(entry),
+            "envelope": b64encode(entry.envelope),
+            "inclusion_proof": self.proof(entry, size),
+            "checkpoint": {"checkpoint": self.checkpoint(size).to_text(), "tree_size": size},
+            "reason": None,
+        }
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        hashes = consistency_proof(self.tree(), first, second)
+        return {"first": first, "second": second, "hashes": [h.hex() for h in hashes]}
+
+
+@pytest.fixture
+def log() -> Log:
+    """CO-1 issued, declared, revoked; CO-2 issued; with a few unrelated leaves between."""
+    chain = make_chain()
+    log = Log(chain)
+    issued = chain.entry("co.issued", subject=CO)
+    log.add(chain.entry("co.issued", subject=OTHER_CO), issued)
+    log.add(chain.entry("customs.import_declaration", "vn-customs", refs=[issued.hash_hex]))
+    log.add(*(chain.entry() for _ in range(3)))
+    log.add(chain.entry("co.revoked", subject=CO, refs=[issued.hash_hex]))
+    return log
+
+
+def of(log: Log, document_id: str) -> list[Entry]:
+    issued = [e for e in log.leaves if e.subject == document_id]
+    return [e for e in log.leaves if e in issued or set(e.refs) & {i.hash_hex for i in issued}]
+
+
+def verify(log: Log, response: dict[str, Any], **kwargs: Any) -> Any:
+    return verify_response(response, log.checkpoint(), log.chain.consortium.membership, **kwargs)
+
+
+def test_a_genuine_provenance_verifies(log: Log) -> None:
+    report = verify(log, log.provenance(CO, of(log, CO), status="revoked"))
+    assert [e.type for e in report.entries] == [
+        "co.issued",
+        "customs.import_declaration",
+        "co.revoked",
+    ]
+    assert report.signers == ("jp-jcci",) and not report.via_consistency
+
+
+# --- 1. entry signatures ----------------------------------------------------------------------
+
+
+def with_signature(entry: Entry, key_id: str, signature: bytes) -> Entry:
+    """``entry`` with the signature by ``key_id`` replaced (a new envelope, a new hash)."""
+    old = dict(entry.signatures)[key_id]
+    envelope = entry.envelope.replace(b64encode(old).encode(), b64encode(signature).encode())
+    assert envelope != entry.envelope
+    return parse_entry(envelope)
+
+
+def test_an_author_signature_that_does_not_verify_fails(log: Log) -> None:
+    """The author's own key, the author's own signature, over another entry."""
+    genuine = log.chain.entry("co.issued", subject="jp-jcci/CO-9")
+    other = log.chain.entry("co.issued", subject="jp-jcci/CO-10")
+    key_id = genuine.key_id
+    forged = with_signature(genuine, key_id, dict(other.signatures)[key_id])
+    log.add(forged)
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, log.inclusion(forged))
+    assert caught.value.detail == (
+        f"entry {forged.hash_hex}: the signature by jp-jcci (key {key_id}) does not verify"
+    )
+
+
+@pytest.mark.parametrize("signer", ["jp-exporter", "nobody"])
+def test_an_entry_signed_with_a_key_not_its_authors_fails(log: Log, signer: str) -> None:
+    """Signed by another member's key, or by a key the consortium does not know at all."""
+    key = log.chain.keys.get(signer) or seeded_key(99)
+    forged = log.chain.entry("co.issued", "jp-jcci", key=key, subject="jp-jcci/CO-9")
+    log.add(forged)
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, log.inclusion(forged))
+    assert f"key {key.key_id} is not a key of the author jp-jcci" in caught.value.detail
+
+
+def test_a_cosignature_by_a_known_key_must_verify_and_an_unknown_one_is_ignored(
+    log: Log,
+) -> None:
+    customs, stranger = log.chain.keys["vn-customs"], seeded_key(98)
+    cosigned = log.chain.entry("co.issued", subject="jp-jcci/CO-9", cosigners=[customs, stranger])
+    other = log.chain.entry("co.issued", subject="jp-jcci/CO-10", cosigners=[customs, stranger])
+    bad_known = with_signature(cosigned, customs.key_id, dict(other.signatures)[customs.key_id])
+    bad_stranger = with_signature(
+        cosigned, stranger.key_id, dict(other.signatures)[stranger.key_id]
+    )
+    log.add(bad_known, bad_stranger)
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, log.inclusion(bad_known))
+    assert f"the signature by vn-customs (key {customs.key_id}) does not verify" in (
+        caught.value.detail
+    )
+    assert verify(log, log.inclusion(bad_stranger)).entries[0].entry_hash == bad_stranger.hash_hex
+
+
+# --- 2. forks and the consistency path ---------------------------------------------------------
+
+
+def forked(log: Log, size: int) -> Checkpoint:
+    """A checkpoint signed by the same member for another tree of ``size`` leaves."""
+    return log.checkpoint(size, root=bytes(32))
+
+
+def test_a_response_checkpoint_with_another_root_at_the_trusted_size_is_a_fork(log: Log) -> None:
+    response = log.provenance(CO, of(log, CO), status="revoked")
+    response["checkpoint"] = forked(log, log.size).to_text()
+    with pytest.raises(ProofInvalid, match="a fork, or a forged response"):
+        verify(log, response)
+
+
+def test_a_forked_response_checkpoint_is_refused_whatever_size_the_proofs_are_to(
+    log: Log,
+) -> None:
+    """Proofs to an older tree, linked by a genuine consistency proof; the response's own
+    checkpoint is of the trusted size with another root: signed evidence of a fork."""
+    old = log.size
+    response = log.inclusion(of(log, CO)[0])
+    log.add(log.chain.entry())
+    consistency = {
+        **log.consistency(old, log.size),
+        "first_checkpoint": log.checkpoint(old).to_text(),
+    }
+    assert verify(log, {**response, "checkpoint": None}, consistency=consistency)
+    # the trusted checkpoint itself as the response's: no fork, and not the older tree's root
+    genuine = {**response, "checkpoint": log.checkpoint().to_text()}
+    assert verify(log, genuine, consistency=consistency).proof_tree_size == old
+    response["checkpoint"] = forked(log, log.size).to_text()
+    with pytest.raises(ProofInvalid, match="a fork, or a forged response"):
+        verify(log, response, consistency=consistency)
+
+
+def test_proofs_to_an_older_tree_verify_through_the_responses_own_checkpoint(log: Log) -> None:
+    """The trusted checkpoint is newer than the response; the response's own signed checkpoint
+    gives the older root, which the consistency proof links to the trusted one."""
+    old = log.size
+    issued = of(log, CO)[0]
+    response = log.inclusion(issued)
+    log.add(log.chain.entry(), log.chain.entry())
+    consistency = log.consistency(old, log.size)
+    report = verify(log, response, consistency=consistency)
+    assert report.via_consistency and report.proof_tree_size == old
+    assert report.tree_size == log.size
+    # as files, through verify_response_bytes
+    raw = verify_response_bytes(
+        json.dumps(response).encode(),
+        log.checkpoint().to_text(),
+        log.chain.consortium.membership,
+        json.dumps(consistency).encode(),
+    )
+    assert raw.via_consistency
+    # carried in the response itself, it serves as well
+    assert verify(log, {**response, "consistency_proof": consistency}).via_consistency
+    # without a checkpoint of the older tree there is no root to check the proofs against
+    with pytest.raises(ProofInvalid, match=f"no checkpoint of the tree of {old} leaves"):
+        verify(log, {**response, "checkpoint": None}, consistency=consistency)
+    # a checkpoint of the older tree that the consortium did not sign is not one
+    unsigned = log.checkpoint(old, signers=("nobody",)).to_text()
+    with pytest.raises(CheckpointInvalid, match=f"the checkpoint of the tree of {old} leaves"):
+        verify(log, {**response, "checkpoint": unsigned}, consistency=consistency)
+    # a signed checkpoint of another older tree is not consistent with the trusted one
+    fork = log.checkpoint(old, root=log.root(old - 1)).to_text()
+    with pytest.raises(ProofInvalid, match=f"the tree of {old} leaves is not consistent"):
+        verify(log, {**response, "checkpoint": fork}, consistency=consistency)
+
+
+def test_proofs_to_a_newer_tree_verify_through_the_checkpoint_the_proof_carries(
+    log: Log,
+) -> None:
+    old = log.size
+    trusted = log.checkpoint()
+    log.add(log.chain.entry())
+    response = log.inclusion(of(log, CO)[0])
+    response["checkpoint"] = None
+    consistency = log.consistency(old, log.size)
+    membership = log.chain.consortium.membership
+    with pytest.raises(ProofInvalid, match=f"no checkpoint of the tree of {log.size}"):
+        verify_response(response, trusted, membership, consistency)
+    consistency["second_checkpoint"] = log.checkpoint().to_text()
+    report = verify_response(response, trusted, membership, consistency)
+    assert report.proof_tree_size == log.size and report.tree_size == old
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"first": 2}, "the consistency proof is from 2 to 8 leaves; 7 to 8 is needed"),
+        ({"second": 10}, "the consistency proof is from 7 to 10 leaves; 7 to 8 is needed"),
+        ({"first": "7"}, "the consistency proof: first is missing or not a int"),
+        ({"hashes": ["zz" * 32]}, "consistency proof hash 0 is not 64 hex digits"),
+        ({"hashes": [7]}, "consistency proof hash 0 is not 64 hex digits"),
+        ({"hashes": None}, "the consistency proof: hashes is missing or not a list"),
+    ],
+)
+def test_a_consistency_proof_for_other_sizes_or_of_bad_hashes_fails(
+    log: Log, change: dict[str, Any], message: str
+) -> None:
+    old = log.size
+    assert old == 7
+    response = log.inclusion(of(log, CO)[0])
+    log.add(log.chain.entry())
+    consistency = {**log.consistency(old, log.size), **change}
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, response, consistency=consistency)
+    assert caught.value.detail == message
+
+
+def test_a_consistency_proof_that_is_not_an_object_fails(log: Log) -> None:
+    response = log.inclusion(of(log, CO)[0])
+    log.add(log.chain.entry())
+    with pytest.raises(ProofInvalid, match="the consistency proof is not an object"):
+        verify(log, response, consistency=["not", "an", "object"])  # type: ignore[arg-type]
+
+
+# --- 3. what the response says beside the envelope ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("event", "co.amended"),
+        ("type", "co.amended"),
+        ("actor", "jp-exporter"),
+        ("author", "jp-exporter"),
+        ("timestamp", "2026-11-01T09:00:00Z"),
+        ("payload_digest", "00" * 32),
+    ],
+)
+def test_a_stated_field_that_is_not_the_envelopes_fails(log: Log, name: str, value: str) -> None:
+    response = log.provenance(CO, of(log, CO), status="revoked")
+    signed = {
+        "event": "co.issued",
+        "type": "co.issued",
+        "actor": "jp-jcci",
+        "author": "jp-jcci",
+        "timestamp": of(log, CO)[0].timestamp,
+        "payload_digest": of(log, CO)[0].payload_digest,
+    }[name]
+    response["events"][0][name] = value
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, response)
+    assert caught.value.detail.endswith(
+        f": the response says {name} {value!r}, the signed entry says {signed!r}"
+    )
+    assert caught.value.detail.startswith("event 1 (")
+
+
+# --- 4. field types, found: false, the leaf-index cross-check ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "name", "value", "message"),
+    [
+        ("proof", "tree_size", "9", "tree_size is missing or not a int"),
+        ("proof", "leaf_index", True, "leaf_index is missing or not a int"),
+        ("proof", "hashes", "ab", "hashes is missing or not a list"),
+        ("proof", "hashes", ["ab"], "proof hash 0 is not 64 hex digits"),
+        ("proof", "hashes", ["zz" * 32], "proof hash 0 is not hex"),
+        ("event", "envelope", 5, "envelope is missing or not a str"),
+        ("event", "envelope", "***", "event 1 (co.issued at leaf 1): "),
+        ("event", "entry_hash", None, "entry_hash is missing or not a str"),
+        ("event", "inclusion_proof", [], "inclusion_proof is missing or not a dict"),
+        ("response", "tree_size", "8", "the response: tree_size is missing or not a int"),
+        ("response", "document_id", 1, "the response: document_id is missing or not a str"),
+        ("response", "events", {}, "the response: events is missing or not a list"),
+    ],
+)
+def test_a_field_of_the_wrong_type_fails_cleanly(
+    log: Log, tmp_path: Path, where: str, name: str, value: Any, message: str
+) -> None:
+    response = log.provenance(CO, of(log, CO), status="revoked")
+    target = {
+        "proof": response["events"][0]["inclusion_proof"],
+        "event": response["events"][0],
+        "response": response,
+    }[where]
+    target[name] = value
+    with pytest.raises(ProofInvalid) as caught:
+        verify_response_bytes(
+            json.dumps(response).encode(),
+            log.checkpoint().to_text(),
+            log.chain.consortium.membership,
+        )
+    assert message in caught.value.detail
+    r = cli(log, tmp_path, response)
+    assert r.exit_code == 1, r.output
+    assert r.output.startswith("error[proof-invalid]: ")
+
+
+def test_events_of_different_tree_sizes_or_another_stated_size_fail(log: Log) -> None:
+    response = log.provenance(CO, of(log, CO), status="revoked")
+    response["events"][1]["inclusion_proof"] = log.proof(of(log, CO)[1], log.size - 1)
+    with pytest.raises(ProofInvalid, match="its proof is to a tree of 6 leaves, the others to 7"):
+        verify(log, response)
+    response = log.provenance(CO, of(log, CO), status="revoked", tree_size=6)
+    with pytest.raises(ProofInvalid, match="says its proofs are to 6 leaves, but they are to 7"):
+        verify(log, response)
+
+
+def test_an_event_whose_leaf_index_is_not_its_proofs_fails(log: Log) -> None:
+    response = log.provenance(CO, of(log, CO), status="revoked")
+    response["events"][1]["leaf_index"] += 1
+    with pytest.raises(ProofInvalid, match="its leaf index differs from its proof's"):
+        verify(log, response)
+
+
+def test_a_verify_answer_that_found_nothing_proves_nothing_even_with_a_proof(log: Log) -> None:
+    answer = log.verify_answer(of(log, CO)[0])
+    assert verify(log, answer).entries[0].subject == CO
+    with pytest.raises(ProofInvalid, match="the response proves nothing: no document matching"):
+        verify(log, {**answer, "found": False, "reason": "no document matching this"})
+    with pytest.raises(ProofInvalid, match="proves nothing: no inclusion proof in the response"):
+        verify(log, {**answer, "inclusion_proof": None})
+
+
+def test_a_provenance_with_no_events_proves_nothing(log: Log) -> None:
+    with pytest.raises(ProofInvalid, match=f"the provenance of {CO} lists no events to verify"):
+        verify(log, log.provenance(CO, []))
+
+
+# --- the document: kind, issuer, status ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stated", "message"),
+    [
+        ({"kind": "customs_declaration"}, 'is of kind "customs_declaration", but event 1'),
+        ({"issuer": "jp-exporter"}, "was issued by 'jp-exporter', but event 1 (co.issued"),
+        ({"status": "superseded"}, 'is "superseded", but event 3 (co.revoked at leaf 6)'),
+        ({"status": "unknown"}, 'is "unknown", but event 3 (co.revoked at leaf 6) revokes it'),
+    ],
+)
+def test_stated_facts_the_events_contradict_fail(
+    log: Log, stated: dict[str, Any], message: str
+) -> None:
+    response = log.provenance(CO, of(log, CO), **{"status": "revoked", **stated})
+    with pytest.raises(ProofInvalid, match=re.escape(message)):
+        verify(log, response)
+
+
+def test_a_current_certificate_with_events_that_neither_revoke_nor_amend_it_verifies(
+    log: Log,
+) -> None:
+    """Declarations (another subject, a ref) and requests (its subject, a ref) leave it current."""
+    issued = of(log, OTHER_CO)[0]
+    log.add(
+        log.chain.entry("customs.import_declaration", "vn-customs", refs=[issued.hash_hex]),
+        log.chain.entry(
+            "customs.verification_requested", "vn-customs", subject=OTHER_CO, refs=[issued.hash_hex]
+        ),
+    )
+    report = verify(log, log.provenance(OTHER_CO, of(log, OTHER_CO)))
+    assert [e.type for e in report.entries] == [
+        "co.issued",
+        "customs.import_declaration",
+        "customs.verification_requested",
+    ]
+    assert report.proven[0].startswith(f"the checkpoint (height {log.size}, tree size")
+    assert report.proven[-1] == 'the status "current" is consistent with these events'
+    assert report.not_proven == (
+        f'that these are all the events of {OTHER_CO}; the status "current" is the node\'s word',
+    )
+    with pytest.raises(ProofInvalid, match="neither revoke nor amend it"):
+        verify(log, log.provenance(OTHER_CO, of(log, OTHER_CO), status="superseded"))
+
+
+def test_a_document_stated_as_a_certificate_needs_its_defining_event(log: Log) -> None:
+    revoked = of(log, CO)[-1]
+    response = log.provenance(CO, [revoked], status="revoked")
+    with pytest.raises(
+        ProofInvalid, match=re.escape("none of its events is a co.amended or co.issued of " + CO)
+    ):
+        verify(log, response)
+
+
+def test_a_verify_answer_must_name_a_document(log: Log) -> None:
+    answer = log.verify_answer(of(log, CO)[0])
+    with pytest.raises(ProofInvalid, match="names no document_id"):
+        verify(log, {**answer, "document_id": None})
+
+
+# --- through the command line ------------------------------------------------------------------
+
+
+def cli(log: Log, tmp_path: Path, response: dict[str, Any]) -> Any:
+    (tmp_path / "genesis.json").write_bytes(log.chain.consortium.to_bytes())
+    (tmp_path / "response.json").write_text(json.dumps(response))
+    (tmp_path / "checkpoint.txt").write_text(log.checkpoint().to_text())
+    return CliRunner().invoke(
+        app,
+        [
+            "proof",
+            "verify",
+            str(tmp_path / "response.json"),
+            "--checkpoint",
+            str(tmp_path / "checkpoint.txt"),
+            "--consortium",
+            str(tmp_path / "genesis.json"),
+        ],
+    )
+
+
+def test_proof_verify_refuses_a_forged_signature(log: Log, tmp_path: Path) -> None:
+    forged = log.chain.entry("co.issued", "jp-jcci", key=seeded_key(99), subject="jp-jcci/X")
+    log.add(forged)
+    assert cli(log, tmp_path, log.inclusion(of(log, CO)[0])).exit_code == 0
+    r = cli(log, tmp_path, log.inclusion(forged))
+    assert r.exit_code == 1, r.output
+    assert "is not a key of the author jp-jcci" in r.output
