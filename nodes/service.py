@@ -565,12 +565,21 @@ class LedgerNode:
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
         info = self._readable_document(document_id, caller)
-        head = self.head
+        head, indexed = self.head, self.index.events(document_id)
+        # The index learns of a block a moment before the head moves on to it: a status read
+        # then may already count an event the head's tree does not hold yet, an answer a
+        # verifier rightly refuses (status revoked, no revocation listed). Wait for the head.
+        for _ in range(200):
+            if all(ev.idx < head.tree_size for ev in indexed):
+                break
+            time.sleep(0.005)
+            info = self._readable_document(document_id, caller)
+            head, indexed = self.head, self.index.events(document_id)
         size = head.tree_size
         events = []
-        for ev in self.index.events(document_id):
+        for ev in indexed:
             if ev.idx >= size:
-                continue  # indexed a moment before the head moved on
+                continue  # still not under the head after a second: show what it proves
             events.append(
                 {
                     "event": ev.type,
