@@ -41,6 +41,7 @@ from ledger.errors import (
     TradeLedgerError,
     UnknownKey,
     UnknownReference,
+    WrongConsortium,
 )
 from ledger.keys import SigningKey, verify_signature
 from ledger.merkle import CompactRange
@@ -239,6 +240,11 @@ class ChainState:
         if isinstance(checked, Entry):
             checked = CheckedEntry(checked, frozenset(), frozenset())
         entry = checked.entry
+        if entry.consortium_id != self.consortium.consortium_id:
+            raise WrongConsortium(
+                f"the entry was signed for consortium {entry.consortium_id!r}, "
+                f"not {self.consortium.consortium_id!r}"
+            )
         in_pending: Callable[[bytes], bool]
         if callable(pending):
             in_pending = pending

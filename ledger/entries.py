@@ -39,9 +39,21 @@ ENTRY_TYPE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
+CONSORTIUM_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")  # as the genesis's (ledger.consortium)
 CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*(;[ -~]*)?$")
 _SIGNED_FIELDS = frozenset(
-    {"v", "type", "author", "key_id", "timestamp", "nonce", "subject", "payload", "refs"}
+    {
+        "v",
+        "consortium_id",
+        "type",
+        "author",
+        "key_id",
+        "timestamp",
+        "nonce",
+        "subject",
+        "payload",
+        "refs",
+    }
 )
 _PAYLOAD_FIELDS = frozenset({"content_type", "digest", "size"})
 _SIG_PREFIX = b'{"signatures":'
@@ -56,6 +68,7 @@ class Entry:
     entry_hash: bytes
     signed_bytes: bytes
     signatures: tuple[tuple[str, bytes], ...]
+    consortium_id: str
     type: str
     author: str
     key_id: str
@@ -85,6 +98,7 @@ class Entry:
     def signed_dict(self) -> dict[str, Any]:
         return {
             "v": ENTRY_VERSION,
+            "consortium_id": self.consortium_id,
             "type": self.type,
             "author": self.author,
             "key_id": self.key_id,
@@ -113,6 +127,7 @@ class Entry:
             entry_hash=self.entry_hash,
             signed_bytes=b"",
             signatures=tuple((k, b"") for k, _ in self.signatures),
+            consortium_id=self.consortium_id,
             type=self.type,
             author=self.author,
             key_id=self.key_id,
@@ -155,15 +170,19 @@ def build_entry(
     payload: bytes,
     content_type: str,
     *,
+    consortium_id: str,
     subject: str | None = None,
     refs: Sequence[str] = (),
     timestamp: datetime | None = None,
     nonce: str | None = None,
     cosigners: Sequence[SigningKey] = (),
 ) -> Entry:
-    """Make and sign an entry. ``cosigners`` add signatures (membership changes need a quorum)."""
+    """Make and sign an entry for the consortium ``consortium_id`` (signed, so that another
+    consortium whose members use the same keys refuses it). ``cosigners`` add signatures
+    (membership changes need a quorum)."""
     signed = {
         "v": ENTRY_VERSION,
+        "consortium_id": consortium_id,
         "type": entry_type,
         "author": author,
         "key_id": signing_key.key_id,
@@ -248,6 +267,11 @@ def _entry_from_signed(
         raise EncodingError(f"the entry's signed object: {detail}", location="/signed")
     if signed["v"] != ENTRY_VERSION:
         raise EncodingError("unsupported entry version", location="/signed/v")
+    consortium_id = signed["consortium_id"]
+    if not isinstance(consortium_id, str) or not CONSORTIUM_ID.fullmatch(consortium_id):
+        raise EncodingError(
+            "consortium_id must be a consortium id", location="/signed/consortium_id"
+        )
     etype, author, key_id = signed["type"], signed["author"], signed["key_id"]
     if not isinstance(etype, str) or not ENTRY_TYPE.match(etype):
         raise EncodingError("entry type must look like 'co.issued'", location="/signed/type")
@@ -300,6 +324,7 @@ def _entry_from_signed(
             entry_leaf_hash(envelope),
             signed_bytes,
             signatures,
+            consortium_id,
             etype,
             author,
             key_id,

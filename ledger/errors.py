@@ -31,6 +31,7 @@ The tree, at a glance::
     ├── EntryRejected                 422  an entry that cannot be appended
     │   ├── UnknownKey / KeyRevoked / RoleNotAllowed / SignatureInvalid
     │   ├── UnknownReference / TimestampInFuture / QuorumNotMet
+    │   └── WrongConsortium           422  signed for another consortium
     ├── IntegrityError                     the ledger's bytes do not verify (audit exit 1)
     │   ├── BlockInvalid, MerkleRootMismatch, ChainBroken, CheckpointInvalid
     │   └── ProofInvalid
@@ -235,6 +236,11 @@ class UnknownReference(EntryRejected):
 class TimestampInFuture(EntryRejected):
     code = "timestamp-in-future"
     title = "The entry's timestamp is too far in the future"
+
+
+class WrongConsortium(EntryRejected):
+    code = "wrong-consortium"
+    title = "The entry was signed for another consortium"
 
 
 class QuorumNotMet(EntryRejected):

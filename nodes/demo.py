@@ -113,7 +113,7 @@ EXAMPLE_STORY: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def example_story(keys: dict[str, SigningKey]) -> list[Entry]:
+def example_story(keys: dict[str, SigningKey], consortium_id: str) -> list[Entry]:
     """The example documents as signed entries, with the subjects and references a node gives
     them (empty when the examples are not installed beside the package)."""
     if not all((EXAMPLES_DIR / name).is_file() for name, _, _ in EXAMPLE_STORY):
@@ -133,7 +133,14 @@ def example_story(keys: dict[str, SigningKey]) -> list[Entry]:
         if event == "customs.verification_result" and last_request:
             refs = [last_request]
         entry = build_entry(
-            event, author, keys[author], payload, "application/json", subject=subject, refs=refs
+            event,
+            author,
+            keys[author],
+            payload,
+            "application/json",
+            consortium_id=consortium_id,
+            subject=subject,
+            refs=refs,
         )
         if event in ("co.issued", "co.amended"):
             defining[subject] = entry.hash_hex
@@ -149,10 +156,14 @@ def run_demo(home: NodeHome, entries: int, *, seed: int = 2026) -> LedgerWriter:
     ensure_consortium(home)
     writer = open_writer(home)
     keys = home.signing_keys()
-    story = example_story(keys) if writer.state.tree_size == 0 else []
+    consortium_id = writer.consortium.consortium_id
+    story = example_story(keys, consortium_id) if writer.state.tree_size == 0 else []
     story = story[:entries]
     scenario = TradeScenario(
-        random.Random(seed + writer.state.tree_size), keys, start=writer.state.tree_size
+        random.Random(seed + writer.state.tree_size),
+        keys,
+        start=writer.state.tree_size,
+        consortium_id=consortium_id,
     )
     batch: list[Entry] = []
     for entry in itertools.chain(story, scenario.entries(entries - len(story))):
@@ -169,10 +180,18 @@ def run_demo(home: NodeHome, entries: int, *, seed: int = 2026) -> LedgerWriter:
 class TradeScenario:
     """Deterministic stream of trade events: COs and everything that refers to them."""
 
-    def __init__(self, rng: random.Random, keys: dict[str, SigningKey], *, start: int = 0) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        keys: dict[str, SigningKey],
+        *,
+        start: int = 0,
+        consortium_id: str = CONSORTIUM_ID,
+    ) -> None:
         self.rng = rng
         self.keys = keys
         self.serial = start
+        self.consortium_id = consortium_id
         self.clock = now() - timedelta(days=30)
         self.open_cos: list[tuple[str, str, str, dict[str, object]]] = []
 
@@ -192,6 +211,7 @@ class TradeScenario:
             self.keys[author],
             payload,
             "application/json",
+            consortium_id=self.consortium_id,
             subject=subject,
             refs=refs,
             timestamp=min(self.clock, now()),

@@ -818,7 +818,16 @@ class LedgerNode:
         digest = bridge.validate(body, media, event, self.registry, parsed)
         subject, refs = self._derive(caller, event, fields)
         if evidence is None:
-            entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
+            entry = build_entry(
+                event,
+                caller.org_id,
+                key,
+                body,
+                media,
+                consortium_id=self.consortium.consortium_id,
+                subject=subject,
+                refs=refs,
+            )
             return self._remember_prepared([entry], _Prepared(digest, fields))
         require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
         gated = origin_gate.gate(fields, evidence, home=self.home.path)
@@ -828,6 +837,7 @@ class LedgerNode:
             key,
             gated.certificate_bytes(body),
             media,
+            consortium_id=self.consortium.consortium_id,
             subject=subject,
             refs=refs,
         )
@@ -837,6 +847,7 @@ class LedgerNode:
             key,
             gated.evidence_bytes(subject, co.hash_hex),
             "application/json",
+            consortium_id=self.consortium.consortium_id,
             subject=subject,
             refs=[co.hash_hex],
         )

@@ -8,6 +8,7 @@ import pytest
 
 from ledger.blocks import BlockHeader, Checkpoint
 from ledger.chain import ChainState, preverify
+from ledger.consortium import FoundingMember, create_genesis
 from ledger.errors import (
     BlockInvalid,
     ChainBroken,
@@ -21,6 +22,7 @@ from ledger.errors import (
     TimestampInFuture,
     UnknownKey,
     UnknownReference,
+    WrongConsortium,
 )
 from ledger.keys import SigningKey
 from tests.chainbuilder import config_payload, make_chain, seeded_key
@@ -92,6 +94,22 @@ def test_timestamp_too_far_in_the_future_is_refused() -> None:
     with pytest.raises(TimestampInFuture):
         check(chain, chain.entry(timestamp=chain.clock + timedelta(seconds=400)))
     check(chain, chain.entry(timestamp=chain.clock + timedelta(seconds=200)))
+
+
+def test_an_entry_for_another_consortium_is_refused() -> None:
+    chain = make_chain()
+    keys = chain.keys
+    other = create_genesis(
+        "other-consortium",
+        "Same members, same keys",
+        [FoundingMember(o, o, "JP", ["issuing_authority"], keys[o]) for o in ("jp-jcci",)],
+        created=chain.clock,
+    )
+    entry = chain.entry()
+    with pytest.raises(WrongConsortium) as caught:
+        ChainState.genesis(other).check_entry(entry, reference_time=chain.clock)
+    assert "'test-consortium', not 'other-consortium'" in caught.value.detail
+    check(chain, entry)  # its own consortium takes it
 
 
 def test_revoked_key_is_refused_from_the_next_block() -> None:
