@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from enum import Enum
 from typing import Any
 
@@ -27,6 +28,7 @@ import rfc8785
 from ledger.errors import EncodingError
 
 MAX_SAFE_INTEGER = 2**53 - 1
+_LOWER_HEX = re.compile(r"[0-9a-f]*")
 
 
 class Tag(bytes, Enum):
@@ -142,9 +144,7 @@ def b64decode(text: str, what: str = "value") -> bytes:
 
 def hex_to_bytes(text: str, size: int, what: str = "value") -> bytes:
     """Decode lowercase hex of exactly ``size`` bytes (the only hex form the ledger writes)."""
-    if len(text) != 2 * size or text != text.lower():
+    # fullmatch, not fromhex alone: fromhex skips whitespace, and "$" would allow a final "\n"
+    if len(text) != 2 * size or not _LOWER_HEX.fullmatch(text):
         raise EncodingError(f"{what} must be {2 * size} lowercase hex digits")
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise EncodingError(f"{what} is not hex") from exc
+    return bytes.fromhex(text)

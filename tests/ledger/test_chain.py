@@ -13,6 +13,7 @@ from ledger.errors import (
     BlockInvalid,
     ChainBroken,
     CheckpointInvalid,
+    ConfigurationError,
     DuplicateEntry,
     KeyRevoked,
     MerkleRootMismatch,
@@ -110,6 +111,18 @@ def test_an_entry_for_another_consortium_is_refused() -> None:
         ChainState.genesis(other).check_entry(entry, reference_time=chain.clock)
     assert "'test-consortium', not 'other-consortium'" in caught.value.detail
     check(chain, entry)  # its own consortium takes it
+
+
+@pytest.mark.parametrize(
+    ("consortium_id", "org_id", "country"),
+    [("test-consortium\n", "jp-jcci", "JP"), ("c1", "jp-jcci\n", "JP"), ("c1", "jp-jcci", "JP\n")],
+)
+def test_a_genesis_id_or_country_with_a_trailing_newline_is_refused(
+    consortium_id: str, org_id: str, country: str
+) -> None:
+    founder = FoundingMember(org_id, "JCCI", country, ["issuing_authority"], seeded_key(1))
+    with pytest.raises(ConfigurationError):
+        create_genesis(consortium_id, "Newline test", [founder])
 
 
 def test_revoked_key_is_refused_from_the_next_block() -> None:

@@ -10,6 +10,7 @@ from ledger.encoding import (
     Tag,
     canonical_bytes,
     fast_canonical_bytes,
+    hex_to_bytes,
     is_canonical,
     parse_canonical,
     tagged_hash,
@@ -65,3 +66,10 @@ def test_tags_separate_domains() -> None:
     data = canonical_bytes({"a": 1})
     hashes = {tagged_hash(tag, data) for tag in Tag}
     assert len(hashes) == len(Tag)
+
+
+@pytest.mark.parametrize("text", ["ab" * 31 + "\n\n", "\t" + "ab" * 31 + "\n", "ab " * 21 + " "])
+def test_hex_is_exactly_lowercase_digits_without_whitespace(text: str) -> None:
+    assert len(text) == 64  # and bytes.fromhex, which skips whitespace, reads fewer than 32 bytes
+    with pytest.raises(EncodingError):
+        hex_to_bytes(text, 32)

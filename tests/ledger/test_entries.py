@@ -70,6 +70,7 @@ def test_a_built_entry_equals_the_entry_parsed_from_its_bytes(
         {"content_type": 1.5},
         {"consortium_id": "Not An Id"},
         {"consortium_id": "tradeledger-dev\n"},
+        {"nonce": "00" * 16 + "\n"},
     ],
 )
 def test_a_bad_field_is_refused_when_building_as_when_parsing(kwargs: dict[str, object]) -> None:
@@ -116,3 +117,36 @@ def test_an_entry_without_a_consortium_id_is_refused() -> None:
     with pytest.raises(EncodingError) as caught:
         parse_entry(signed_envelope(signed, KEYS[0]))
     assert caught.value.location == "/signed" and "missing consortium_id" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("field", "location"),
+    [
+        ("consortium_id", "/signed/consortium_id"),
+        ("type", "/signed/type"),
+        ("nonce", "/signed/nonce"),
+        ("refs", "/signed/refs"),
+        ("content_type", "/signed/payload"),
+        ("digest", "/signed/payload"),
+    ],
+)
+def test_a_field_with_a_trailing_newline_is_refused(field: str, location: str) -> None:
+    entry = build_entry(
+        "co.issued",
+        "jp-jcci",
+        KEYS[0],
+        b"{}",
+        "application/json",
+        consortium_id="c-one",
+        refs=["ab" * 32],
+    )
+    signed = entry.signed_dict()
+    if field == "refs":
+        signed["refs"] = ["ab" * 32 + "\n"]
+    elif field in ("content_type", "digest"):
+        signed["payload"][field] += "\n"
+    else:
+        signed[field] += "\n"
+    with pytest.raises(EncodingError) as caught:
+        parse_entry(signed_envelope(signed, KEYS[0]))
+    assert caught.value.location == location

@@ -1,27 +1,41 @@
-"""Integrity attacks on the entry format (issue 12, finding 13).
+"""Integrity attacks on the entry format (issue 12, findings 12 and 13).
 
 Each test plays a member (or anyone holding a member's signing key) who signs an entry the
 format should not allow, and asserts that the node refuses it at submission and that replay
 (``ChainState.apply_block``, the fold ``audit replay`` runs) refuses a chain holding it:
 
+* hex fields with a trailing newline, which ``re.match`` with ``$`` let through;
 * an entry signed for one consortium replayed into another whose members use the same keys.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import types
 from typing import Any
 
 import pytest
 
 from ledger.chain import ChainState
 from ledger.consortium import Consortium, FoundingMember, create_genesis
-from ledger.entries import Entry, build_entry
-from ledger.errors import BlockInvalid, EntryRejected
+from ledger.entries import Entry, build_entry, entry_leaf_hash, parse_entry
+from ledger.errors import BlockInvalid, EncodingError, EntryRejected
 from tests import chainbuilder
 from tests.api.conftest import LiveNode
 from tests.api.test_api import certificate, new_number
-from tests.chainbuilder import ORGS, T0, make_chain
+from tests.chainbuilder import ORGS, T0, make_chain, signed_envelope
+
+ENTRY_MEDIA_TYPE = "application/vnd.tradeledger.entry+json"
+
+
+def post_entry(node: LiveNode, user: str, envelope: bytes, payload: bytes) -> Any:
+    body = {
+        "envelope": base64.b64encode(envelope).decode(),
+        "payload": base64.b64encode(payload).decode(),
+    }
+    with node.http(user) as h:
+        return h.post("/v1/documents", json=body, headers={"Content-Type": ENTRY_MEDIA_TYPE})
 
 
 def presigned(node: LiveNode, **kwargs: Any) -> tuple[Entry, bytes]:
@@ -35,6 +49,64 @@ def presigned(node: LiveNode, **kwargs: Any) -> tuple[Entry, bytes]:
     fields.update(kwargs)
     key = node.home.signing_key("jp-jcci")
     return build_entry("co.issued", "jp-jcci", key, payload, "application/json", **fields), payload
+
+
+def forged_block(chain: chainbuilder.TestChain, envelopes: list[bytes]) -> tuple[bytes, str]:
+    """Header and checkpoint of a block holding ``envelopes``, made by a proposer that checks
+    nothing (propose_block reads only each entry's hash)."""
+    entries: Any = [types.SimpleNamespace(entry_hash=entry_leaf_hash(env)) for env in envelopes]
+    return chain.state.propose_block(entries, "jp-jcci", chain.keys["jp-jcci"], chain.clock)
+
+
+def replay_rejects(chain: chainbuilder.TestChain, envelopes: list[bytes], reason: str) -> None:
+    """A fresh replay of the chain's blocks, then the forged block: refused for ``reason``."""
+    replay = ChainState.genesis(chain.consortium)
+    for header, checkpoint, raw in chain.blocks:
+        replay.apply_block(header, checkpoint, raw)
+    header, checkpoint = forged_block(chain, envelopes)
+    with pytest.raises(BlockInvalid) as caught:
+        replay.apply_block(header, checkpoint, [(env, None) for env in envelopes])
+    assert caught.value.extra["reason"] == reason
+    assert caught.value.extra["entry_index"] == replay.tree_size
+    assert replay.height == len(chain.blocks)  # nothing applied
+
+
+# -- finding 12: hex fields with a trailing newline ---------------------------------------------
+
+
+def _newline_after(field: str, signed: dict[str, Any]) -> None:
+    if field == "refs":
+        signed["refs"] = [signed["refs"][0] + "\n"]
+    elif field == "digest":
+        signed["payload"]["digest"] += "\n"
+    else:
+        signed[field] += "\n"
+
+
+@pytest.mark.parametrize("field", ["nonce", "refs", "digest"])
+def test_a_hex_field_with_a_trailing_newline_is_refused_by_parse_and_replay(field: str) -> None:
+    chain = make_chain()
+    first = chain.entry()
+    chain.block([first])
+    signed = chain.entry(refs=[first.hash_hex]).signed_dict()
+    _newline_after(field, signed)
+    envelope = signed_envelope(signed, chain.keys["jp-jcci"])
+    with pytest.raises(EncodingError) as caught:
+        parse_entry(envelope)
+    assert caught.value.location is not None
+    assert caught.value.location.startswith(f"/signed/{'payload' if field == 'digest' else field}")
+    replay_rejects(chain, [envelope], "non-canonical-encoding")
+
+
+def test_a_hex_field_with_a_trailing_newline_is_refused_by_the_node(node: LiveNode) -> None:
+    entry, payload = presigned(node)
+    signed = entry.signed_dict()
+    signed["nonce"] += "\n"
+    r = post_entry(
+        node, "issuer", signed_envelope(signed, node.home.signing_key("jp-jcci")), payload
+    )
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["location"]) == ("non-canonical-encoding", "/signed/nonce")
 
 
 # -- finding 13: an entry of one consortium replayed into another with the same keys ----------
