@@ -12,7 +12,6 @@ processes, by :func:`preverify`; ``apply_block`` then only looks at the outcome.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from ledger.blocks import (
     checkpoint_origin,
 )
 from ledger.consortium import CONFIG_TYPE, Consortium, Membership
+from ledger.encoding import parse_json
 from ledger.entries import Entry, parse_entry
 from ledger.errors import (
     BlockInvalid,
@@ -452,9 +452,11 @@ def config_changes(entry: Entry) -> list[Any]:
     if entry.payload is None:
         raise EntryRejected("a membership change must be stored with its payload")
     try:
-        doc = json.loads(entry.payload)
-    except ValueError as exc:
-        raise EntryRejected("a membership change's payload is not JSON") from exc
+        # parse_json, not json.loads: a lone surrogate or deep nesting is refused here rather
+        # than failing later inside the encoder or the interpreter
+        doc = parse_json(entry.payload, "a membership change's payload")
+    except EncodingError as exc:
+        raise EntryRejected(exc.detail, location=exc.location) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("changes"), list):
         raise EntryRejected('a membership change\'s payload is {"changes": [...]}')
     changes: list[Any] = doc["changes"]

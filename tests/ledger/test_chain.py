@@ -15,6 +15,7 @@ from ledger.errors import (
     CheckpointInvalid,
     ConfigurationError,
     DuplicateEntry,
+    EntryRejected,
     KeyRevoked,
     MerkleRootMismatch,
     QuorumNotMet,
@@ -163,6 +164,24 @@ def test_membership_change_needs_quorum() -> None:
     check(chain, ok)
     chain.block([ok])
     assert chain.state.membership.organisations["jp-bank"].roles == {"bank", "auditor"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"changes":[{"op":"set_endpoints","org":"jp-bank","endpoints":["\\udc00"]}]}',
+        b'{"changes":' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    ],
+    ids=["lone-surrogate", "deep"],
+)
+def test_a_membership_change_that_is_not_unicode_or_nests_too_deep_is_refused(
+    payload: bytes,
+) -> None:
+    chain = make_chain()
+    change = chain.entry("config.update", "jp-jcci", payload=payload)
+    with pytest.raises(EntryRejected) as caught:
+        check(chain, change)
+    assert "surrogate" in caught.value.detail or "deep" in caught.value.detail
 
 
 def _tampered_block(chain, mutate):  # type: ignore[no-untyped-def]

@@ -1,11 +1,13 @@
-"""Integrity attacks on the entry format (issue 12, findings 12 and 13).
+"""Integrity attacks on the entry format (issue 12, findings 12, 13 and 16).
 
 Each test plays a member (or anyone holding a member's signing key) who signs an entry the
 format should not allow, and asserts that the node refuses it at submission and that replay
 (``ChainState.apply_block``, the fold ``audit replay`` runs) refuses a chain holding it:
 
 * hex fields with a trailing newline, which ``re.match`` with ``$`` let through;
-* an entry signed for one consortium replayed into another whose members use the same keys.
+* an entry signed for one consortium replayed into another whose members use the same keys;
+* a lone surrogate in a string or key, and nesting deeper than ``ledger.encoding.MAX_DEPTH``,
+  which used to end in UnicodeEncodeError (HTTP 500) and RecursionError.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import pytest
 
 from ledger.chain import ChainState
 from ledger.consortium import Consortium, FoundingMember, create_genesis
+from ledger.encoding import MAX_DEPTH
 from ledger.entries import Entry, build_entry, entry_leaf_hash, parse_entry
-from ledger.errors import BlockInvalid, EncodingError, EntryRejected
+from ledger.errors import BlockInvalid, ConfigurationError, EncodingError, EntryRejected
 from tests import chainbuilder
 from tests.api.conftest import LiveNode
 from tests.api.test_api import certificate, new_number
@@ -139,3 +142,53 @@ def test_an_entry_signed_for_another_consortium_is_refused_by_the_node(node: Liv
         c.submit_entry(entry)
     assert (caught.value.code, caught.value.status) == ("wrong-consortium", 422)
     assert node.settled() == before
+
+
+# -- finding 16: lone surrogates and deep nesting ----------------------------------------------
+
+
+def test_a_lone_surrogate_subject_is_422_with_its_location(node: LiveNode) -> None:
+    entry, payload = presigned(node)
+    signed = entry.signed_dict() | {"subject": "jp-jcci/\ud800"}
+    envelope = signed_envelope(signed, node.home.signing_key("jp-jcci"))
+    assert b"\\ud800" in envelope
+    r = post_entry(node, "issuer", envelope, payload)
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["location"]) == ("non-canonical-encoding", "/signed/subject")
+
+
+@pytest.mark.parametrize(
+    ("change", "location"),
+    [
+        ({"subject": "\ud800"}, "/signed/subject"),
+        ({"\udfff": "x"}, "/signed/\\udfff"),
+        ({"refs": ["\ud83d"]}, "/signed/refs/0"),
+    ],
+)
+def test_parse_entry_refuses_a_lone_surrogate_anywhere(
+    change: dict[str, Any], location: str
+) -> None:
+    chain = make_chain()
+    envelope = signed_envelope(chain.entry().signed_dict() | change, chain.keys["jp-jcci"])
+    with pytest.raises(EncodingError) as caught:
+        parse_entry(envelope)
+    assert caught.value.location == location
+
+
+def test_deep_nesting_is_refused_by_parse_entry_and_the_node(node: LiveNode) -> None:
+    deep = b'{"signatures":[],"signed":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(EncodingError) as caught:
+        parse_entry(deep)
+    assert f"more than {MAX_DEPTH} deep" in caught.value.detail
+    r = post_entry(node, "issuer", deep, b"{}")
+    assert r.status_code == 422 and r.json()["code"] == "non-canonical-encoding", r.text
+
+
+def test_the_consortium_parser_refuses_surrogates_and_deep_nesting() -> None:
+    good = make_chain().consortium.to_bytes()
+    surrogate = good.replace(b'"name":"Test consortium"', b'"name":"Test \\ud800"')
+    deep = good.replace(b'"name":"Test consortium"', b'"name":' + b"[" * 50_000 + b"]" * 50_000)
+    for bad in (surrogate, deep):
+        assert bad != good
+        with pytest.raises(ConfigurationError):
+            Consortium.from_bytes(bad)
