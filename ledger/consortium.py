@@ -291,6 +291,11 @@ class Consortium:
     def name(self) -> str:
         return str(self.signed["name"])
 
+    @property
+    def created(self) -> str:
+        """When the genesis was made: block 1's entries may not be backdated far before it."""
+        return str(self.signed["created"])
+
     def to_bytes(self) -> bytes:
         return canonical_bytes(
             {

@@ -192,7 +192,10 @@ class TradeScenario:
         self.keys = keys
         self.serial = start
         self.consortium_id = consortium_id
-        self.clock = now() - timedelta(days=30)
+        # Half a day back, not more: blocks are cut now, and an entry may not be backdated more
+        # than a day before the previous block (ledger.chain.MAX_BACKDATING, less the margin a
+        # node keeps when it admits one).
+        self.clock = now() - timedelta(hours=12)
         self.open_cos: list[tuple[str, str, str, dict[str, object]]] = []
 
     def _entry(

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from ledger.blocks import BlockHeader, Checkpoint
-from ledger.chain import ChainState, preverify
+from ledger.chain import ADMISSION_MARGIN, MAX_BACKDATING, ChainState, preverify
 from ledger.consortium import FoundingMember, create_genesis
 from ledger.errors import (
     BlockInvalid,
@@ -22,11 +22,13 @@ from ledger.errors import (
     RoleNotAllowed,
     SignatureInvalid,
     TimestampInFuture,
+    TimestampTooOld,
     UnknownKey,
     UnknownReference,
     WrongConsortium,
 )
 from ledger.keys import SigningKey
+from ledger.timefmt import parse_time
 from tests.chainbuilder import config_payload, make_chain, seeded_key
 
 
@@ -96,6 +98,45 @@ def test_timestamp_too_far_in_the_future_is_refused() -> None:
     with pytest.raises(TimestampInFuture):
         check(chain, chain.entry(timestamp=chain.clock + timedelta(seconds=400)))
     check(chain, chain.entry(timestamp=chain.clock + timedelta(seconds=200)))
+
+
+def test_timestamp_more_than_the_window_before_the_previous_block_is_refused() -> None:
+    chain = make_chain()
+    chain.block([chain.entry()])
+    head = parse_time(chain.state.head_time or "")
+    check(chain, chain.entry(timestamp=head - MAX_BACKDATING))  # the bound itself is allowed
+    with pytest.raises(TimestampTooOld) as caught:
+        check(chain, chain.entry(timestamp=head - MAX_BACKDATING - timedelta(microseconds=1)))
+    assert caught.value.code == "timestamp-too-old" and "previous block" in caught.value.detail
+
+
+def test_block_1_counts_the_window_from_the_genesis_creation() -> None:
+    chain = make_chain()  # created at T0; nothing before it but the window
+    created = parse_time(chain.consortium.created)
+    check(chain, chain.entry(timestamp=created - MAX_BACKDATING))
+    with pytest.raises(TimestampTooOld) as caught:
+        check(chain, chain.entry(timestamp=created - MAX_BACKDATING - timedelta(seconds=1)))
+    assert "genesis" in caught.value.detail
+
+
+def test_a_stricter_window_for_admission_keeps_admitted_entries_valid_in_later_blocks() -> None:
+    chain = make_chain()
+    chain.block([chain.entry()])
+    head = parse_time(chain.state.head_time or "")
+    admission = MAX_BACKDATING - ADMISSION_MARGIN
+    late = chain.entry(timestamp=head - admission)
+    check(chain, late, backdating=admission)  # admitted at the edge of the stricter window
+    with pytest.raises(TimestampTooOld):
+        check(
+            chain,
+            chain.entry(timestamp=head - admission - timedelta(seconds=1)),
+            backdating=admission,
+        )
+    # a block cut later (within the margin) comes first; the admitted entry still applies after it
+    chain.clock = head + ADMISSION_MARGIN - timedelta(seconds=2)
+    chain.block([chain.entry()])
+    chain.block([late])
+    assert chain.state.tree_size == 3
 
 
 def test_an_entry_for_another_consortium_is_refused() -> None:

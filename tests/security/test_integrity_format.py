@@ -1,9 +1,10 @@
-"""Integrity attacks on the entry format (issue 12, findings 12, 13 and 16).
+"""Integrity attacks on the entry format (issue 12, findings 11, 12, 13 and 16).
 
 Each test plays a member (or anyone holding a member's signing key) who signs an entry the
 format should not allow, and asserts that the node refuses it at submission and that replay
 (``ChainState.apply_block``, the fold ``audit replay`` runs) refuses a chain holding it:
 
+* backdating: an entry timestamped 1971 (the window is ``ledger.chain.MAX_BACKDATING``);
 * hex fields with a trailing newline, which ``re.match`` with ``$`` let through;
 * an entry signed for one consortium replayed into another whose members use the same keys;
 * a lone surrogate in a string or key, and nesting deeper than ``ledger.encoding.MAX_DEPTH``,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import types
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -72,6 +74,26 @@ def replay_rejects(chain: chainbuilder.TestChain, envelopes: list[bytes], reason
     assert caught.value.extra["reason"] == reason
     assert caught.value.extra["entry_index"] == replay.tree_size
     assert replay.height == len(chain.blocks)  # nothing applied
+
+
+# -- finding 11: backdating ------------------------------------------------------------------
+
+
+def test_an_entry_backdated_to_1971_is_refused_by_the_node(node: LiveNode) -> None:
+    entry, _ = presigned(node, timestamp=datetime(1971, 1, 1, tzinfo=UTC))
+    before = node.settled()
+    with node.client("issuer") as c, pytest.raises(EntryRejected) as caught:
+        c.submit_entry(entry)
+    assert (caught.value.code, caught.value.status) == ("timestamp-too-old", 422)
+    assert "1971-01-01T00:00:00.000000Z" in caught.value.detail
+    assert node.settled() == before  # nothing recorded
+
+
+def test_a_chain_holding_a_backdated_entry_fails_replay() -> None:
+    chain = make_chain()
+    chain.block([chain.entry()])
+    backdated = chain.entry(timestamp=datetime(1971, 1, 1, tzinfo=UTC))
+    replay_rejects(chain, [backdated.envelope], "timestamp-too-old")
 
 
 # -- finding 12: hex fields with a trailing newline ---------------------------------------------
