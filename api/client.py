@@ -7,6 +7,7 @@
         receipt = node.submit_document(certificate, event="co.issued")
         # or sign yourself and submit the entry
         entry = build_entry("co.issued", "jp-jcci", my_key, payload, "application/json",
+                            consortium_id=node.health().consortium_id,
                             subject="jp-jcci/JCCI-2026-0000042")
         receipt = node.submit_entry(entry)
         history = node.provenance(receipt.document_id)

@@ -12,7 +12,6 @@ processes, by :func:`preverify`; ``apply_block`` then only looks at the outcome.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from ledger.blocks import (
     checkpoint_origin,
 )
 from ledger.consortium import CONFIG_TYPE, Consortium, Membership
+from ledger.encoding import parse_json
 from ledger.entries import Entry, parse_entry
 from ledger.errors import (
     BlockInvalid,
@@ -38,15 +38,25 @@ from ledger.errors import (
     MerkleRootMismatch,
     SignatureInvalid,
     TimestampInFuture,
+    TimestampTooOld,
     TradeLedgerError,
     UnknownKey,
     UnknownReference,
+    WrongConsortium,
 )
 from ledger.keys import SigningKey, verify_signature
 from ledger.merkle import CompactRange
 from ledger.timefmt import format_time, parse_time
 
 MAX_CLOCK_SKEW = timedelta(seconds=300)
+#: How far an entry's timestamp may be before the previous block's time (block 1: the genesis's
+#: ``created``). Entries are signed moments before they are sent; one signed ahead may wait up to
+#: a day for submission (docs/ledger-format.md §4.4).
+MAX_BACKDATING = timedelta(hours=24)
+#: A node refuses entries this much sooner than :data:`MAX_BACKDATING` at submission: one it
+#: accepts may wait for a later block while blocks are cut (backlog, restart), and must still be
+#: within the window of that block's predecessor when it gets there.
+ADMISSION_MARGIN = timedelta(hours=1)
 
 
 class KnownEntries(Protocol):
@@ -228,6 +238,7 @@ class ChainState:
         reference_time: datetime,
         pending: Iterable[bytes] | Callable[[bytes], bool] = (),
         config_base: Membership | None = None,
+        backdating: timedelta = MAX_BACKDATING,
     ) -> set[str]:
         """Apply §4.4 to one entry; return the organisations that signed it.
 
@@ -235,10 +246,17 @@ class ChainState:
         ``pending`` holds hashes accepted earlier in the same block; ``config_base`` is the
         membership with that block's earlier changes applied, against which a membership
         change must make sense (it still needs a quorum of the membership in force).
+        ``backdating`` is how far before the head's time the timestamp may be: the rule's
+        window, less :data:`ADMISSION_MARGIN` when a node admits a submission.
         """
         if isinstance(checked, Entry):
             checked = CheckedEntry(checked, frozenset(), frozenset())
         entry = checked.entry
+        if entry.consortium_id != self.consortium.consortium_id:
+            raise WrongConsortium(
+                f"the entry was signed for consortium {entry.consortium_id!r}, "
+                f"not {self.consortium.consortium_id!r}"
+            )
         in_pending: Callable[[bytes], bool]
         if callable(pending):
             in_pending = pending
@@ -254,10 +272,17 @@ class ChainState:
             raw = bytes.fromhex(ref)
             if raw not in self.known and not in_pending(raw):
                 raise UnknownReference(f"entry refers to {ref}, which is not an earlier entry")
-        if parse_time(entry.timestamp) > reference_time + MAX_CLOCK_SKEW:
+        timestamp = parse_time(entry.timestamp)
+        if timestamp > reference_time + MAX_CLOCK_SKEW:
             raise TimestampInFuture(
                 f"timestamp {entry.timestamp} is more than {MAX_CLOCK_SKEW.seconds} s after "
                 f"{format_time(reference_time)}"
+            )
+        since = self.head_time or self.consortium.created
+        if timestamp < parse_time(since) - backdating:
+            raise TimestampTooOld(
+                f"timestamp {entry.timestamp} is more than {_hours(backdating)} before "
+                f"{since}, the time of the {'previous block' if self.head_time else 'genesis'}"
             )
         if entry.type == CONFIG_TYPE:
             membership.require_config_quorum(signers)
@@ -437,6 +462,11 @@ class ChainState:
         return header.to_bytes(), checkpoint.to_text()
 
 
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
+
+
 def _empty_known() -> KnownEntries:
     return TruncatedHashSet()
 
@@ -446,9 +476,11 @@ def config_changes(entry: Entry) -> list[Any]:
     if entry.payload is None:
         raise EntryRejected("a membership change must be stored with its payload")
     try:
-        doc = json.loads(entry.payload)
-    except ValueError as exc:
-        raise EntryRejected("a membership change's payload is not JSON") from exc
+        # parse_json, not json.loads: a lone surrogate or deep nesting is refused here rather
+        # than failing later inside the encoder or the interpreter
+        doc = parse_json(entry.payload, "a membership change's payload")
+    except EncodingError as exc:
+        raise EntryRejected(exc.detail, location=exc.location) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("changes"), list):
         raise EntryRejected('a membership change\'s payload is {"changes": [...]}')
     changes: list[Any] = doc["changes"]

@@ -29,8 +29,9 @@ from ledger.timefmt import format_time, now, parse_time
 
 ROLES: frozenset[str] = frozenset({"issuing_authority", "exporter", "customs", "bank", "auditor"})
 CONFIG_TYPE = "config.update"
-ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-COUNTRY = re.compile(r"^[A-Z]{2}$")
+# fullmatch only: "$" would also match before a final "\n"
+ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+COUNTRY = re.compile(r"[A-Z]{2}")
 
 #: Which roles may append which entry type (issue: issuing authorities issue, amend and revoke
 #: COs; exporters apply and declare origin; customs file declarations and verification; banks
@@ -101,10 +102,10 @@ class Organisation:
     def from_dict(cls, data: Mapping[str, Any], where: str) -> Organisation:
         _require_keys(data, {"id", "legal_name", "country", "roles", "keys", "endpoints"}, where)
         org_id = _str(data["id"], f"{where}/id")
-        if not ORG_ID.match(org_id):
+        if not ORG_ID.fullmatch(org_id):
             raise EncodingError(f"organisation id {org_id!r} is not valid", location=where)
         country = _str(data["country"], f"{where}/country")
-        if not COUNTRY.match(country):
+        if not COUNTRY.fullmatch(country):
             raise EncodingError("country must be an ISO 3166 alpha-2 code", location=where)
         roles = _roles(data["roles"], f"{where}/roles")
         keys_raw = data["keys"]
@@ -290,6 +291,11 @@ class Consortium:
     def name(self) -> str:
         return str(self.signed["name"])
 
+    @property
+    def created(self) -> str:
+        """When the genesis was made: block 1's entries may not be backdated far before it."""
+        return str(self.signed["created"])
+
     def to_bytes(self) -> bytes:
         return canonical_bytes(
             {
@@ -339,7 +345,7 @@ class Consortium:
             raise EncodingError("unsupported consortium format version", location="/signed/v")
         parse_time(signed["created"], "created")
         cid = _str(signed["consortium_id"], "/signed/consortium_id")
-        if not ORG_ID.match(cid):
+        if not ORG_ID.fullmatch(cid):
             raise EncodingError("consortium_id is not a valid id", location="/signed/consortium_id")
         if not isinstance(signed["organisations"], list) or not signed["organisations"]:
             raise EncodingError("there must be at least one organisation")

@@ -8,6 +8,12 @@ with Python's ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=F
 of the Basic Multilingual Plane, which lets replay check canonicity at C speed
 (:func:`is_canonical`); ``tests/ledger/test_encoding.py`` checks the two agree on generated values.
 
+Two limits keep bad input from reaching the interpreter's own failures: a string or key may
+not hold a lone surrogate (it has no UTF-8 form; ``\\ud800`` is valid JSON all the same), and
+values nest at most :data:`MAX_DEPTH` lists and objects deep (the ledger's own objects nest five
+deep; deeper input would otherwise end in a RecursionError). Both are refused with
+:class:`~ledger.errors.EncodingError`, located by a JSON pointer.
+
 Every object type that is hashed or signed has its own domain-separation tag (:class:`Tag`),
 prefixed to the canonical bytes so that the bytes of one type can never be taken for another.
 ``docs/ledger-format.md`` is the specification.
@@ -19,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from enum import Enum
 from typing import Any
 
@@ -27,6 +34,14 @@ import rfc8785
 from ledger.errors import EncodingError
 
 MAX_SAFE_INTEGER = 2**53 - 1
+#: Lists and objects nested deeper than this are outside the model (docs/ledger-format.md §1).
+MAX_DEPTH = 64
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: The only way JSON text can carry a surrogate: a \\uD800-\\uDFFF escape (UTF-8 cannot).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: A JSON string (skipped when counting depth) or a bracket.
+_STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_LOWER_HEX = re.compile(r"[0-9a-f]*")
 
 
 class Tag(bytes, Enum):
@@ -40,8 +55,18 @@ class Tag(bytes, Enum):
     DETERMINATION = b"tradeledger/v1/origin-determination\n"
 
 
-def _check_model(value: Any, path: str) -> None:
-    if value is None or isinstance(value, (bool, str)):
+def _pointer_token(key: str) -> str:
+    """``key`` as one JSON-pointer reference token (RFC 6901), printable even if it is bad."""
+    token = key.replace("~", "~0").replace("/", "~1")
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", token)
+
+
+def _check_model(value: Any, path: str, depth: int = 0) -> None:
+    if isinstance(value, str):
+        if _LONE_SURROGATE.search(value):
+            raise EncodingError("a string holds a lone surrogate (not Unicode text)", location=path)
+        return
+    if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
@@ -53,15 +78,22 @@ def _check_model(value: Any, path: str) -> None:
             "write amounts as decimal strings",
             location=path,
         )
+    if isinstance(value, (list, tuple, dict)) and depth >= MAX_DEPTH:
+        raise EncodingError(f"values nest more than {MAX_DEPTH} deep", location=path or "/")
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_model(item, f"{path}/{i}")
+            _check_model(item, f"{path}/{i}", depth + 1)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise EncodingError(f"object key {key!r} is not a string", location=path)
-            _check_model(item, f"{path}/{key}")
+            where = f"{path}/{_pointer_token(key)}"
+            if _LONE_SURROGATE.search(key):
+                raise EncodingError(
+                    "a key holds a lone surrogate (not Unicode text)", location=where
+                )
+            _check_model(item, where, depth + 1)
         return
     raise EncodingError(f"{type(value).__name__} cannot be encoded", location=path)
 
@@ -75,9 +107,35 @@ def canonical_bytes(value: Any) -> bytes:
 def fast_canonical_bytes(value: Any) -> bytes:
     """Same bytes as :func:`canonical_bytes` for values already known to be in the model.
 
-    Used on hot paths (replay) where ``value`` came from parsing bytes we then compare.
+    Used on hot paths (replay) where ``value`` came from parsing bytes we then compare. A lone
+    surrogate or nesting beyond :data:`MAX_DEPTH` is still refused with :class:`EncodingError`
+    (found after the fact, so the common case costs two counts of the output).
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        data = text.encode()
+    except (UnicodeEncodeError, RecursionError):
+        _check_model(value, "")  # locates the surrogate or the depth; raises EncodingError
+        raise  # pragma: no cover - _check_model raised for every case that gets here
+    if _too_deep_at(data) is not None:
+        _check_model(value, "")  # raises EncodingError at the too-deep value's pointer
+    return data
+
+
+def _too_deep_at(data: bytes) -> int | None:
+    """The offset of the first bracket nesting deeper than :data:`MAX_DEPTH` in JSON text."""
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return None  # too few brackets to be too deep: the usual case, at C speed
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return None
 
 
 def _no_float(text: str) -> Any:
@@ -95,13 +153,25 @@ _DECODER = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_co
 
 
 def parse_json(data: bytes, what: str = "object") -> Any:
-    """Parse JSON within the canonical data model (no floats, NaN or unsafe integers)."""
+    """Parse JSON within the canonical data model (no floats, NaN or unsafe integers, no lone
+    surrogates, nesting at most :data:`MAX_DEPTH` deep)."""
     try:
-        return _DECODER.decode(data.decode("utf-8"))
+        too_deep = _too_deep_at(data)  # before decoding, which recurses as deep as the input
+        if too_deep is not None:
+            line = data.count(b"\n", 0, too_deep) + 1
+            column = too_deep - data.rfind(b"\n", 0, too_deep)
+            raise EncodingError(
+                f"values nest more than {MAX_DEPTH} deep",
+                location=f"line {line}, column {column}",
+            )
+        value = _DECODER.decode(data.decode("utf-8"))
+        if _SURROGATE_ESCAPE.search(data):  # only escapes can make one: look closer
+            _check_model(value, "")
     except EncodingError as exc:
-        raise EncodingError(f"{what}: {exc.detail}") from exc
+        raise EncodingError(f"{what}: {exc.detail}", location=exc.location) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise EncodingError(f"{what} is not valid JSON: {exc}") from exc
+    return value
 
 
 def parse_canonical(data: bytes, what: str = "object") -> Any:
@@ -142,9 +212,7 @@ def b64decode(text: str, what: str = "value") -> bytes:
 
 def hex_to_bytes(text: str, size: int, what: str = "value") -> bytes:
     """Decode lowercase hex of exactly ``size`` bytes (the only hex form the ledger writes)."""
-    if len(text) != 2 * size or text != text.lower():
+    # fullmatch, not fromhex alone: fromhex skips whitespace, and "$" would allow a final "\n"
+    if len(text) != 2 * size or not _LOWER_HEX.fullmatch(text):
         raise EncodingError(f"{what} must be {2 * size} lowercase hex digits")
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise EncodingError(f"{what} is not hex") from exc
+    return bytes.fromhex(text)

@@ -35,13 +35,27 @@ ENTRY_VERSION = 1
 MAX_REFS = 64
 MAX_SUBJECT = 200
 MAX_PAYLOAD = 4 * 1024 * 1024
-ENTRY_TYPE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
-HEX16 = re.compile(r"^[0-9a-f]{16}$")
-CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*(;[ -~]*)?$")
+# Patterns are used with fullmatch only: "$" also matches before a final "\n", which would let
+# "<hex>\n" through here while a stricter verifier refuses it.
+ENTRY_TYPE = re.compile(r"[a-z]+(\.[a-z_]+)+")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+HEX32 = re.compile(r"[0-9a-f]{32}")
+HEX16 = re.compile(r"[0-9a-f]{16}")
+CONSORTIUM_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")  # as the genesis's (ledger.consortium)
+CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*(;[ -~]*)?")
 _SIGNED_FIELDS = frozenset(
-    {"v", "type", "author", "key_id", "timestamp", "nonce", "subject", "payload", "refs"}
+    {
+        "v",
+        "consortium_id",
+        "type",
+        "author",
+        "key_id",
+        "timestamp",
+        "nonce",
+        "subject",
+        "payload",
+        "refs",
+    }
 )
 _PAYLOAD_FIELDS = frozenset({"content_type", "digest", "size"})
 _SIG_PREFIX = b'{"signatures":'
@@ -56,6 +70,7 @@ class Entry:
     entry_hash: bytes
     signed_bytes: bytes
     signatures: tuple[tuple[str, bytes], ...]
+    consortium_id: str
     type: str
     author: str
     key_id: str
@@ -85,6 +100,7 @@ class Entry:
     def signed_dict(self) -> dict[str, Any]:
         return {
             "v": ENTRY_VERSION,
+            "consortium_id": self.consortium_id,
             "type": self.type,
             "author": self.author,
             "key_id": self.key_id,
@@ -113,6 +129,7 @@ class Entry:
             entry_hash=self.entry_hash,
             signed_bytes=b"",
             signatures=tuple((k, b"") for k, _ in self.signatures),
+            consortium_id=self.consortium_id,
             type=self.type,
             author=self.author,
             key_id=self.key_id,
@@ -155,15 +172,19 @@ def build_entry(
     payload: bytes,
     content_type: str,
     *,
+    consortium_id: str,
     subject: str | None = None,
     refs: Sequence[str] = (),
     timestamp: datetime | None = None,
     nonce: str | None = None,
     cosigners: Sequence[SigningKey] = (),
 ) -> Entry:
-    """Make and sign an entry. ``cosigners`` add signatures (membership changes need a quorum)."""
+    """Make and sign an entry for the consortium ``consortium_id`` (signed, so that another
+    consortium whose members use the same keys refuses it). ``cosigners`` add signatures
+    (membership changes need a quorum)."""
     signed = {
         "v": ENTRY_VERSION,
+        "consortium_id": consortium_id,
         "type": entry_type,
         "author": author,
         "key_id": signing_key.key_id,
@@ -248,17 +269,22 @@ def _entry_from_signed(
         raise EncodingError(f"the entry's signed object: {detail}", location="/signed")
     if signed["v"] != ENTRY_VERSION:
         raise EncodingError("unsupported entry version", location="/signed/v")
+    consortium_id = signed["consortium_id"]
+    if not isinstance(consortium_id, str) or not CONSORTIUM_ID.fullmatch(consortium_id):
+        raise EncodingError(
+            "consortium_id must be a consortium id", location="/signed/consortium_id"
+        )
     etype, author, key_id = signed["type"], signed["author"], signed["key_id"]
-    if not isinstance(etype, str) or not ENTRY_TYPE.match(etype):
+    if not isinstance(etype, str) or not ENTRY_TYPE.fullmatch(etype):
         raise EncodingError("entry type must look like 'co.issued'", location="/signed/type")
     if not isinstance(author, str) or not author:
         raise EncodingError("author must be an organisation id", location="/signed/author")
-    if not isinstance(key_id, str) or not HEX16.match(key_id):
+    if not isinstance(key_id, str) or not HEX16.fullmatch(key_id):
         raise EncodingError("key_id must be 16 hex digits", location="/signed/key_id")
     timestamp = signed["timestamp"]
     parse_time(timestamp, "timestamp")
     nonce = signed["nonce"]
-    if not isinstance(nonce, str) or not HEX32.match(nonce):
+    if not isinstance(nonce, str) or not HEX32.fullmatch(nonce):
         raise EncodingError("nonce must be 32 hex digits", location="/signed/nonce")
     subject = signed["subject"]
     if subject is not None and (
@@ -269,7 +295,7 @@ def _entry_from_signed(
     if (
         not isinstance(refs, list)
         or len(refs) > MAX_REFS
-        or not all(isinstance(r, str) and HEX64.match(r) for r in refs)
+        or not all(isinstance(r, str) and HEX64.fullmatch(r) for r in refs)
         or len(set(refs)) != len(refs)
     ):
         raise EncodingError(
@@ -281,9 +307,9 @@ def _entry_from_signed(
             "payload must have content_type, digest and size", location="/signed/payload"
         )
     content_type, digest, size = pl["content_type"], pl["digest"], pl["size"]
-    if not isinstance(content_type, str) or not CONTENT_TYPE.match(content_type):
+    if not isinstance(content_type, str) or not CONTENT_TYPE.fullmatch(content_type):
         raise EncodingError("payload content_type is not a media type", location="/signed/payload")
-    if not isinstance(digest, str) or not HEX64.match(digest):
+    if not isinstance(digest, str) or not HEX64.fullmatch(digest):
         raise EncodingError("payload digest must be SHA-256 hex", location="/signed/payload")
     if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_PAYLOAD:
         raise EncodingError("payload size is out of range", location="/signed/payload")
@@ -300,6 +326,7 @@ def _entry_from_signed(
             entry_leaf_hash(envelope),
             signed_bytes,
             signatures,
+            consortium_id,
             etype,
             author,
             key_id,
@@ -323,7 +350,7 @@ def _signatures(sig_list: list[Any]) -> tuple[tuple[str, bytes], ...]:
         if not isinstance(item, dict) or item.keys() != {"key_id", "sig"}:
             raise EncodingError("a signature is {key_id, sig}", location=f"/signatures/{i}")
         kid, sig = item["key_id"], item["sig"]
-        if not isinstance(kid, str) or not HEX16.match(kid) or not isinstance(sig, str):
+        if not isinstance(kid, str) or not HEX16.fullmatch(kid) or not isinstance(sig, str):
             raise EncodingError("a signature is {key_id, sig}", location=f"/signatures/{i}")
         raw = b64decode(sig, "signature")
         if b64encode(raw) != sig:  # one encoding per signature, or envelopes are malleable

@@ -30,7 +30,8 @@ The tree, at a glance::
     │   └── DuplicateEntry            409  an entry already on the ledger (or the same nonce)
     ├── EntryRejected                 422  an entry that cannot be appended
     │   ├── UnknownKey / KeyRevoked / RoleNotAllowed / SignatureInvalid
-    │   ├── UnknownReference / TimestampInFuture / QuorumNotMet
+    │   ├── UnknownReference / TimestampInFuture / TimestampTooOld / QuorumNotMet
+    │   └── WrongConsortium           422  signed for another consortium
     ├── IntegrityError                     the ledger's bytes do not verify (audit exit 1)
     │   ├── BlockInvalid, MerkleRootMismatch, ChainBroken, CheckpointInvalid
     │   └── ProofInvalid
@@ -235,6 +236,16 @@ class UnknownReference(EntryRejected):
 class TimestampInFuture(EntryRejected):
     code = "timestamp-in-future"
     title = "The entry's timestamp is too far in the future"
+
+
+class TimestampTooOld(EntryRejected):
+    code = "timestamp-too-old"
+    title = "The entry's timestamp is too far before the previous block"
+
+
+class WrongConsortium(EntryRejected):
+    code = "wrong-consortium"
+    title = "The entry was signed for another consortium"
 
 
 class QuorumNotMet(EntryRejected):

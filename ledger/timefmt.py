@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from ledger.errors import EncodingError
 
-_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+# ASCII digits (\d would take any Unicode digit) and fullmatch ("$" allows a final "\n")
+_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 def format_time(moment: datetime) -> str:
@@ -18,7 +19,7 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
-    if not isinstance(text, str) or not _PATTERN.match(text):
+    if not isinstance(text, str) or not _PATTERN.fullmatch(text):
         raise EncodingError(f"{what} must look like 2026-11-22T10:00:00.000000Z")
     try:
         # The pattern above fixes the shape; fromisoformat (C, Python 3.11+) checks the values.

@@ -114,7 +114,7 @@ EXAMPLE_STORY: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def example_story(keys: dict[str, SigningKey]) -> list[Entry]:
+def example_story(keys: dict[str, SigningKey], consortium_id: str) -> list[Entry]:
     """The example documents as signed entries, with the subjects and references a node gives
     them (empty when the examples are not installed beside the package)."""
     if not all((EXAMPLES_DIR / name).is_file() for name, _, _ in EXAMPLE_STORY):
@@ -134,7 +134,14 @@ def example_story(keys: dict[str, SigningKey]) -> list[Entry]:
         if event == "customs.verification_result" and last_request:
             refs = [last_request]
         entry = build_entry(
-            event, author, keys[author], payload, "application/json", subject=subject, refs=refs
+            event,
+            author,
+            keys[author],
+            payload,
+            "application/json",
+            consortium_id=consortium_id,
+            subject=subject,
+            refs=refs,
         )
         if event in ("co.issued", "co.amended"):
             defining[subject] = entry.hash_hex
@@ -150,10 +157,14 @@ def run_demo(home: NodeHome, entries: int, *, seed: int = 2026) -> LedgerWriter:
     ensure_consortium(home)
     writer = open_writer(home)
     keys = home.signing_keys()
-    story = example_story(keys) if writer.state.tree_size == 0 else []
+    consortium_id = writer.consortium.consortium_id
+    story = example_story(keys, consortium_id) if writer.state.tree_size == 0 else []
     story = story[:entries]
     scenario = TradeScenario(
-        random.Random(seed + writer.state.tree_size), keys, start=writer.state.tree_size
+        random.Random(seed + writer.state.tree_size),
+        keys,
+        start=writer.state.tree_size,
+        consortium_id=consortium_id,
     )
     batch: list[Entry] = []
     for entry in itertools.chain(story, scenario.entries(entries - len(story))):
@@ -170,11 +181,22 @@ def run_demo(home: NodeHome, entries: int, *, seed: int = 2026) -> LedgerWriter:
 class TradeScenario:
     """Deterministic stream of trade events: COs and everything that refers to them."""
 
-    def __init__(self, rng: random.Random, keys: dict[str, SigningKey], *, start: int = 0) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        keys: dict[str, SigningKey],
+        *,
+        start: int = 0,
+        consortium_id: str = CONSORTIUM_ID,
+    ) -> None:
         self.rng = rng
         self.keys = keys
         self.serial = start
-        self.clock = now() - timedelta(days=30)
+        self.consortium_id = consortium_id
+        # Half a day back, not more: blocks are cut now, and an entry may not be backdated more
+        # than a day before the previous block (ledger.chain.MAX_BACKDATING, less the margin a
+        # node keeps when it admits one).
+        self.clock = now() - timedelta(hours=12)
         self.open_cos: list[tuple[str, str, str, dict[str, object]]] = []
 
     def _entry(
@@ -193,6 +215,7 @@ class TradeScenario:
             self.keys[author],
             payload,
             "application/json",
+            consortium_id=self.consortium_id,
             subject=subject,
             refs=refs,
             timestamp=min(self.clock, now()),

@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,9 @@ class Sequencer:
         offered = 0
         for entry in entries:
             try:
-                self.writer.offer(entry)
+                # Without the admission margin: all of them go into the next block (below),
+                # whose predecessor is the head they are checked against here.
+                self.writer.offer(entry, margin=timedelta(0))
                 offered += 1
             except DuplicateEntry:
                 stale.append(entry.entry_hash)  # it reached a block before the stop
@@ -226,8 +229,10 @@ class Sequencer:
                 )
                 stale.append(entry.entry_hash)
         self.journal.remove(stale)
-        while self.writer.pending_count():
-            self._cut()
+        # One block, however many: a second one's predecessor would be the first, cut now,
+        # perhaps long after they were signed, and the backdating rule counts from its time.
+        if self.writer.pending_count():
+            self._cut(self.writer.pending_count())
         with self._journal_cv:
             done, self._done_hashes = self._done_hashes, []
         self.journal.remove(done)
@@ -363,9 +368,9 @@ class Sequencer:
                 log.error("block cut failed; will retry", extra={"error": str(exc)})
                 time.sleep(self.interval)
 
-    def _cut(self) -> None:
+    def _cut(self, max_entries: int | None = None) -> None:
         started = time.monotonic()
-        summary = self.writer.cut_block(self.max_entries)
+        summary = self.writer.cut_block(max_entries or self.max_entries)
         with self._block_cv:
             self._oldest_pending = time.monotonic() if self.writer.pending_count() else None
         if summary is None:

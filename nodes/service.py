@@ -866,7 +866,16 @@ class LedgerNode:
         admitted = self._admit(caller, event, body, media)
         subject, refs = admitted.subject, admitted.refs
         if evidence is None:
-            entry = build_entry(event, caller.org_id, key, body, media, subject=subject, refs=refs)
+            entry = build_entry(
+                event,
+                caller.org_id,
+                key,
+                body,
+                media,
+                consortium_id=self.consortium.consortium_id,
+                subject=subject,
+                refs=refs,
+            )
             return self._remember_prepared([entry], admitted.prepared(signed_here=True))
         require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
         gated = origin_gate.gate(admitted.fields, evidence, home=self.home.path)
@@ -876,6 +885,7 @@ class LedgerNode:
             key,
             gated.certificate_bytes(body),
             media,
+            consortium_id=self.consortium.consortium_id,
             subject=subject,
             refs=refs,
         )
@@ -885,6 +895,7 @@ class LedgerNode:
             key,
             gated.evidence_bytes(subject, co.hash_hex),
             "application/json",
+            consortium_id=self.consortium.consortium_id,
             subject=subject,
             refs=[co.hash_hex],
         )

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ledger.blocks import BlockHeader
-from ledger.chain import BlockSummary, ChainState, CheckedEntry, config_changes
+from ledger.chain import (
+    ADMISSION_MARGIN,
+    MAX_BACKDATING,
+    BlockSummary,
+    ChainState,
+    CheckedEntry,
+    config_changes,
+)
 from ledger.consortium import CONFIG_TYPE, Consortium, Membership
 from ledger.entries import Entry
 from ledger.errors import ConfigurationError, DuplicateEntry, StorageError
@@ -92,10 +99,18 @@ class LedgerWriter:
     def height(self) -> int:
         return self.state.height
 
-    def check(self, entry: Entry | CheckedEntry, *, at: datetime | None = None) -> CheckedEntry:
+    def check(
+        self,
+        entry: Entry | CheckedEntry,
+        *,
+        at: datetime | None = None,
+        margin: timedelta = ADMISSION_MARGIN,
+    ) -> CheckedEntry:
         """Check one entry against the head and the entries waiting for the next block. A
         :class:`CheckedEntry` names signatures already known good (the node's own, made a
-        moment ago), which are then not verified again; everything else is checked."""
+        moment ago), which are then not verified again; everything else is checked. The
+        timestamp may be backdated ``margin`` less than the chain allows, so that the entry
+        still passes if it reaches only a later block (see ``ledger.chain.ADMISSION_MARGIN``)."""
         with self._lock:
             self._raise_if_failed()
             base = self._pending_membership or self.state.membership
@@ -104,6 +119,7 @@ class LedgerWriter:
                 reference_time=at or now(),
                 pending=self._pending_hashes.__contains__,
                 config_base=base,
+                backdating=MAX_BACKDATING - margin,
             )
             if isinstance(entry, CheckedEntry):
                 entry = entry.entry
@@ -111,10 +127,12 @@ class LedgerWriter:
             del signers
             return CheckedEntry(entry, good, frozenset())
 
-    def offer(self, entry: Entry | CheckedEntry) -> CheckedEntry:
+    def offer(
+        self, entry: Entry | CheckedEntry, *, margin: timedelta = ADMISSION_MARGIN
+    ) -> CheckedEntry:
         """Check ``entry`` and queue it for the next block."""
         with self._lock:
-            checked = self.check(entry)
+            checked = self.check(entry, margin=margin)
             entry = checked.entry
             if entry.type == CONFIG_TYPE:
                 base = self._pending_membership or self.state.membership

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ledger.chain import ChainState
 from ledger.consortium import Consortium, FoundingMember, create_genesis
+from ledger.encoding import Tag
 from ledger.entries import Entry, build_entry
 from ledger.keys import SigningKey
 
@@ -58,6 +61,7 @@ class TestChain:
             key or self.keys[author],
             body,
             "application/json",
+            consortium_id=self.consortium.consortium_id,
             subject=subject or f"{author}/DOC-{self.counter}",
             refs=refs,
             timestamp=timestamp or self.clock,
@@ -84,6 +88,18 @@ def make_chain(
         "test-consortium", "Test consortium", members, config_quorum=config_quorum, created=T0
     )
     return TestChain(consortium, keys, ChainState.genesis(consortium))
+
+
+def signed_envelope(signed: dict[str, Any], key: SigningKey) -> bytes:
+    """Sign ``signed`` as its author would and write the envelope, bypassing ledger.entries
+    (which refuses to build what attacks need). ``ensure_ascii`` writes a lone surrogate as the
+    ``\\ud800`` escape an attacker sends; for ASCII fields it is the canonical encoding."""
+
+    def dumps(value: object) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+    sig = base64.b64encode(key.sign(Tag.ENTRY_SIGNATURE.value + dumps(signed))).decode()
+    return dumps({"signatures": [{"key_id": key.key_id, "sig": sig}], "signed": signed})
 
 
 def config_payload(*changes: dict[str, object]) -> bytes:

@@ -30,7 +30,9 @@ LEVELS = {"chapter": 2, "heading": 4, "subheading": 6}
 COVERAGE_STATUSES = ("full", "partial", "missing")
 SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "schemas" / "origin"
 DEFAULT_HOME = Path(".tradeledger")
-_VERSION = re.compile(r"^\d{4}\.\d+$")
+# The version is recorded (and digested) in every determination: match it whole, in ASCII digits
+# ("$" also matches before a final "\n", and \d takes any script's digits).
+_VERSION = re.compile(r"[0-9]{4}\.[0-9]+")
 
 
 class RuleTableInvalid(OriginInputError):
@@ -142,7 +144,7 @@ def parse_table(
     """
     if hs_edition not in hs.HS_EDITIONS:
         raise OriginInputError(f"unknown HS edition {hs_edition!r} for the rule table")
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         raise OriginInputError(f"rule table version {version!r} is not YEAR.N (e.g. 2026.1)")
     errors: list[dict[str, Any]] = []
     if text.startswith("\ufeff"):
@@ -304,7 +306,7 @@ def _versions_at(path: str, mtime_ns: int) -> list[str]:
         (
             p.stem
             for p in directory.glob("*.csv")
-            if _VERSION.match(p.stem) and p.with_suffix(".json").exists()
+            if _VERSION.fullmatch(p.stem) and p.with_suffix(".json").exists()
         ),
         key=_version_key,
     )

@@ -358,7 +358,13 @@ def presigned_certificate(live: LiveNode) -> tuple[Entry, bytes]:
     payload = json.dumps(certificate(number)).encode()
     key = live.home.signing_key("jp-jcci")
     entry = build_entry(
-        "co.issued", "jp-jcci", key, payload, "application/json", subject=f"jp-jcci/{number}"
+        "co.issued",
+        "jp-jcci",
+        key,
+        payload,
+        "application/json",
+        consortium_id=live.node.consortium.consortium_id,
+        subject=f"jp-jcci/{number}",
     )
     return entry, payload
 
@@ -402,7 +408,14 @@ def test_a_presigned_entry_under_the_nodes_own_key_is_still_verified(live: LiveN
     # merely carries its key id (here: another entry's signature) is refused
     entry, payload = presigned_certificate(live)
     key = live.home.signing_key("jp-jcci")
-    other = build_entry("co.issued", "jp-jcci", key, payload, "application/json")
+    other = build_entry(
+        "co.issued",
+        "jp-jcci",
+        key,
+        payload,
+        "application/json",
+        consortium_id=live.node.consortium.consortium_id,
+    )
     forged = entry.envelope.replace(
         base64.b64encode(entry.signatures[0][1]), base64.b64encode(other.signatures[0][1])
     )

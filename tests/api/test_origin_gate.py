@@ -265,7 +265,13 @@ def test_the_node_alone_writes_determinations(live: LiveNode, gated: dict) -> No
     key = live.node.signing_key_for("jp-jcci")
     payload = json.dumps({"items": []}).encode()
     signed = build_entry(
-        "origin.evidence", "jp-jcci", key, payload, "application/json", subject=gated["id"]
+        "origin.evidence",
+        "jp-jcci",
+        key,
+        payload,
+        "application/json",
+        consortium_id=live.node.consortium.consortium_id,
+        subject=gated["id"],
     )
     forged_co = build_entry(
         "co.issued",
@@ -273,6 +279,7 @@ def test_the_node_alone_writes_determinations(live: LiveNode, gated: dict) -> No
         key,
         json.dumps(forged).encode(),
         "application/json",
+        consortium_id=live.node.consortium.consortium_id,
         subject=f"jp-jcci/{forged['number']}",
     )
     with live.client("issuer") as c:

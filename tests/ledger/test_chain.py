@@ -7,22 +7,28 @@ from datetime import timedelta
 import pytest
 
 from ledger.blocks import BlockHeader, Checkpoint
-from ledger.chain import ChainState, preverify
+from ledger.chain import ADMISSION_MARGIN, MAX_BACKDATING, ChainState, preverify
+from ledger.consortium import FoundingMember, create_genesis
 from ledger.errors import (
     BlockInvalid,
     ChainBroken,
     CheckpointInvalid,
+    ConfigurationError,
     DuplicateEntry,
+    EntryRejected,
     KeyRevoked,
     MerkleRootMismatch,
     QuorumNotMet,
     RoleNotAllowed,
     SignatureInvalid,
     TimestampInFuture,
+    TimestampTooOld,
     UnknownKey,
     UnknownReference,
+    WrongConsortium,
 )
 from ledger.keys import SigningKey
+from ledger.timefmt import parse_time
 from tests.chainbuilder import config_payload, make_chain, seeded_key
 
 
@@ -94,6 +100,73 @@ def test_timestamp_too_far_in_the_future_is_refused() -> None:
     check(chain, chain.entry(timestamp=chain.clock + timedelta(seconds=200)))
 
 
+def test_timestamp_more_than_the_window_before_the_previous_block_is_refused() -> None:
+    chain = make_chain()
+    chain.block([chain.entry()])
+    head = parse_time(chain.state.head_time or "")
+    check(chain, chain.entry(timestamp=head - MAX_BACKDATING))  # the bound itself is allowed
+    with pytest.raises(TimestampTooOld) as caught:
+        check(chain, chain.entry(timestamp=head - MAX_BACKDATING - timedelta(microseconds=1)))
+    assert caught.value.code == "timestamp-too-old" and "previous block" in caught.value.detail
+
+
+def test_block_1_counts_the_window_from_the_genesis_creation() -> None:
+    chain = make_chain()  # created at T0; nothing before it but the window
+    created = parse_time(chain.consortium.created)
+    check(chain, chain.entry(timestamp=created - MAX_BACKDATING))
+    with pytest.raises(TimestampTooOld) as caught:
+        check(chain, chain.entry(timestamp=created - MAX_BACKDATING - timedelta(seconds=1)))
+    assert "genesis" in caught.value.detail
+
+
+def test_a_stricter_window_for_admission_keeps_admitted_entries_valid_in_later_blocks() -> None:
+    chain = make_chain()
+    chain.block([chain.entry()])
+    head = parse_time(chain.state.head_time or "")
+    admission = MAX_BACKDATING - ADMISSION_MARGIN
+    late = chain.entry(timestamp=head - admission)
+    check(chain, late, backdating=admission)  # admitted at the edge of the stricter window
+    with pytest.raises(TimestampTooOld):
+        check(
+            chain,
+            chain.entry(timestamp=head - admission - timedelta(seconds=1)),
+            backdating=admission,
+        )
+    # a block cut later (within the margin) comes first; the admitted entry still applies after it
+    chain.clock = head + ADMISSION_MARGIN - timedelta(seconds=2)
+    chain.block([chain.entry()])
+    chain.block([late])
+    assert chain.state.tree_size == 3
+
+
+def test_an_entry_for_another_consortium_is_refused() -> None:
+    chain = make_chain()
+    keys = chain.keys
+    other = create_genesis(
+        "other-consortium",
+        "Same members, same keys",
+        [FoundingMember(o, o, "JP", ["issuing_authority"], keys[o]) for o in ("jp-jcci",)],
+        created=chain.clock,
+    )
+    entry = chain.entry()
+    with pytest.raises(WrongConsortium) as caught:
+        ChainState.genesis(other).check_entry(entry, reference_time=chain.clock)
+    assert "'test-consortium', not 'other-consortium'" in caught.value.detail
+    check(chain, entry)  # its own consortium takes it
+
+
+@pytest.mark.parametrize(
+    ("consortium_id", "org_id", "country"),
+    [("test-consortium\n", "jp-jcci", "JP"), ("c1", "jp-jcci\n", "JP"), ("c1", "jp-jcci", "JP\n")],
+)
+def test_a_genesis_id_or_country_with_a_trailing_newline_is_refused(
+    consortium_id: str, org_id: str, country: str
+) -> None:
+    founder = FoundingMember(org_id, "JCCI", country, ["issuing_authority"], seeded_key(1))
+    with pytest.raises(ConfigurationError):
+        create_genesis(consortium_id, "Newline test", [founder])
+
+
 def test_revoked_key_is_refused_from_the_next_block() -> None:
     chain = make_chain()
     old = chain.keys["jp-jcci"]
@@ -132,6 +205,24 @@ def test_membership_change_needs_quorum() -> None:
     check(chain, ok)
     chain.block([ok])
     assert chain.state.membership.organisations["jp-bank"].roles == {"bank", "auditor"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"changes":[{"op":"set_endpoints","org":"jp-bank","endpoints":["\\udc00"]}]}',
+        b'{"changes":' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    ],
+    ids=["lone-surrogate", "deep"],
+)
+def test_a_membership_change_that_is_not_unicode_or_nests_too_deep_is_refused(
+    payload: bytes,
+) -> None:
+    chain = make_chain()
+    change = chain.entry("config.update", "jp-jcci", payload=payload)
+    with pytest.raises(EntryRejected) as caught:
+        check(chain, change)
+    assert "surrogate" in caught.value.detail or "deep" in caught.value.detail
 
 
 def _tampered_block(chain, mutate):  # type: ignore[no-untyped-def]

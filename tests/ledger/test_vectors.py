@@ -55,6 +55,7 @@ def make() -> dict[str, str]:
         issuer,
         b'{"number":"CO-1"}',
         "application/json",
+        consortium_id="vector-consortium",
         subject="jp-issuer/CO-1",
         timestamp=T0,
         nonce="00112233445566778899aabbccddeeff",

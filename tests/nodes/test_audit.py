@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ledger.entries import build_entry
 from ledger.keys import SigningKey
 from nodes.cli.main import app
-from nodes.demo import open_writer, run_demo
+from nodes.demo import CONSORTIUM_ID, open_writer, run_demo
 from nodes.home import NodeHome
 from nodes.store import LedgerStore
 from tests.nodes.tamper import (
@@ -154,6 +154,7 @@ def test_inserted_entry_is_found(home: Path) -> None:
         node.signing_key("jp-sakura-bank"),
         b'{"letter_of_credit": "LC-1"}',
         "application/json",
+        consortium_id=CONSORTIUM_ID,
         subject="jp-jcci/JCCI-X",
     )
     row = {
@@ -237,11 +238,19 @@ def test_entry_signed_with_a_key_revoked_earlier_is_found(home: Path) -> None:
             }
         ).encode(),
         "application/json",
+        consortium_id=CONSORTIUM_ID,
         cosigners=[jcci],
     )
     writer.append([rotate])
     writer.store.dispose()
-    late = build_entry("co.application", "jp-tanaka-machinery", old, b"{}", "application/json")
+    late = build_entry(
+        "co.application",
+        "jp-tanaka-machinery",
+        old,
+        b"{}",
+        "application/json",
+        consortium_id=CONSORTIUM_ID,
+    )
     store = store_of(home)
     height = append_forged_block(store, node.consortium(), [late], "jp-jcci", jcci)
     assert_invalid_at(home, height, "key-revoked")
@@ -268,13 +277,25 @@ def test_membership_change_without_quorum_is_found(tmp_path: Path) -> None:
     home.write_settings("jp-jcci", ["jp-jcci"], None)
     home.save_key("jp-jcci", keys["jp-jcci"])
     writer = LedgerWriter(home.open_store(), consortium, "jp-jcci", keys["jp-jcci"])
-    writer.append([build_entry("co.issued", "jp-jcci", keys["jp-jcci"], b"{}", "application/json")])
+    writer.append(
+        [
+            build_entry(
+                "co.issued",
+                "jp-jcci",
+                keys["jp-jcci"],
+                b"{}",
+                "application/json",
+                consortium_id=consortium.consortium_id,
+            )
+        ]
+    )
     change = build_entry(
         "config.update",
         "jp-jcci",
         keys["jp-jcci"],
         json.dumps({"changes": [{"op": "set_quorum", "config_quorum": 1}]}).encode(),
         "application/json",
+        consortium_id=consortium.consortium_id,
     )
     writer.store.dispose()
     store = store_of(home.path)

@@ -9,6 +9,7 @@ import pytest
 
 from ledger.entries import Entry, build_entry
 from ledger.keys import SigningKey
+from nodes.demo import CONSORTIUM_ID
 from nodes.sequencer import Journal
 from nodes.store import LedgerStore
 
@@ -16,7 +17,14 @@ from nodes.store import LedgerStore
 def entries(n: int) -> list[Entry]:
     key = SigningKey.generate()
     return [
-        build_entry("test.note", "jp-jcci", key, f"note {i}".encode(), "text/plain")
+        build_entry(
+            "test.note",
+            "jp-jcci",
+            key,
+            f"note {i}".encode(),
+            "text/plain",
+            consortium_id=CONSORTIUM_ID,
+        )
         for i in range(n)
     ]
 

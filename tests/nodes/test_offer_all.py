@@ -9,7 +9,7 @@ import pytest
 
 from ledger.entries import build_entry
 from ledger.errors import RoleNotAllowed, UnknownReference
-from nodes.demo import ensure_consortium
+from nodes.demo import CONSORTIUM_ID, ensure_consortium
 from nodes.home import NodeHome
 from nodes.store import LedgerStore
 from nodes.writer import LedgerWriter
@@ -28,7 +28,13 @@ def test_a_later_entry_may_refer_to_an_earlier_one_of_the_unit(tmp_path: Path) -
     home, writer = writer_for(tmp_path)
     key = home.signing_keys()["jp-jcci"]
     co = build_entry(
-        "co.issued", "jp-jcci", key, b'{"number":"A-1"}', "application/json", subject="jp-jcci/A-1"
+        "co.issued",
+        "jp-jcci",
+        key,
+        b'{"number":"A-1"}',
+        "application/json",
+        consortium_id=CONSORTIUM_ID,
+        subject="jp-jcci/A-1",
     )
     evidence = build_entry(
         "origin.evidence",
@@ -36,6 +42,7 @@ def test_a_later_entry_may_refer_to_an_earlier_one_of_the_unit(tmp_path: Path) -
         key,
         b'{"items":[]}',
         "application/json",
+        consortium_id=CONSORTIUM_ID,
         subject="jp-jcci/A-1",
         refs=[co.hash_hex],
     )
@@ -55,6 +62,7 @@ def test_a_refused_entry_leaves_nothing_queued(tmp_path: Path, bad: str) -> None
         keys["jp-jcci"],
         b'{"number":"A-2"}',
         "application/json",
+        consortium_id=CONSORTIUM_ID,
         subject="jp-jcci/A-2",
     )
     if bad == "author":  # an exporter may not record origin evidence
@@ -64,6 +72,7 @@ def test_a_refused_entry_leaves_nothing_queued(tmp_path: Path, bad: str) -> None
             keys["jp-tanaka-machinery"],
             json.dumps({}).encode(),
             "application/json",
+            consortium_id=CONSORTIUM_ID,
             subject="jp-jcci/A-2",
             refs=[co.hash_hex],
         )
@@ -75,6 +84,7 @@ def test_a_refused_entry_leaves_nothing_queued(tmp_path: Path, bad: str) -> None
             keys["jp-jcci"],
             b"{}",
             "application/json",
+            consortium_id=CONSORTIUM_ID,
             subject="jp-jcci/A-2",
             refs=["ab" * 32],
         )

@@ -20,7 +20,7 @@ from ledger.merkle import (
     verify_inclusion,
 )
 from nodes.cli.main import app
-from nodes.demo import TradeScenario, ensure_consortium
+from nodes.demo import CONSORTIUM_ID, TradeScenario, ensure_consortium
 from nodes.home import NodeHome
 from nodes.store import LEDGER_TABLES, LedgerStore
 from nodes.writer import LedgerWriter, load_state
@@ -170,6 +170,7 @@ def test_reopening_a_ledger_with_a_membership_change(tmp_path: Path, db_url: str
             }
         ).encode(),
         "application/json",
+        consortium_id=CONSORTIUM_ID,
     )
     writer.append([change])
     stored = store.entry_by_hash(change.entry_hash)

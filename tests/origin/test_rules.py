@@ -10,7 +10,7 @@ from documents.origin.rules import (
     load_rules,
     parse_table,
 )
-from ledger.errors import NoRuleData
+from ledger.errors import NoRuleData, OriginInputError
 
 GOOD = (
     ",".join(HEADER)
@@ -35,6 +35,12 @@ def test_lookup_takes_the_most_specific_row():
     assert t.lookup("853810").text == "CTH or RVC40"  # heading row
     assert t.lookup("940360").level == "chapter"
     assert t.lookup("870899") is None
+
+
+@pytest.mark.parametrize("version", ["2099.1\n", "\u0662\u0660\u0669\u0669.1"])
+def test_a_version_is_year_dot_n_in_ascii_and_nothing_more(version):
+    with pytest.raises(OriginInputError):
+        parse_table(GOOD, agreement="RCEP", version=version, hs_edition="HS2012")
 
 
 def test_broken_table_names_each_bad_row():

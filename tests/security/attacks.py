@@ -41,6 +41,7 @@ def presign(
         live.home.signing_key(org),
         payload,
         "application/json",
+        consortium_id=live.node.consortium.consortium_id,
         subject=subject,
         refs=refs,
     )

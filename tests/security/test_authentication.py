@@ -86,6 +86,7 @@ def change_membership(node: LiveNode, *changes: dict[str, Any]) -> Entry:
         node.home.signing_key("jp-jcci"),
         json.dumps({"changes": list(changes)}).encode(),
         "application/json",
+        consortium_id=node.node.consortium.consortium_id,
     )
     offer(node, entry)
     return entry
@@ -416,6 +417,7 @@ def test_after_the_proposers_key_is_rotated_the_node_signs_blocks_with_the_new_k
             live.home.signing_key("jp-sakura-bank"),
             b'{"letter_of_credit": "LC-ROT"}',
             "application/json",
+            consortium_id=live.node.consortium.consortium_id,
         )
 
         offer(live, presentation)

@@ -205,6 +205,7 @@ def test_a_stored_certificate_dated_9999_does_not_break_the_index(tmp_path: Path
         home.signing_key("jp-jcci"),
         document,
         "application/json",
+        consortium_id=home.consortium().consortium_id,
         subject=f"jp-jcci/{number}",
     )
     writer.append([entry])
