@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from nodes.cli.main import app
 from tests.api.conftest import LiveNode
-from tests.api.test_api import certificate, declaration, issue, new_number, revocation
+from tests.api.test_api import certificate, declaration, held_digest, issue, new_number, revocation
 
 runner = CliRunner()
 
@@ -54,6 +54,7 @@ def answers(node: LiveNode) -> dict[str, Any]:
                 "co_reference": revoked_id,
                 "letter_of_credit": "LC-1",
                 "presented_by": "jp-tanaka-machinery",
+                "co_digest": held_digest(node, revoked_id),
             },
             event="bank.presentation",
         )
