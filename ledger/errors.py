@@ -301,6 +301,15 @@ class ConfigurationError(TradeLedgerError):
     exit_code = 2
 
 
+class StoreInconsistent(IntegrityError):
+    """What a node's store holds does not match the chain it signed: the node refuses to serve
+    or sign on top of it (someone changed its database, or it is damaged)."""
+
+    code = "store-inconsistent"
+    title = "The node's store does not match its signed chain"
+    exit_code = 2
+
+
 class StorageError(TradeLedgerError):
     code = "storage"
     title = "The ledger store failed"

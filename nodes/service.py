@@ -35,10 +35,11 @@ from ledger.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    StoreInconsistent,
     TradeLedgerError,
 )
 from ledger.keys import SigningKey
-from ledger.merkle import consistency_proof, inclusion_proof, node_hash
+from ledger.merkle import CompactRange, consistency_proof, inclusion_proof, node_hash
 from nodes import documents_bridge as bridge
 from nodes import origin_gate
 from nodes.access import (
@@ -128,6 +129,15 @@ class MemoryTree:
             return self.levels[level][index]
         except IndexError:
             raise KeyError((level, index)) from None
+
+    def root(self) -> bytes:
+        """The RFC 9162 root of the whole tree, from its complete-subtree peaks."""
+        size, peaks, base = self.size, [], 0
+        for level in reversed(range(size.bit_length())):
+            if size & (1 << level):
+                peaks.append(self.levels[level][base >> level])
+                base += 1 << level
+        return CompactRange.from_state(size, peaks).root()
 
 
 class MemoryKnownEntries:
@@ -298,6 +308,16 @@ class LedgerNode:
         self._sizes = [int(r[1]) for r in rows]
         if rows:
             self._publish_head(int(rows[-1][0]))
+        head = self.head
+        # The proofs this node serves come from these leaves: they must give the root the
+        # last block's header, which the writer has checked against its signed checkpoint.
+        if self.tree.size != head.tree_size or (rows and self.tree.root() != head.root_hash):
+            raise StoreInconsistent(
+                f"the {self.tree.size} stored entry hashes do not give the tree the signed "
+                f"header at height {head.height} commits to (ledger_entries was changed); "
+                "refusing to serve proofs from them",
+                height=head.height,
+            )
 
     def _publish_head(self, height: int) -> None:
         text_ = self.checkpoint_text(height)

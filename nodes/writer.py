@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from ledger.blocks import BlockHeader
+from ledger.blocks import BlockHeader, Checkpoint, checkpoint_body, checkpoint_origin
 from ledger.chain import (
     ADMISSION_MARGIN,
     MAX_BACKDATING,
@@ -23,7 +23,15 @@ from ledger.chain import (
 )
 from ledger.consortium import CONFIG_TYPE, Consortium, Membership
 from ledger.entries import Entry
-from ledger.errors import ConfigurationError, DuplicateEntry, StorageError
+from ledger.errors import (
+    CheckpointInvalid,
+    ConfigurationError,
+    DuplicateEntry,
+    EncodingError,
+    StorageError,
+    StoreInconsistent,
+    TradeLedgerError,
+)
 from ledger.keys import SigningKey
 from ledger.merkle import CompactRange
 from ledger.timefmt import now
@@ -31,14 +39,18 @@ from nodes.store import LedgerStore, StoreKnownEntries
 
 
 def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
-    """The chain state at the store's head, without replaying signatures (the node trusts its
-    own database; auditors replay). Membership is rebuilt from the stored config entries."""
+    """The chain state at the store's head, without replaying signatures (auditors replay).
+
+    The node does not take its head on trust, though: before it signs anything on top of it,
+    the Merkle frontier read from the stored subtree hashes must give the root its last signed
+    header commits to, and that header's checkpoint must carry its proposer's valid signature
+    (:func:`check_head`). Membership is rebuilt from the stored config entries."""
     state = ChainState.genesis(consortium, known=StoreKnownEntries(store))
     height, size = store.head()
     if height == 0:
         return state
-    last = BlockHeader.from_bytes(store.block(height).header)
-    membership = stored_membership(store, consortium)
+    raw = store.block(height)
+    last = BlockHeader.from_bytes(raw.header)
     peaks = []
     index_base = 0
     for level in reversed(range(size.bit_length())):
@@ -46,21 +58,72 @@ def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
             peaks.append(store.subtree_hash(level, index_base >> level))
             index_base += 1 << level
     state.tree = CompactRange.from_state(size, peaks)
+    check_head(
+        raw.checkpoint,
+        last,
+        size,
+        state.tree.root(),
+        stored_membership(store, consortium, before=height),
+        checkpoint_origin(consortium.consortium_id),
+    )
     state.height = height
     state.head_hash = last.block_hash
     state.head_time = last.time
-    state.membership = membership
+    state.membership = stored_membership(store, consortium)
     return state
 
 
-def stored_membership(store: LedgerStore, consortium: Consortium) -> Membership:
-    """The membership in force after the stored blocks: genesis with every stored
-    ``config.update`` applied in order (a change in a block takes effect after it, and no block
-    follows the last one yet)."""
+def check_head(
+    checkpoint_text: str,
+    header: BlockHeader,
+    size: int,
+    root: bytes,
+    membership: Membership,
+    origin: str,
+) -> None:
+    """Raise :class:`StoreInconsistent` unless the stored head is what was signed: the header
+    counts ``size`` entries, ``root`` (from the stored leaves or subtree hashes) is its tree
+    root, and its checkpoint describes it with the proposer's valid signature."""
+    where = f"at height {header.height}"
+    if header.tree_size != size:
+        raise StoreInconsistent(
+            f"the store holds {size} entries {where}, its signed header says {header.tree_size}; "
+            "refusing to sign on top of it",
+            height=header.height,
+        )
+    if root.hex() != header.tree_root:
+        raise StoreInconsistent(
+            f"the stored Merkle tree {where} has root {root.hex()}, the signed header says "
+            f"{header.tree_root} (ledger_tree_nodes or ledger_entries.entry_hash was changed); "
+            "refusing to sign on top of it",
+            height=header.height,
+        )
+    try:
+        checkpoint = Checkpoint.from_text(checkpoint_text)
+        if checkpoint.body != checkpoint_body(origin, header):
+            raise CheckpointInvalid("it does not describe the stored header")
+        checkpoint.verify(membership, required={header.proposer: header.key_id})
+    except (CheckpointInvalid, EncodingError, ValueError) as exc:
+        detail = exc.detail if isinstance(exc, TradeLedgerError) else str(exc)
+        raise StoreInconsistent(
+            f"the stored checkpoint {where} does not verify ({detail}); refusing to sign on "
+            "top of it",
+            height=header.height,
+        ) from exc
+
+
+def stored_membership(
+    store: LedgerStore, consortium: Consortium, *, before: int | None = None
+) -> Membership:
+    """The membership in force after the stored blocks (or, with ``before``, in force for the
+    block at that height): genesis with the stored ``config.update`` entries applied in order
+    (a change in a block takes effect after it)."""
     from ledger.entries import parse_entry
 
     membership: Membership = consortium.membership
     for stored in store.entries_of_type(CONFIG_TYPE):
+        if before is not None and stored.height >= before:
+            break
         membership = membership.apply(config_changes(parse_entry(stored.envelope, stored.payload)))
     return membership
 
