@@ -538,6 +538,20 @@ def test_verifiers_refuse_sizes_and_indexes_that_are_not_counts(bad: Any) -> Non
         verify_consistency(0, bad, EMPTY_ROOT, ROOTS[1], [])
 
 
+def test_verifiers_refuse_a_proof_that_is_not_a_list() -> None:
+    # An iterator would be used up by the element check and then fold as an empty proof,
+    # which a one-leaf tree accepts.
+    extra = iter([LEAVES[1]])
+    with pytest.raises(
+        ProofInvalid, match=exactly("the proof is list_iterator, not a list of hashes")
+    ):
+        verify_inclusion(LEAVES[0], 0, 1, extra, LEAVES[0])  # type: ignore[arg-type]
+    with pytest.raises(ProofInvalid, match=exactly("the proof is NoneType, not a list of hashes")):
+        verify_consistency(3, 7, ROOTS[3], ROOTS[7], None)  # type: ignore[arg-type]
+    with pytest.raises(ProofInvalid, match=exactly("the proof is NoneType, not a list of hashes")):
+        verify_inclusion(LEAVES[0], 0, 1, None, LEAVES[0])  # type: ignore[arg-type]
+
+
 def test_single_leaf_and_empty_trees() -> None:
     assert inclusion_proof(SOURCE, 0, 1) == []
     verify_inclusion(LEAVES[0], 0, 1, [], LEAVES[0])
