@@ -121,6 +121,9 @@ echo "mutation testing $module ($jobs worker(s)) against: ${tests[*]}"
 cd "$work"
 start=$(date +%s)
 if [ $again = 1 ] && [ -d mutants ]; then
+  # mutmut keeps which tests reach which function, and only collects it again for tests with a
+  # new name: forget it, so an edited test is seen reaching what it now reaches.
+  rm -f mutants/mutmut-stats.json
   # New or changed functions first (their results were reset), then the survivors again.
   "$mutmut" run --max-children "$jobs" >run.log 2>&1 || { cat run.log; exit 1; }
   mapfile -t survivors < <("$mutmut" results | sed -n 's/^ *\([^ ]*\): survived$/\1/p')
