@@ -100,6 +100,22 @@ def test_header_version_and_time_are_checked() -> None:
         BlockHeader.from_bytes(_header_with(time="2026-11-01 09:00:00"))
 
 
+def test_header_must_be_a_canonical_object_with_exactly_its_fields() -> None:
+    _, header, _ = one_block()
+    fields = header.to_dict()
+    with pytest.raises(
+        EncodingError, match=exactly("the block header is not in the canonical encoding (RFC 8785)")
+    ):
+        BlockHeader.from_bytes(header.to_bytes().replace(b",", b", ", 1))
+    del fields["height"]
+    with pytest.raises(EncodingError, match=exactly("missing height")) as e:
+        BlockHeader.from_bytes(canonical_bytes(fields))
+    assert e.value.location == "/"
+    with pytest.raises(EncodingError, match=exactly("unexpected extra")) as e:
+        BlockHeader.from_bytes(_header_with(extra=1))
+    assert e.value.location == "/"
+
+
 def test_header_matches_only_its_own_checkpoint() -> None:
     chain, header, checkpoint = one_block()
     origin = checkpoint_origin(chain.consortium.consortium_id)
@@ -141,6 +157,11 @@ def test_a_body_of_origin_size_and_root_alone_is_a_checkpoint() -> None:
         _ = checkpoint.block_hash
 
 
+def test_an_extension_value_is_the_rest_of_its_line() -> None:
+    checkpoint = Checkpoint.from_text(f"origin\n5\n{ROOT_B64}\nnote two words\n\n")
+    assert checkpoint.extension("note") == "two words"
+
+
 def test_blank_lines_among_signatures_are_skipped() -> None:
     chain, _, checkpoint = one_block()
     cosigned = checkpoint.signed_by("jp-bank", chain.keys["jp-bank"])
@@ -180,7 +201,7 @@ MALFORMED: list[tuple[str, str]] = [
     ),
     ("origin\n5\n!!!!\n\n", "the checkpoint root is not base64"),
     (f"origin\n5\n{ROOT_B64}\n\n{LONG}\n", f"not a signature line: {LONG[:40]!r}"),
-    (f"origin\n5\n{ROOT_B64}\n\n\u2014 a:b AAAA!AAAAA==\n", "signature of a:b is not base64"),
+    (f"origin\n5\n{ROOT_B64}\n\n\u2014 a:b AAAA!AAAAAAAA\n", "signature of a:b is not base64"),
     (f"origin\n5\n{ROOT_B64}\n\n\u2014 a:b AAAAAA==\n", "signature line of a:b is malformed"),
     (f"origin\n5\n{ROOT_B64}\n\n\u2014  AAAAAAAAAAAA\n", "signature line of ? is malformed"),
 ]
