@@ -339,6 +339,10 @@ def consistency_proof(source: SubtreeHashes, first: int, second: int) -> list[by
 
 
 def _check_proof_hashes(proof: Sequence[bytes]) -> None:
+    # The proof is read again after this check: a one-shot iterator would be used up here and
+    # then fold as an empty proof (accepted for a one-leaf tree); None would be a TypeError.
+    if not isinstance(proof, Sequence):
+        raise ProofInvalid(f"the proof is {type(proof).__name__}, not a list of hashes")
     for i, p in enumerate(proof):
         _check_hash(f"proof element {i}", p, ProofInvalid)
 

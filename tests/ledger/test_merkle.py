@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -112,6 +113,11 @@ def size_and_index(draw: st.DrawFn) -> tuple[int, int]:
 def two_sizes(draw: st.DrawFn) -> tuple[int, int]:
     n = draw(st.integers(min_value=2, max_value=N))
     return draw(st.integers(min_value=1, max_value=n - 1)), n
+
+
+def exactly(message: str) -> str:
+    """A ``pytest.raises`` pattern for this whole message and nothing else."""
+    return f"^{re.escape(message)}$"
 
 
 def raises_proof_invalid(check: Callable[[], None]) -> bool:
@@ -253,6 +259,39 @@ def test_append_refuses_what_is_not_a_hash(bad: Any) -> None:
     assert tree.size == 0
 
 
+def test_compact_ranges_of_one_size_with_different_leaves_differ() -> None:
+    one, other = CompactRange(), CompactRange()
+    one.extend(LEAVES[:5])
+    other.extend(LEAVES[1:6])
+    assert one.size == other.size and one != other
+    assert one == one.copy()
+
+
+def test_from_state_and_append_explain_what_they_refuse() -> None:
+    # A bool is an int to Python, and -1 has one set bit, as one peak would: both must be
+    # refused as sizes, not read as 1.
+    for size in (True, -1, "1", 1.0):
+        with pytest.raises(
+            InvalidInput, match=exactly(f"a tree size must be a non-negative integer, not {size!r}")
+        ):
+            CompactRange.from_state(size, [LEAVES[0]])  # type: ignore[arg-type]
+    with pytest.raises(
+        InvalidInput, match=exactly("a tree of 3 leaves has 2 peaks, but 1 were given")
+    ):
+        CompactRange.from_state(3, [LEAVES[0]])
+    with pytest.raises(
+        InvalidInput, match=exactly("the peak 1 is 31 bytes, not a 32-byte SHA-256 hash")
+    ):
+        CompactRange.from_state(3, [LEAVES[0], LEAVES[1][:31]])
+    tree = CompactRange()
+    for bad, got in [(LEAVES[0][:31], "31 bytes"), (LEAVES[0].hex(), "str")]:
+        with pytest.raises(
+            InvalidInput, match=exactly(f"the leaf hash is {got}, not a 32-byte SHA-256 hash")
+        ):
+            tree.append(bad)  # type: ignore[arg-type]
+    assert tree.size == 0
+
+
 def test_copy_is_independent() -> None:
     tree = CompactRange()
     tree.extend(LEAVES[:5])
@@ -269,8 +308,15 @@ def test_copy_is_independent() -> None:
 def test_source_fed_from_append_output_equals_from_leaf_hashes() -> None:
     fed = InMemorySubtreeHashes()
     tree = CompactRange()
+    emitted: list[tuple[int, int, bytes]] = []
     for h in LEAVES[:77]:
-        fed.add(tree.append(h))
+        nodes = tree.append(h)
+        fed.add(nodes)
+        emitted.extend(nodes)
+    built = InMemorySubtreeHashes.from_leaf_hashes(LEAVES[:77])
+    assert len(built) == len(fed) == len(emitted)
+    for level, index, h in emitted:
+        assert built.subtree_hash(level, index) == fed.subtree_hash(level, index) == h
     assert fed.subtree_hash(6, 0) == ref_mth(LEAVES[:64]) == SOURCE.subtree_hash(6, 0)
     assert fed.subtree_hash(0, 76) == LEAVES[76]
     with pytest.raises(KeyError):
@@ -287,7 +333,7 @@ def test_range_hash_is_mth_of_any_range(a: int, b: int) -> None:
 
 
 def test_range_hash_refuses_backwards_ranges() -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match=exactly("[5, 4) is not a range of leaves")):
         range_hash(SOURCE, 5, 4)
 
 
@@ -417,6 +463,95 @@ def test_inclusion_failures_are_explained() -> None:
         verify_inclusion(LEAVES[5], -1, 8, proof, ROOTS[8])
 
 
+def test_a_wrong_length_inclusion_proof_says_how_many_hashes_it_needs() -> None:
+    for n in range(1, 40):
+        for i in range(n):
+            proof = inclusion_proof(SOURCE, i, n)
+            need = len(proof)
+            for bad in ([*proof, LEAVES[0]], proof[:-1]):
+                if len(bad) == need:
+                    continue
+                message = (
+                    f"the inclusion proof has {len(bad)} hashes, but leaf {i} of a tree of "
+                    f"{n} leaves needs {need}"
+                )
+                with pytest.raises(ProofInvalid, match=exactly(message)):
+                    verify_inclusion(LEAVES[i], i, n, bad, ROOTS[n])
+
+
+# Values that are not a 32-byte hash, and how the error names them.
+NOT_HASHES = [
+    (None, "NoneType"),
+    (5, "int"),
+    (LEAVES[0].hex(), "str"),
+    (LEAVES[0][:31], "31 bytes"),
+    (bytearray(LEAVES[0]), "32 bytes"),
+]
+
+
+@pytest.mark.parametrize(("bad", "got"), NOT_HASHES)
+def test_verifiers_refuse_malformed_leaf_hashes_and_roots(bad: Any, got: str) -> None:
+    def refused(what: str) -> Any:
+        return pytest.raises(
+            ProofInvalid, match=exactly(f"the {what} is {got}, not a 32-byte SHA-256 hash")
+        )
+
+    proof = inclusion_proof(SOURCE, 5, 8)
+    with refused("leaf hash"):
+        verify_inclusion(bad, 5, 8, proof, ROOTS[8])
+    with refused("leaf hash"):
+        root_from_inclusion_proof(bad, 5, 8, proof)
+    with refused("root"):
+        verify_inclusion(LEAVES[5], 5, 8, proof, bad)
+    with refused("proof element 1"):
+        verify_inclusion(LEAVES[5], 5, 8, [proof[0], bad, proof[2]], ROOTS[8])
+    proof = consistency_proof(SOURCE, 3, 7)
+    with refused("first root"):
+        verify_consistency(3, 7, bad, ROOTS[7], proof)
+    with refused("second root"):
+        verify_consistency(3, 7, ROOTS[3], bad, proof)
+
+
+@pytest.mark.parametrize("bad", [True, False, "1", 1.0, None, -1])
+def test_verifiers_refuse_sizes_and_indexes_that_are_not_counts(bad: Any) -> None:
+    def refused(what: str) -> Any:
+        message = f"the {what} must be a non-negative integer, not {bad!r}"
+        return pytest.raises(ProofInvalid, match=exactly(message))
+
+    # Each call would verify with the bad value read as the integer it stands for.
+    one = inclusion_proof(SOURCE, 1, 8)
+    with refused("leaf index"):
+        verify_inclusion(LEAVES[1], bad, 8, one, ROOTS[8])
+    with refused("leaf index"):
+        verify_inclusion(LEAVES[0], bad, 1, [], LEAVES[0])
+    with refused("tree size"):
+        verify_inclusion(LEAVES[0], 0, bad, [], LEAVES[0])
+    with refused("tree size"):
+        root_from_inclusion_proof(LEAVES[0], 0, bad, [])
+    with refused("first tree size"):
+        verify_consistency(bad, 2, ROOTS[1], ROOTS[2], consistency_proof(SOURCE, 1, 2))
+    with refused("first tree size"):
+        verify_consistency(bad, 1, ROOTS[1], ROOTS[1], [])
+    with refused("second tree size"):
+        verify_consistency(1, bad, ROOTS[1], ROOTS[1], [])
+    with refused("second tree size"):
+        verify_consistency(0, bad, EMPTY_ROOT, ROOTS[1], [])
+
+
+def test_verifiers_refuse_a_proof_that_is_not_a_list() -> None:
+    # An iterator would be used up by the element check and then fold as an empty proof,
+    # which a one-leaf tree accepts.
+    extra = iter([LEAVES[1]])
+    with pytest.raises(
+        ProofInvalid, match=exactly("the proof is list_iterator, not a list of hashes")
+    ):
+        verify_inclusion(LEAVES[0], 0, 1, extra, LEAVES[0])  # type: ignore[arg-type]
+    with pytest.raises(ProofInvalid, match=exactly("the proof is NoneType, not a list of hashes")):
+        verify_consistency(3, 7, ROOTS[3], ROOTS[7], None)  # type: ignore[arg-type]
+    with pytest.raises(ProofInvalid, match=exactly("the proof is NoneType, not a list of hashes")):
+        verify_inclusion(LEAVES[0], 0, 1, None, LEAVES[0])  # type: ignore[arg-type]
+
+
 def test_single_leaf_and_empty_trees() -> None:
     assert inclusion_proof(SOURCE, 0, 1) == []
     verify_inclusion(LEAVES[0], 0, 1, [], LEAVES[0])
@@ -428,7 +563,8 @@ def test_single_leaf_and_empty_trees() -> None:
 
 @pytest.mark.parametrize(("index", "size"), [(0, 0), (5, 5), (6, 5), (-1, 5)])
 def test_inclusion_proof_refuses_leaves_outside_the_tree(index: int, size: int) -> None:
-    with pytest.raises(InvalidInput):
+    message = f"leaf index {index} is not in a tree of {size} leaves"
+    with pytest.raises(InvalidInput, match=exactly(message)):
         inclusion_proof(SOURCE, index, size)
 
 
@@ -508,5 +644,6 @@ def test_trivial_consistency_and_failure_details() -> None:
 
 @pytest.mark.parametrize(("first", "second"), [(5, 4), (-1, 3)])
 def test_consistency_proof_refuses_backwards_sizes(first: int, second: int) -> None:
-    with pytest.raises(InvalidInput):
+    message = f"no consistency proof from tree size {first} to {second}"
+    with pytest.raises(InvalidInput, match=exactly(message)):
         consistency_proof(SOURCE, first, second)

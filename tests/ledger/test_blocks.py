@@ -1,0 +1,269 @@
+"""ledger.blocks: block headers read from bytes, checkpoints read from text and verified.
+
+Each refusal is checked with its whole sentence (``exactly``): the message is what an auditor
+reads, and it must name what is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+
+import pytest
+
+from ledger.blocks import (
+    BlockHeader,
+    Checkpoint,
+    NoteSignature,
+    check_header_hashes,
+    checkpoint_origin,
+    header_matches_checkpoint,
+    note_key_hash,
+)
+from ledger.encoding import canonical_bytes
+from ledger.errors import CheckpointInvalid, EncodingError
+from ledger.keys import SigningKey
+from tests.chainbuilder import TestChain as Chain
+from tests.chainbuilder import make_chain
+
+ROOT_B64 = base64.b64encode(b"\x07" * 32).decode()
+
+
+def exactly(message: str) -> str:
+    return f"^{re.escape(message)}$"
+
+
+def one_block() -> tuple[Chain, BlockHeader, Checkpoint]:
+    chain = make_chain()
+    chain.block([chain.entry()])
+    header, text, _ = chain.blocks[0]
+    return chain, BlockHeader.from_bytes(header), Checkpoint.from_text(text)
+
+
+# --- block headers --------------------------------------------------------------------------
+
+
+def test_header_bytes_round_trip() -> None:
+    _, header, _ = one_block()
+    assert BlockHeader.from_bytes(header.to_bytes()) == header
+    check_header_hashes(header)
+
+
+def _header_with(**changes: object) -> bytes:
+    _, header, _ = one_block()
+    return canonical_bytes({**header.to_dict(), **changes})
+
+
+@pytest.mark.parametrize("name", ["height", "first_index", "entry_count", "tree_size"])
+@pytest.mark.parametrize("bad", [-1, True, "1", None])
+def test_header_counts_must_be_non_negative_integers(name: str, bad: object) -> None:
+    with pytest.raises(EncodingError, match=exactly(f"{name} must be a non-negative integer")) as e:
+        BlockHeader.from_bytes(_header_with(**{name: bad}))
+    assert e.value.location == f"/{name}"
+
+
+@pytest.mark.parametrize("name", ["consortium", "prev_hash", "tree_root"])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("ab" * 31, "must be 64 lowercase hex digits"),
+        ("AB" * 32, "must be 64 lowercase hex digits"),
+        (7, "must be 64 lowercase hex digits"),
+        ("zz" * 32, "is not hex"),
+    ],
+)
+def test_header_hashes_must_be_lowercase_hex(name: str, bad: object, message: str) -> None:
+    with pytest.raises(EncodingError, match=exactly(f"{name} {message}")):
+        BlockHeader.from_bytes(_header_with(**{name: bad}))
+    if isinstance(bad, str):
+        _, header, _ = one_block()
+        fields = {**header.to_dict(), name: bad}
+        del fields["v"]
+        with pytest.raises(EncodingError, match=exactly(f"{name} {message}")):
+            check_header_hashes(BlockHeader(**fields))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["proposer", "key_id"])
+@pytest.mark.parametrize("bad", ["", 5, None])
+def test_header_proposer_and_key_must_be_strings(name: str, bad: object) -> None:
+    with pytest.raises(EncodingError, match=exactly(f"{name} must be a string")) as e:
+        BlockHeader.from_bytes(_header_with(**{name: bad}))
+    assert e.value.location == f"/{name}"
+
+
+def test_header_version_and_time_are_checked() -> None:
+    with pytest.raises(EncodingError, match=exactly("unsupported block version")) as e:
+        BlockHeader.from_bytes(_header_with(v=2))
+    assert e.value.location == "/v"
+    with pytest.raises(EncodingError, match=r"^block time "):
+        BlockHeader.from_bytes(_header_with(time="2026-11-01 09:00:00"))
+
+
+def test_header_must_be_a_canonical_object_with_exactly_its_fields() -> None:
+    _, header, _ = one_block()
+    fields = header.to_dict()
+    with pytest.raises(
+        EncodingError, match=exactly("the block header is not in the canonical encoding (RFC 8785)")
+    ):
+        BlockHeader.from_bytes(header.to_bytes().replace(b",", b", ", 1))
+    del fields["height"]
+    with pytest.raises(EncodingError, match=exactly("missing height")) as e:
+        BlockHeader.from_bytes(canonical_bytes(fields))
+    assert e.value.location == "/"
+    with pytest.raises(EncodingError, match=exactly("unexpected extra")) as e:
+        BlockHeader.from_bytes(_header_with(extra=1))
+    assert e.value.location == "/"
+
+
+def test_header_matches_only_its_own_checkpoint() -> None:
+    chain, header, checkpoint = one_block()
+    origin = checkpoint_origin(chain.consortium.consortium_id)
+    assert header_matches_checkpoint(origin, header, checkpoint)
+    fields = {**header.to_dict(), "tree_size": header.tree_size + 1}
+    del fields["v"]
+    assert not header_matches_checkpoint(origin, BlockHeader(**fields), checkpoint)  # type: ignore[arg-type]
+    assert not header_matches_checkpoint("tradeledger/other", header, checkpoint)
+
+
+# --- checkpoints: text form ------------------------------------------------------------------
+
+
+def test_checkpoint_text_round_trips_and_reads_its_lines() -> None:
+    chain, header, checkpoint = one_block()
+    cosigned = checkpoint.signed_by("jp-bank", chain.keys["jp-bank"])
+    again = Checkpoint.from_text(cosigned.to_text())
+    assert again == cosigned
+    assert [s.name for s in again.signatures] == [
+        f"jp-jcci:{chain.keys['jp-jcci'].key_id}",
+        f"jp-bank:{chain.keys['jp-bank'].key_id}",
+    ]
+    assert again.origin == checkpoint_origin(chain.consortium.consortium_id)
+    assert again.tree_size == header.tree_size == 1
+    assert again.root_hash.hex() == header.tree_root
+    assert again.height == header.height == 1
+    assert again.block_hash == header.block_hash
+    assert again.extension("time") == header.time
+    assert again.extension("nothing") is None
+
+
+def test_a_body_of_origin_size_and_root_alone_is_a_checkpoint() -> None:
+    checkpoint = Checkpoint.from_text(f"origin\n5\n{ROOT_B64}\n\n")
+    assert (checkpoint.origin, checkpoint.tree_size, checkpoint.signatures) == ("origin", 5, ())
+    assert checkpoint.root_hash == b"\x07" * 32
+    with pytest.raises(CheckpointInvalid, match=exactly("the checkpoint has no height line")):
+        _ = checkpoint.height
+    with pytest.raises(CheckpointInvalid, match=exactly("the checkpoint has no block line")):
+        _ = checkpoint.block_hash
+
+
+def test_an_extension_value_is_the_rest_of_its_line() -> None:
+    checkpoint = Checkpoint.from_text(f"origin\n5\n{ROOT_B64}\nnote two words\n\n")
+    assert checkpoint.extension("note") == "two words"
+
+
+def test_blank_lines_among_signatures_are_skipped() -> None:
+    chain, _, checkpoint = one_block()
+    cosigned = checkpoint.signed_by("jp-bank", chain.keys["jp-bank"])
+    first, second = (s.line() for s in cosigned.signatures)
+    again = Checkpoint.from_text(f"{cosigned.body}\n{first}\n{second}\n\n")
+    assert again == cosigned
+
+
+def test_signature_lines_of_unknown_names_are_kept_and_ignored() -> None:
+    # C2SP signed-note: a verifier ignores lines whose key it does not know, whatever the name.
+    chain, _, checkpoint = one_block()
+    blob = base64.b64encode(b"\x00" * 68).decode()
+    text = checkpoint.to_text() + f"\u2014 some witness {blob}\n"
+    again = Checkpoint.from_text(text)
+    assert [s.name for s in again.signatures][1] == "some witness"
+    assert again.verify(chain.state.membership) == {"jp-jcci": chain.keys["jp-jcci"].key_id}
+
+
+def test_a_signature_of_one_byte_is_read() -> None:
+    # Four bytes of key hash and at least one of signature: the shortest line that parses.
+    blob = base64.b64encode(b"\x01\x02\x03\x04\x05").decode()
+    checkpoint = Checkpoint.from_text(f"origin\n5\n{ROOT_B64}\n\n\u2014 a:b {blob}\n")
+    assert checkpoint.signatures == (NoteSignature("a:b", b"\x01\x02\x03\x04", b"\x05"),)
+
+
+LONG = "x" * 60
+MALFORMED: list[tuple[str, str]] = [
+    ("origin\n5\n" + ROOT_B64 + "\n", "a checkpoint needs a blank line before its signatures"),
+    ("origin\n5\n\n", "a checkpoint body needs origin, tree size and root lines"),
+    (
+        "origin\nfive\n" + ROOT_B64 + "\n\n",
+        "a checkpoint body needs origin, tree size and root lines",
+    ),
+    (
+        "origin\n5\n" + base64.b64encode(b"\x07" * 31).decode() + "\n\n",
+        "the checkpoint root is not a SHA-256 hash",
+    ),
+    ("origin\n5\n!!!!\n\n", "the checkpoint root is not base64"),
+    (f"origin\n5\n{ROOT_B64}\n\n{LONG}\n", f"not a signature line: {LONG[:40]!r}"),
+    (f"origin\n5\n{ROOT_B64}\n\n\u2014 a:b AAAA!AAAAAAAA\n", "signature of a:b is not base64"),
+    (f"origin\n5\n{ROOT_B64}\n\n\u2014 a:b AAAAAA==\n", "signature line of a:b is malformed"),
+    (f"origin\n5\n{ROOT_B64}\n\n\u2014  AAAAAAAAAAAA\n", "signature line of ? is malformed"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), MALFORMED)
+def test_malformed_checkpoint_text_is_refused(text: str, message: str) -> None:
+    with pytest.raises(CheckpointInvalid, match=exactly(message)):
+        Checkpoint.from_text(text)
+
+
+# --- checkpoints: signatures -------------------------------------------------------------------
+
+
+def _with_first(checkpoint: Checkpoint, line: NoteSignature) -> Checkpoint:
+    return Checkpoint(checkpoint.body, (line, *checkpoint.signatures))
+
+
+@pytest.mark.parametrize(
+    "ignored",
+    [
+        # a key the membership does not know
+        lambda chain: NoteSignature("someone:0123456789abcdef", b"\x00" * 4, b"\x00" * 64),
+        # a known key named with a key hash that is not its own
+        lambda chain: NoteSignature(
+            f"jp-bank:{chain.keys['jp-bank'].key_id}", b"\x00" * 4, b"\x00" * 64
+        ),
+    ],
+)
+def test_lines_that_are_not_a_known_key_are_skipped_not_the_end(
+    ignored: Callable[[Chain], NoteSignature],
+) -> None:
+    chain, _, checkpoint = one_block()
+    signed = _with_first(checkpoint, ignored(chain))
+    proposer = {"jp-jcci": chain.keys["jp-jcci"].key_id}
+    assert signed.verified_signers(chain.state.membership) == proposer
+    assert signed.verify(chain.state.membership, required=proposer) == proposer
+
+
+def test_a_known_key_whose_signature_fails_is_an_error() -> None:
+    chain, _, checkpoint = one_block()
+    key = chain.keys["jp-bank"]
+    name = f"jp-bank:{key.key_id}"
+    bad = NoteSignature(name, note_key_hash(name, key.public_key), b"\x00" * 64)
+    with pytest.raises(
+        CheckpointInvalid, match=exactly(f"the checkpoint signature by {name} does not verify")
+    ):
+        _with_first(checkpoint, bad).verify(chain.state.membership)
+
+
+def test_verify_requires_the_named_keys_and_the_quorum() -> None:
+    chain, _, checkpoint = one_block()
+    membership = chain.state.membership
+    other = SigningKey(b"\x09" * 32)
+    with pytest.raises(
+        CheckpointInvalid,
+        match=exactly(f"the checkpoint lacks a valid signature by jp-jcci:{other.key_id}"),
+    ):
+        checkpoint.verify(membership, required={"jp-jcci": other.key_id})
+    with pytest.raises(
+        CheckpointInvalid, match=exactly("the checkpoint has 1 member signatures; 2 are needed")
+    ):
+        checkpoint.verify(membership, quorum=2)
+    cosigned = checkpoint.signed_by("jp-bank", chain.keys["jp-bank"])
+    assert set(cosigned.verify(membership, quorum=2)) == {"jp-jcci", "jp-bank"}
