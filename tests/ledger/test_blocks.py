@@ -70,7 +70,7 @@ def test_header_counts_must_be_non_negative_integers(name: str, bad: object) -> 
         ("ab" * 31, "must be 64 lowercase hex digits"),
         ("AB" * 32, "must be 64 lowercase hex digits"),
         (7, "must be 64 lowercase hex digits"),
-        ("zz" * 32, "is not hex"),
+        ("zz" * 32, "must be 64 lowercase hex digits"),
     ],
 )
 def test_header_hashes_must_be_lowercase_hex(name: str, bad: object, message: str) -> None:
