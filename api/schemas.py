@@ -268,7 +268,7 @@ class VerifyResponse(_Model):
 
 
 class OriginRequest(_Model):
-    """A bill of materials (INTERFACE.md) plus the agreement and the product's HS code."""
+    """A bill of materials (docs/origin-formats.md) plus the agreement and the product's HS code."""
 
     agreement: str = Field(examples=["RCEP"])
     product: str = Field(examples=["870830"], description="6-digit HS code of the good.")

@@ -2,8 +2,9 @@
 by the node before it reaches the ledger.
 
 A ``co.issued`` or ``co.amended`` JSON submission may carry a top-level ``origin_evidence`` list,
-``[{"item_number": 1, "bom": {…}}]`` (the BOM of INTERFACE.md). For each evidenced item the
-node determines origin under the certificate's agreement (``documents.origin.claims``) and
+``[{"item_number": 1, "bom": {…}}]`` (the BOM of docs/origin-formats.md). For each evidenced
+item the node determines origin under the certificate's agreement (``documents.origin.claims``)
+and
 
 * refuses the whole submission (:class:`~ledger.errors.OriginNotSupported`, 422, nothing
   appended) when an item's claimed ``origin_criterion`` is not supported, naming per item the

@@ -69,7 +69,7 @@ async def verify(request: Request, node: NodeDep) -> Response:
     response_model=Determination,
     tags=["origin"],
     summary="Decide whether a good originates under an agreement",
-    description="The body is the bill of materials (INTERFACE.md) plus `agreement` and "
+    description="The body is the bill of materials (docs/origin-formats.md) plus `agreement` and "
     "`product` (6-digit HS). The answer is the determination: the rule applied, the verdict, "
     "the origin criterion and one reason per test.",
     openapi_extra={

@@ -1,4 +1,4 @@
-"""The bill of materials (``--bom`` and the body of the origin API), as in INTERFACE.md.
+"""The bill of materials (``--bom`` and the body of the origin API), as in docs/origin-formats.md.
 
 Money and weights are :class:`~decimal.Decimal` (JSON numbers are read with
 ``parse_float=Decimal``, so ``40.10`` stays exactly 40.10). Countries are ISO 3166-1 alpha-2
@@ -6,7 +6,7 @@ codes checked against :mod:`pycountry`; a material's ``origin`` may also be ``"u
 Validation is strict (unknown fields are refused) and every problem is reported with its
 location as a JSON pointer (``/materials/3/hs``).
 
-Fields beyond INTERFACE.md, all optional:
+Fields beyond the documented minimum (docs/origin-formats.md), all optional:
 
 * ``weight_kg`` (top level): the good's total weight, for de minimis by weight (Chapters 50–63);
 * ``wholly_obtained``: the producer declares the good wholly obtained or produced in the

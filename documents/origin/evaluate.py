@@ -94,7 +94,8 @@ class Determination:
         return "originating" if self.originating else "not-originating"
 
     def to_json(self) -> dict[str, Any]:
-        """The Determination JSON (INTERFACE.md): no floats; percentages as 2-decimal strings."""
+        """The Determination JSON (docs/origin-formats.md): no floats; percentages as
+        2-decimal strings."""
         return {
             "agreement": self.agreement,
             "product_hs": self.product_hs,

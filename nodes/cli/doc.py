@@ -1,6 +1,6 @@
 """`tradeledger doc …` commands.
 
-``doc validate FILE`` (INTERFACE.md): exit 0 when the document is valid, 1 when it is not (each
+``doc validate FILE`` (docs/cli.md): exit 0 when the document is valid, 1 when it is not (each
 error with its location, code and reason on stderr, or all of it on stdout with ``--json``),
 2 when the file cannot be read. The file is XML or JSON, told by its suffix (``.xml``,
 ``.json``) or else by its first character.

@@ -1,4 +1,4 @@
-"""`tradeledger origin …` commands: check, advise, rules load (INTERFACE.md).
+"""`tradeledger origin …` commands: check, advise, rules load (docs/origin-formats.md).
 
 Exit codes: ``check`` 0 when a determination was made (either verdict), 1 invalid input, 3 no
 rule data for the product; ``advise`` 0/1; ``rules load`` 0 loaded, 1 invalid table (each bad
