@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -91,17 +91,17 @@ def serve_in_thread(node: LedgerNode, port: int) -> tuple[uvicorn.Server, thread
     return server, thread
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
-    path: Path = tmp_path_factory.mktemp("node")
-    home = NodeHome(path)
-    writer = run_demo(home, 700)
-    writer.store.dispose()
+@contextlib.contextmanager
+def serving(home: NodeHome, entries: int, users: Iterable[str] = USERS) -> Iterator[LiveNode]:
+    """A demo home with ``entries`` entries, its node served on a free loopback port, and a
+    token for each of ``users`` (names of :data:`USERS`); everything stops on exit."""
+    run_demo(home, entries).store.dispose()
     node = LedgerNode.open(home, block_interval=0.02)
     port = free_port()
     server, thread = serve_in_thread(node, port)
     live = LiveNode(f"http://127.0.0.1:{port}", node, home)
-    for user, (org, role) in USERS.items():
+    for user in users:
+        org, role = USERS[user]
         live.tokens[user] = create_token(node.store, node.consortium, org, role)
     try:
         yield live
@@ -109,3 +109,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
         server.should_exit = True
         thread.join(timeout=30)
         node.close()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
+    with serving(NodeHome(tmp_path_factory.mktemp("node")), 700) as node:
+        yield node

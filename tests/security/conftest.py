@@ -10,32 +10,14 @@ that what one module's attacks leave on the ledger cannot hide or cause another'
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from nodes.demo import run_demo
 from nodes.home import NodeHome
-from nodes.service import LedgerNode
-from nodes.tokens import create_token
-from tests.api.conftest import USERS, LiveNode, free_port, serve_in_thread
+from tests.api.conftest import LiveNode, serving
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
-    path: Path = tmp_path_factory.mktemp("attacked")
-    home = NodeHome(path)
-    writer = run_demo(home, 40)
-    writer.store.dispose()
-    ledger_node = LedgerNode.open(home, block_interval=0.02)
-    port = free_port()
-    server, thread = serve_in_thread(ledger_node, port)
-    live = LiveNode(f"http://127.0.0.1:{port}", ledger_node, home)
-    for user, (org, role) in USERS.items():
-        live.tokens[user] = create_token(ledger_node.store, ledger_node.consortium, org, role)
-    try:
+    with serving(NodeHome(tmp_path_factory.mktemp("attacked")), 40) as live:
         yield live
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        ledger_node.close()

@@ -33,12 +33,11 @@ from ledger.errors import TradeLedgerError, Unauthenticated
 from ledger.keys import SigningKey
 from ledger.timefmt import now, parse_time
 from nodes.cli.main import app
-from nodes.demo import EXAMPLES_DIR, ensure_consortium, run_demo
+from nodes.demo import EXAMPLES_DIR, ensure_consortium
 from nodes.home import NodeHome
-from nodes.service import LedgerNode
 from nodes.store import LedgerStore
 from nodes.tokens import Caller, TokenLookup, create_token, create_token_schema, revoke_token
-from tests.api.conftest import LiveNode, free_port, serve_in_thread
+from tests.api.conftest import LiveNode, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CERTIFICATE = "jp-jcci/JCCI-2026-0004512"  # the worked example every demo chain holds
@@ -381,21 +380,8 @@ def test_a_node_holding_no_active_key_of_the_organisation_refuses_to_sign(
 @contextlib.contextmanager
 def fresh_node(tmp_path: Path) -> Iterator[LiveNode]:
     """A node of its own, for a test that changes the node organisation's keys."""
-    home = NodeHome(tmp_path / "home")
-    run_demo(home, 5).store.dispose()
-    ledger_node = LedgerNode.open(home, block_interval=0.02)
-    port = free_port()
-    server, thread = serve_in_thread(ledger_node, port)
-    live = LiveNode(f"http://127.0.0.1:{port}", ledger_node, home)
-    live.tokens["exporter"] = create_token(
-        ledger_node.store, ledger_node.consortium, "jp-tanaka-machinery", "exporter"
-    )
-    try:
+    with serving(NodeHome(tmp_path / "home"), 5, users=["exporter"]) as live:
         yield live
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        ledger_node.close()
 
 
 def test_after_the_proposers_key_is_rotated_the_node_signs_blocks_with_the_new_key(
