@@ -17,12 +17,15 @@ from dataclasses import dataclass
 
 from ledger.blocks import Checkpoint
 from ledger.consortium import Membership
+from ledger.cosignature import CosignerKey
 from ledger.errors import (
     CheckpointInconsistent,
     CheckpointInvalid,
     CheckpointUntrusted,
+    ConfigurationError,
     MalformedWitnessRequest,
     ProofInvalid,
+    WitnessQuorumNotMet,
     WitnessSizeMismatch,
 )
 from ledger.merkle import verify_consistency
@@ -117,3 +120,38 @@ def check_extends(request: AddCheckpointRequest, stored_size: int, stored_root: 
         raise CheckpointInconsistent(
             f"the consistency proof does not verify: {exc.detail}"
         ) from exc
+
+
+def check_witness_quorum(
+    checkpoint: Checkpoint, witnesses: Sequence[CosignerKey], quorum: int
+) -> dict[str, int]:
+    """At least ``quorum`` of ``witnesses`` have a valid cosignature on ``checkpoint``.
+
+    Returns the witnesses that do (vkey -> cosignature timestamp); lines by other keys are
+    ignored. :class:`WitnessQuorumNotMet` otherwise.
+    """
+    found: dict[str, int] = {}
+    for sig in checkpoint.signatures:
+        for witness in witnesses:
+            if witness.matches(sig.name, sig.key_hash):
+                timestamp = witness.verify_payload(checkpoint.body, sig.signature)
+                if timestamp is not None:
+                    found[witness.vkey()] = timestamp
+    if len(found) < quorum:
+        names = ", ".join(w.name for w in witnesses)
+        raise WitnessQuorumNotMet(
+            f"the checkpoint at height {checkpoint.height} has valid cosignatures by "
+            f"{len(found)} of the witnesses {names}; {quorum} are needed"
+        )
+    return found
+
+
+def parse_witness_policy(vkeys: Sequence[str], quorum: int | None) -> tuple[list[CosignerKey], int]:
+    """The ``--witness VKEY … --witness-quorum N`` policy (N defaults to 1 with any witness)."""
+    witnesses = [CosignerKey.from_vkey(v) for v in vkeys]
+    needed = (1 if witnesses else 0) if quorum is None else quorum
+    if needed > len(witnesses):
+        raise ConfigurationError(
+            f"a witness quorum of {needed} needs at least {needed} --witness vkeys"
+        )
+    return witnesses, needed
