@@ -17,12 +17,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ledger.cosignature import CosignerKey
-from ledger.errors import CheckpointInvalid
+from ledger.errors import CheckpointInvalid, EncodingError
 from ledger.keys import PUBLIC_KEY_SIZE, PublicKey, verify_signature
 
 SIGNATURE_PREFIX = "\u2014 "
@@ -33,6 +34,7 @@ MAX_SIGNATURES = 100
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE_V1 = 0x04
 KEY_HASH_SIZE = 4
+_KEY_HASH_HEX = re.compile(r"[0-9a-fA-F]{8}")
 
 # Go's unicode.IsSpace, which isValidName uses: the Latin-1 spaces plus Unicode White_Space.
 # Python's str.isspace() is a different set (it includes U+001C..U+001F, it misses none of
@@ -188,7 +190,7 @@ class Ed25519NoteVerifier:
 def verifier_key(name: str, alg: int, public_key: bytes) -> str:
     """The vkey string ``name+hex(key hash)+base64(alg || public key)`` (signed-note)."""
     if not is_valid_key_name(name):
-        raise _malformed(f"invalid key name {name[:40]!r}")
+        raise EncodingError(f"{name[:40]!r} is not a signed-note key name")
     material = bytes([alg]) + public_key
     return f"{name}+{key_hash(name, alg, public_key).hex()}+{base64.b64encode(material).decode()}"
 
@@ -201,24 +203,27 @@ def parse_verifier_key(vkey: str) -> NoteVerifier:
     """
     name, _, rest = vkey.partition("+")
     hash_hex, _, key_b64 = rest.partition("+")
+    malformed = EncodingError("the verifier key is not name+hex(key hash)+base64(type || key)")
+    # Go reads the hash with strconv.ParseUint(hash, 16, 32) after checking it has 8
+    # characters, so upper-case hex passes there and here; a sign or space does not.
+    if not _KEY_HASH_HEX.fullmatch(hash_hex) or not key_b64 or not is_valid_key_name(name):
+        raise malformed
     try:
-        material = binascii.a2b_base64(key_b64, strict_mode=True) if key_b64 else b""
-        stated_hash = bytes.fromhex(hash_hex) if len(hash_hex) == 2 * KEY_HASH_SIZE else b""
-    except (binascii.Error, ValueError) as exc:
-        raise _malformed("the verifier key is not name+hex+base64") from exc
-    if not stated_hash or not material or not is_valid_key_name(name):
-        raise _malformed("the verifier key is not name+hex+base64")
-    # Go accepts upper-case hex here (strconv.ParseUint); so do we.
+        material = binascii.a2b_base64(key_b64, strict_mode=True)
+    except binascii.Error as exc:
+        raise malformed from exc
+    if not material:
+        raise malformed
     alg, public_key = material[0], material[1:]
-    if key_hash(name, alg, public_key) != stated_hash:
-        raise _malformed("the verifier key's hash does not match its name and key")
+    if key_hash(name, alg, public_key) != bytes.fromhex(hash_hex):
+        raise EncodingError("the verifier key's hash does not match its name and key")
+    if alg not in (ALG_ED25519, ALG_COSIGNATURE_V1):
+        raise EncodingError(f"unknown verifier algorithm 0x{alg:02x}")
     if len(public_key) != PUBLIC_KEY_SIZE:
-        raise _malformed("the verifier key is not a 32-byte Ed25519 key")
+        raise EncodingError("the verifier key is not a 32-byte Ed25519 key")
     if alg == ALG_ED25519:
-        return Ed25519NoteVerifier(name, public_key, stated_hash)
-    if alg == ALG_COSIGNATURE_V1:
-        return CosignatureNoteVerifier.of(name, public_key)
-    raise _malformed(f"unknown verifier algorithm 0x{alg:02x}")
+        return Ed25519NoteVerifier.of(name, public_key)
+    return CosignatureNoteVerifier.of(name, public_key)
 
 
 @dataclass(frozen=True, slots=True)
