@@ -143,20 +143,20 @@ def checkpoint_origin(consortium_id: str) -> str:
     return f"tradeledger/{consortium_id}"
 
 
-def consortium_verifier_keys(membership: Membership) -> list[str]:
-    """Every key the membership lists as C2SP vkeys, both forms, sorted by key name.
+def consortium_verifier_keys(membership: Membership, alg: int = ALG_ED25519) -> list[str]:
+    """Every key the membership lists as a C2SP vkey of signature type ``alg``, by key name.
 
-    ``name+hex(key hash)+base64(0x01 || key)`` verifies the proposer's note signature (what
-    Go's ``note.NewVerifier`` reads); ``…+base64(0x04 || key)`` verifies the member's
-    tlog-cosignature/v1 lines. Revoked keys are listed too: older checkpoints carry them.
+    Type 0x01 (``name+hex(key hash)+base64(0x01 || key)``, what Go's ``note.NewVerifier``
+    reads) checks a proposer's signature; type 0x04 checks a member's tlog-cosignature/v1
+    lines. Revoked keys are listed too: the checkpoints they signed stay verifiable.
     """
-    keys: list[str] = []
-    for org_id in sorted(membership.organisations):
-        for key_id, member_key in sorted(membership.organisations[org_id].keys.items()):
-            name = note_key_name(org_id, key_id)
-            keys.append(verifier_key(name, ALG_ED25519, member_key.public_key.raw))
-            keys.append(verifier_key(name, ALG_COSIGNATURE_V1, member_key.public_key.raw))
-    return keys
+    if alg not in (ALG_ED25519, ALG_COSIGNATURE_V1):
+        raise EncodingError(f"tradeledger keys have no vkeys of signature type 0x{alg:02x}")
+    return [
+        verifier_key(note_key_name(org_id, key_id), alg, member_key.public_key.raw)
+        for org_id in sorted(membership.organisations)
+        for key_id, member_key in sorted(membership.organisations[org_id].keys.items())
+    ]
 
 
 # Body lines of a tradeledger checkpoint: tlog-checkpoint's three, then §6's extension lines.

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ledger.errors import TradeLedgerError
-from nodes.cli import audit, doc, node, origin, pdf, proof
+from nodes.cli import audit, consortium, doc, node, origin, pdf, proof
 
 
 class TradeLedgerGroup(TyperGroup):
@@ -40,6 +40,7 @@ app.add_typer(doc.app, name="doc", help="Validate trade documents.")
 pdf.register(doc.app)
 app.add_typer(origin.app, name="origin", help="Rules-of-origin determinations.")
 app.add_typer(proof.app, name="proof", help="Check proofs offline.")
+app.add_typer(consortium.app, name="consortium", help="What the consortium file says.")
 
 
 def main() -> None:
