@@ -255,8 +255,26 @@ class _MemberVerifier:
         return self.cosigner.verify_payload(text, signature) is not None
 
 
+# member_verifiers by the identity of the Membership they were built from (kept alive here, so
+# an id is never reused while cached): a membership changes only with a config.update, and
+# building the table hashes two key IDs per key, a tenth of a checkpoint's verification.
+_VERIFIER_CACHE: dict[int, tuple[Membership, dict[tuple[str, bytes], list[NoteVerifier]]]] = {}
+_VERIFIER_CACHE_SIZE = 16
+
+
 def member_verifiers(membership: Membership) -> dict[tuple[str, bytes], list[NoteVerifier]]:
     """(key name, key hash) -> verifier, for both signature types of every listed key."""
+    cached = _VERIFIER_CACHE.get(id(membership))
+    if cached is not None and cached[0] is membership:
+        return cached[1]
+    known = _member_verifiers(membership)
+    if len(_VERIFIER_CACHE) >= _VERIFIER_CACHE_SIZE:
+        _VERIFIER_CACHE.pop(next(iter(_VERIFIER_CACHE)))
+    _VERIFIER_CACHE[id(membership)] = (membership, known)
+    return known
+
+
+def _member_verifiers(membership: Membership) -> dict[tuple[str, bytes], list[NoteVerifier]]:
     known: dict[tuple[str, bytes], list[NoteVerifier]] = {}
     for org_id, org in membership.organisations.items():
         for key_id, member_key in org.keys.items():

@@ -84,15 +84,21 @@ def _malformed(detail: str) -> CheckpointInvalid:
     return CheckpointInvalid(f"malformed signed note: {detail}")
 
 
+# Every ASCII control character but newline; and the lone surrogates a Python str can hold
+# (JSON's "\\ud800") but UTF-8 cannot encode. One regex scan is C speed; a loop over the
+# characters of a checkpoint was a third of its parse time.
+_FORBIDDEN = re.compile("[\x00-\x09\x0b-\x1f\ud800-\udfff]")
+
+
 def check_note_characters(text: str) -> None:
     """Refuse text that has no UTF-8 form or holds an ASCII control character but newline."""
-    for char in text:
-        if char < " " and char != "\n":
-            raise _malformed(f"control character U+{ord(char):04X} in the note")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from JSON's "\ud800"
-        raise _malformed("the note is not valid UTF-8") from exc
+    found = _FORBIDDEN.search(text)
+    if found is None:
+        return
+    char = found.group()
+    if char >= "\ud800":
+        raise _malformed("the note is not valid UTF-8")
+    raise _malformed(f"control character U+{ord(char):04X} in the note")
 
 
 def parse_note(data: str | bytes) -> SignedNote:
@@ -272,7 +278,9 @@ def verify_note_signatures(
             continue
         seen.add(ident)
         if not candidates[0].verify(note.text, sig.signature):
-            raise CheckpointInvalid(f"invalid signature for key {sig.name}+{sig.key_hash.hex()}")
+            raise CheckpointInvalid(
+                f"the checkpoint signature by {sig.name}+{sig.key_hash.hex()} does not verify"
+            )
         verified.append((candidates[0], sig))
     return OpenedNote(note.text, tuple(verified), tuple(unverified))
 
