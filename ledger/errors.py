@@ -34,7 +34,11 @@ The tree, at a glance::
     │   └── WrongConsortium           422  signed for another consortium
     ├── IntegrityError                     the ledger's bytes do not verify (audit exit 1)
     │   ├── BlockInvalid, MerkleRootMismatch, ChainBroken, CheckpointInvalid
-    │   └── ProofInvalid
+    │   ├── ProofInvalid
+    │   └── WitnessQuorumNotMet        too few trusted witnesses cosigned a checkpoint
+    ├── WitnessRefused           4xx  a witness will not cosign (status per C2SP tlog-witness)
+    │   ├── MalformedWitnessRequest 400 / UnknownLog 404 / CheckpointUntrusted 403
+    │   └── WitnessSizeMismatch 409 / CheckpointInconsistent 422
     ├── ConfigurationError            500  a home, genesis or settings file is unusable (exit 2)
     ├── StorageError                  503  the database failed (exit 2)
     └── NodeBusy                      503  too much is waiting for a block; retry (exit 2)
@@ -288,6 +292,58 @@ class CheckpointInvalid(IntegrityError):
 class ProofInvalid(IntegrityError):
     code = "proof-invalid"
     title = "A Merkle proof does not verify"
+    status = 422
+
+
+class WitnessQuorumNotMet(IntegrityError):
+    code = "witness-quorum-not-met"
+    title = "Too few trusted witnesses cosigned the checkpoint"
+    status = 422
+
+
+# --- witnessing (C2SP tlog-witness): each refusal has the status the protocol prescribes ----
+
+
+class WitnessRefused(TradeLedgerError):
+    code = "witness-refused"
+    title = "The witness does not cosign this checkpoint"
+    status = 400
+    exit_code = 1
+
+
+class MalformedWitnessRequest(WitnessRefused):
+    code = "witness-bad-request"
+    title = "Not an add-checkpoint request"
+    status = 400
+
+
+class UnknownLog(WitnessRefused):
+    code = "unknown-log"
+    title = "The witness does not witness this log"
+    status = 404
+
+
+class CheckpointUntrusted(WitnessRefused):
+    code = "checkpoint-untrusted"
+    title = "The checkpoint lacks the log's valid signatures"
+    status = 403
+
+
+class WitnessSizeMismatch(WitnessRefused):
+    """``old`` is not the size the witness last cosigned; ``stored_size`` tells the client."""
+
+    code = "witness-size-mismatch"
+    title = "The old size is not the last size the witness cosigned"
+    status = 409
+
+    def __init__(self, detail: str, *, stored_size: int) -> None:
+        super().__init__(detail, stored_size=stored_size)
+        self.stored_size = stored_size
+
+
+class CheckpointInconsistent(WitnessRefused):
+    code = "checkpoint-inconsistent"
+    title = "The checkpoint is not consistent with what the witness cosigned"
     status = 422
 
 

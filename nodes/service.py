@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
 from nodes.store import LedgerStore, StoredEntry
 from nodes.tokens import Caller, TokenLookup, create_token_schema, require_in_force
+from nodes.witness_client import WitnessSubmitter, parse_witnesses
 from nodes.writer import LedgerWriter
 
 log = logging.getLogger("tradeledger.node")
@@ -157,7 +158,9 @@ class Head:
         signatures = []
         if self.checkpoint:
             for sig in Checkpoint.from_text(self.checkpoint).signatures:
-                org_id, _, key_id = sig.name.partition(":")
+                org_id, member, key_id = sig.name.partition(":")
+                if not member:  # a witness's cosignature: in the text, not a member's
+                    continue
                 signatures.append({"name": sig.name, "org_id": org_id, "key_id": key_id})
         return {
             "height": self.height,
@@ -231,6 +234,13 @@ class LedgerNode:
             max_entries=block_max_entries,
             max_backlog=block_max_backlog,
         )
+        self.witnesses = WitnessSubmitter(
+            parse_witnesses(home.settings().get("witnesses"), str(home.settings_file)),
+            checkpoint_text=self.checkpoint_text,
+            height_of_size=self._height_of_size_or_none,
+            consistency=lambda first, second: consistency_proof(self.tree, first, second),
+            store_cosignature=self._add_witness_cosignature,
+        )
         self.started = time.time()
         self._open = False
 
@@ -251,6 +261,10 @@ class LedgerNode:
         # with a query each time. The tree in memory already holds every entry hash.
         self.writer.state.known = MemoryKnownEntries(self.tree.levels[0])
         recovered = self.sequencer.recover()
+        if self.witnesses.witnesses:
+            self.witnesses.start()
+            if self.head.height:
+                self.witnesses.offer(self.head.height)
         self.sequencer.start()
         self._open = True
         log.info(
@@ -269,6 +283,8 @@ class LedgerNode:
             return
         self._open = False
         self.sequencer.stop()
+        if self.witnesses.witnesses:
+            self.witnesses.stop()
         log.info(
             "node stopped",
             extra={"height": self.head.height, "tree_size": self.head.tree_size},
@@ -327,6 +343,24 @@ class LedgerNode:
         self._sizes.append(h.tree_size)
         self._checkpoints[h.height] = summary.checkpoint.to_text()
         self._publish_head(h.height)
+        if self.witnesses.witnesses:
+            self.witnesses.offer(h.height)
+
+    def _add_witness_cosignature(self, height: int, name: str, line: str) -> None:
+        """Keep a witness's cosignature beside the members' and serve it from now on."""
+        self.store.add_cosignature(height, name, line)
+        self._checkpoints.pop(height, None)
+        full = self.checkpoint_text(height)
+        with self._head_lock:
+            # only the head of this height is updated: a newer block's head is never replaced
+            if self.head.height == height:
+                self.head = replace(self.head, checkpoint=full)
+
+    def _height_of_size_or_none(self, tree_size: int) -> int | None:
+        try:
+            return self.height_of_size(tree_size)
+        except InvalidInput:
+            return None
 
     def _document_digest(self, entry: Entry) -> str | None:
         prepared = self._prepared.get(entry.entry_hash)

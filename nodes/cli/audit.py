@@ -10,12 +10,17 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from ledger.blocks import Checkpoint
 from ledger.consortium import Consortium
-from ledger.errors import ConfigurationError
+from ledger.errors import ConfigurationError, TradeLedgerError, WitnessQuorumNotMet
+from ledger.witnessing import check_witness_quorum, parse_witness_policy
 from nodes.home import NodeHome
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from nodes.audit import ReplayReport
+    from nodes.store import RawBlock
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -31,6 +36,15 @@ def replay_command(
     ),
     json_out: Path | None = typer.Option(None, "--json", help="Write a JSON report here."),
     workers: int = typer.Option(0, "--workers", min=0, help="Processes (default: all cores)."),
+    witness: list[str] = typer.Option(
+        [], "--witness", help="A witness you trust (its vkey); repeat for more."
+    ),
+    witness_quorum: int | None = typer.Option(
+        None,
+        "--witness-quorum",
+        min=0,
+        help="How many --witness keys must have cosigned the head block's checkpoint (default 1).",
+    ),
 ) -> None:
     """Verify every block link, signature, Merkle root and checkpoint from genesis."""
     # imported here so that the CLI's other commands start without SQLAlchemy
@@ -42,6 +56,7 @@ def replay_command(
         raise typer.BadParameter("give exactly one of --home, --db (with --genesis) or --node")
     if db is not None and genesis is None:
         raise typer.BadParameter("--db needs --genesis FILE, the consortium file you trust")
+    witnesses, needed = parse_witness_policy(witness, witness_quorum)
     workers = workers or default_workers()
     err = Console(stderr=True)
     close = None
@@ -73,6 +88,15 @@ def replay_command(
         total = remote.height()
         blocks = remote.iter_blocks()
         close = remote.close
+    # the witness policy applies to the head block's checkpoint, the last one replay reads
+    head_checkpoint: list[str] = []
+
+    def remembering(source: Iterable[RawBlock]) -> Iterator[RawBlock]:
+        for raw in source:
+            head_checkpoint[:] = [raw.checkpoint]
+            yield raw
+
+    blocks = remembering(blocks)
     try:
         if sys.stderr.isatty():
             report = _with_progress(consortium, blocks, workers, total)
@@ -80,6 +104,14 @@ def replay_command(
             report = replay(consortium, blocks, workers=workers)
     finally:
         close()
+    if report.valid and needed:
+        try:
+            if not head_checkpoint:
+                raise WitnessQuorumNotMet("the chain has no block, so no checkpoint was witnessed")
+            check_witness_quorum(Checkpoint.from_text(head_checkpoint[0]), witnesses, needed)
+        except TradeLedgerError as exc:
+            report.valid = False
+            report.failure = {"height": report.height, "reason": exc.code, "detail": exc.detail}
     if json_out is not None:
         try:
             json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")

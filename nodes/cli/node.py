@@ -125,7 +125,7 @@ def serve(
     # Several threads share one interpreter (event loop, journal, block cutter): hand the GIL
     # over more often than every 5 ms so that none of them waits long for it.
     sys.setswitchinterval(0.001)
-    _GracefulServer = _graceful_server_class()
+    _GracefulServer = graceful_server_class()
     # a bad address is refused before anything is created or started
     configured_url = None if public_url is None else check_public_url(public_url, "--public-url")
     node_home = NodeHome(home)
@@ -166,7 +166,7 @@ def _listening_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _graceful_server_class() -> type:
+def graceful_server_class() -> type:
     import contextlib
     import signal
     import threading

@@ -9,7 +9,8 @@ import typer
 
 from ledger.consortium import Consortium
 from ledger.errors import ConfigurationError, TradeLedgerError, UnreadableInput
-from ledger.proofs import ProofReport, verify_response_bytes
+from ledger.proofs import ProofReport, parse_checkpoint, verify_response_bytes
+from ledger.witnessing import check_witness_quorum, parse_witness_policy
 from nodes.home import DEFAULT_HOME, NodeHome
 
 app = typer.Typer(no_args_is_help=True)
@@ -40,6 +41,17 @@ def verify_command(
         help="A GET /v1/consistency-proof response, when the response's proofs are to another "
         "tree size than the checkpoint's.",
     ),
+    witness: list[str] = typer.Option(
+        [],
+        "--witness",
+        help="A witness you trust, as its vkey (name+keyid+base64); repeat for more.",
+    ),
+    witness_quorum: int | None = typer.Option(
+        None,
+        "--witness-quorum",
+        min=0,
+        help="How many of the --witness keys must have cosigned the checkpoint (default 1).",
+    ),
     as_json: bool = typer.Option(
         False,
         "--json",
@@ -57,19 +69,29 @@ def verify_command(
         genesis = Consortium.from_bytes(_read(genesis_file, "consortium file"))
     except ConfigurationError as exc:
         raise ConfigurationError(f"{genesis_file}: {exc.detail}") from exc
+    witnesses, needed = parse_witness_policy(witness, witness_quorum)
     try:
+        checkpoint_bytes = _read(checkpoint, "checkpoint")
         report = verify_response_bytes(
             _read(response, "response"),
-            _read(checkpoint, "checkpoint"),
+            checkpoint_bytes,
             genesis.membership,
             None if consistency is None else _read(consistency, "consistency proof"),
         )
+        # after the member quorum (checked above): the witnesses' cosignatures on the same
+        # trusted checkpoint
+        witnessed = check_witness_quorum(parse_checkpoint(checkpoint_bytes), witnesses, needed)
     except TradeLedgerError as exc:
         if as_json:  # a script reading stdout gets a verdict either way; stderr has the line
             error = {"code": exc.code, "detail": exc.detail}
             typer.echo(json.dumps({"verified": False, "error": error}, indent=2))
         raise
-    typer.echo(json.dumps(report.to_json(), indent=2) if as_json else _summary(report))
+    if as_json:
+        typer.echo(json.dumps({**report.to_json(), "witnessed_by": witnessed}, indent=2))
+    else:
+        typer.echo(_summary(report))
+        if witnesses:
+            typer.echo(f"witnessed: cosigned by {len(witnessed)} of {len(witnesses)} witnesses")
 
 
 def _read(path: Path, what: str) -> bytes:
