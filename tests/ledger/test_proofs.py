@@ -65,7 +65,7 @@ class Log:
             consortium=self.chain.consortium.hash.hex(),
             height=size,
             prev_hash="00" * 32,
-            time="2026-11-01T09:00:00Z",
+            time="2026-11-01T09:00:00.000000Z",
             proposer=signers[0] if signers else "jp-jcci",
             key_id=self.chain.keys["jp-jcci"].key_id,
             first_index=0,

@@ -12,11 +12,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ledger.blocks import BlockHeader, Checkpoint
+from ledger.blocks import BlockHeader, Checkpoint, consortium_verifier_keys
 from ledger.chain import ChainState
 from ledger.consortium import Consortium, FoundingMember, create_genesis
 from ledger.entries import build_entry, parse_entry
 from ledger.keys import SigningKey
+from ledger.notes import ALG_COSIGNATURE_V1, open_note, parse_note, parse_verifier_key
 
 VECTORS = Path(__file__).parent.parent / "vectors" / "ledger.json"
 T0 = datetime(2026, 1, 15, 9, 30, 0, tzinfo=UTC)
@@ -62,6 +63,10 @@ def make() -> dict[str, str]:
     )
     state = ChainState.genesis(consortium)
     header, checkpoint = state.propose_block([entry], "jp-issuer", issuer, T0)
+    # a member's tlog-cosignature/v1 line, at a fixed POSIX time (T0 + 1 s)
+    cosigned = Checkpoint.from_text(checkpoint).cosigned_by(
+        "vn-customs", customs, int(T0.timestamp()) + 1
+    )
     return {
         "issuer_public_key": issuer.public_key.to_b64(),
         "issuer_key_id": issuer.key_id,
@@ -73,6 +78,11 @@ def make() -> dict[str, str]:
         "block_header_hex": header.hex(),
         "block_hash": BlockHeader.from_bytes(header).block_hash.hex(),
         "checkpoint": checkpoint,
+        "checkpoint_cosigned": cosigned.to_text(),
+        "verifier_keys": "\n".join(consortium_verifier_keys(consortium.membership)),
+        "cosigner_keys": "\n".join(
+            consortium_verifier_keys(consortium.membership, ALG_COSIGNATURE_V1)
+        ),
     }
 
 
@@ -95,3 +105,20 @@ def test_vectors_verify_from_bytes_alone() -> None:
     )
     assert summary.block_hash.hex() == v["block_hash"]
     assert Checkpoint.from_text(v["checkpoint"]).tree_size == 1
+
+
+def test_the_cosigned_vector_meets_a_quorum_of_two_by_vkeys_alone() -> None:
+    """The vkeys and the cosigned checkpoint are all another signed-note verifier needs: the
+    proposer's line checks with its type-0x01 vkey, the member's with its type-0x04 vkey."""
+    v = json.loads(VECTORS.read_text())
+    consortium = Consortium.from_bytes(bytes.fromhex(v["consortium_hex"]))
+    cosigned = Checkpoint.from_text(v["checkpoint_cosigned"])
+    assert cosigned.body == Checkpoint.from_text(v["checkpoint"]).body
+    signers = cosigned.verify(
+        consortium.membership, quorum=2, required={"jp-issuer": v["issuer_key_id"]}
+    )
+    assert sorted(signers) == ["jp-issuer", "vn-customs"]
+    vkeys = v["verifier_keys"].split("\n") + v["cosigner_keys"].split("\n")
+    opened = open_note(parse_note(v["checkpoint_cosigned"]), map(parse_verifier_key, vkeys))
+    assert [s.name.split(":")[0] for _, s in opened.verified] == ["jp-issuer", "vn-customs"]
+    assert opened.unverified == ()

@@ -335,14 +335,16 @@ def test_cosignatures_are_verified(home: Path) -> None:
     node = NodeHome(home)
     store = store_of(home)
     checkpoint = Checkpoint.from_text(store.block(2).checkpoint)
-    cosigned = checkpoint.signed_by("vn-customs", node.signing_key("vn-customs"))
+    cosigned = checkpoint.cosigned_by("vn-customs", node.signing_key("vn-customs"), 1790000000)
     line = cosigned.signatures[-1]
     store.add_cosignature(2, line.name, line.line())
     code, out, report = replay(home)
     assert code == 0, out
     assert report["latest_checkpoint_signers"] == {"jp-jcci": node.signing_key("jp-jcci").key_id}
     # A line whose key hash is right but whose signature is over another block's body.
-    forged = Checkpoint(checkpoint.body).signed_by("th-customs", node.signing_key("th-customs"))
+    forged = Checkpoint(checkpoint.body).cosigned_by(
+        "th-customs", node.signing_key("th-customs"), 1790000000
+    )
     bad = forged.signatures[-1]
     store.add_cosignature(3, bad.name, bad.line())
     assert_invalid_at(home, 3, "checkpoint-invalid")

@@ -22,6 +22,7 @@ from ledger.errors import (
     UnknownLog,
     WitnessSizeMismatch,
 )
+from ledger.keys import SigningKey
 from ledger.witnessing import format_add_checkpoint
 from nodes.witness import Witness
 from tests.witness.helpers import Log, forked, independent_cosignature_check, new_log
@@ -91,9 +92,14 @@ def test_refuses_unknown_logs_and_unsigned_checkpoints(tmp_path: Path) -> None:
     note = log.grow()
     with pytest.raises(UnknownLog):
         witness.add_checkpoint(log.request(0, note.replace("tradeledger/", "other/", 1)))
-    body = Checkpoint.from_text(note).body
+    # signed only by a key the witness does not trust (a note with no signature line at all
+    # is malformed per signed-note, as Go's note.Open says: MalformedWitnessRequest, 400)
+    stranger = SigningKey(b"\x42" * 32)
+    untrusted = Checkpoint(Checkpoint.from_text(note).body).signed_by("stranger", stranger)
     with pytest.raises(CheckpointUntrusted):
-        witness.add_checkpoint(format_add_checkpoint(0, [], body + "\n"))
+        witness.add_checkpoint(format_add_checkpoint(0, [], untrusted.to_text()))
+    with pytest.raises(MalformedWitnessRequest):
+        witness.add_checkpoint(format_add_checkpoint(0, [], untrusted.body + "\n"))
     # a member's line that does not verify
     signed = Checkpoint.from_text(note)
     forged = tuple(
@@ -157,8 +163,14 @@ def test_http_statuses_follow_the_protocol(tmp_path: Path) -> None:
         "/add-checkpoint", content=log.request(0, first.replace("tradeledger/", "x/", 1))
     )
     assert unknown.status_code == 404
-    unsigned = format_add_checkpoint(0, [], Checkpoint.from_text(first).body + "\n")
-    assert client.post("/add-checkpoint", content=unsigned).status_code == 403
+    body = Checkpoint.from_text(first).body
+    untrusted = Checkpoint(body).signed_by("stranger", SigningKey(b"\x42" * 32)).to_text()
+    assert (
+        client.post("/add-checkpoint", content=format_add_checkpoint(0, [], untrusted)).status_code
+        == 403
+    )
+    unsigned = format_add_checkpoint(0, [], body + "\n")
+    assert client.post("/add-checkpoint", content=unsigned).status_code == 400
     assert client.post("/add-checkpoint", content=b"old x\n\n").status_code == 400
     # the monitoring endpoint serves the cosigned checkpoint
     origin_hash = hashlib.sha256(Checkpoint.from_text(first).origin.encode()).hexdigest()
