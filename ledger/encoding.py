@@ -1,12 +1,16 @@
 """Canonical bytes: the one encoding of everything tradeledger hashes or signs.
 
-The encoding is RFC 8785 (JSON Canonicalization Scheme) produced by the maintained ``rfc8785``
-package, restricted to a data model with no floating-point numbers: strings, booleans, null,
-integers in the IEEE-754 safe range (|n| < 2**53), lists and objects with string keys. Money and
-quantities travel as decimal strings. In that restricted model RFC 8785 coincides byte for byte
-with Python's ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` for keys
-of the Basic Multilingual Plane, which lets replay check canonicity at C speed
-(:func:`is_canonical`); ``tests/ledger/test_encoding.py`` checks the two agree on generated values.
+The encoding is RFC 8785 (JSON Canonicalization Scheme), restricted to a data model with no
+floating-point numbers: strings, booleans, null, integers in the IEEE-754 safe range
+(|n| < 2**53), lists and objects with string keys (any Unicode text). Money and quantities travel
+as decimal strings. :func:`canonical_bytes` checks the model and uses the maintained ``rfc8785``
+package, the reference. In the model RFC 8785 is Python's compact ``json.dumps(ensure_ascii=False)``
+with object keys sorted by UTF-16 code units (RFC 8785 §3.2.3), which :func:`fast_canonical_bytes`
+produces at C speed for hot paths (replay's canonicity check, :func:`parse_canonical`).
+``sort_keys`` sorts by code point instead; the two orders differ only for keys holding a
+character beyond U+FFFF, so only output holding such a character pays for re-sorting.
+``tests/ledger/test_encoding.py`` holds the two encoders equal on generated values over all of
+Unicode, and ``tests/ledger/test_peer_vectors.py`` runs cyberphone's JCS test data.
 
 Two limits keep bad input from reaching the interpreter's own failures: a string or key may
 not hold a lone surrogate (it has no UTF-8 form; ``\\ud800`` is valid JSON all the same), and
@@ -37,6 +41,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 #: Lists and objects nested deeper than this are outside the model (docs/ledger-format.md §1).
 MAX_DEPTH = 64
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A character beyond the Basic Multilingual Plane: two UTF-16 code units, a surrogate pair.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 #: The only way JSON text can carry a surrogate: a \\uD800-\\uDFFF escape (UTF-8 cannot).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 #: A JSON string (skipped when counting depth) or a bracket.
@@ -119,7 +125,33 @@ def fast_canonical_bytes(value: Any) -> bytes:
         raise  # pragma: no cover - _check_model raised for every case that gets here
     if _too_deep_at(data) is not None:
         _check_model(value, "")  # raises EncodingError at the too-deep value's pointer
+    # sort_keys ordered keys by code point, RFC 8785 §3.2.3 by UTF-16 code units: the orders
+    # differ only where a key holds a character beyond U+FFFF (its leading surrogate, D800-DBFF,
+    # sorts before E000-FFFF). isascii() is O(1) on str, so ASCII output pays nothing.
+    if not text.isascii() and _ASTRAL.search(text):
+        try:
+            reordered = _in_utf16_key_order(value)
+        except AttributeError:  # a key that is not a string (json.dumps coerced it to one)
+            _check_model(value, "")  # raises EncodingError at that object's pointer
+            raise  # pragma: no cover - _check_model raised for every case that gets here
+        data = json.dumps(reordered, separators=(",", ":"), ensure_ascii=False).encode()
     return data
+
+
+def _utf16_sort_key(key: str) -> bytes:
+    """Big-endian UTF-16 compares byte by byte as RFC 8785 §3.2.3 compares code units."""
+    return key.encode("utf-16-be")
+
+
+def _in_utf16_key_order(value: Any) -> Any:
+    """A copy of ``value`` whose objects list their keys in RFC 8785 order (for ``json.dumps``
+    without ``sort_keys``, which keeps insertion order). Called only once ``value`` is known to
+    encode, so it holds no lone surrogate and nests at most :data:`MAX_DEPTH` deep."""
+    if isinstance(value, dict):
+        return {key: _in_utf16_key_order(value[key]) for key in sorted(value, key=_utf16_sort_key)}
+    if isinstance(value, (list, tuple)):
+        return [_in_utf16_key_order(item) for item in value]
+    return value
 
 
 def _too_deep_at(data: bytes) -> int | None:
