@@ -28,7 +28,10 @@ EDGE_CHARACTERS = st.sampled_from(
 unicode_text = st.text(st.characters(codec="utf-8") | EDGE_CHARACTERS, max_size=8)
 # Short keys of a few characters either side of the parting make two keys of one object meet
 # there often: U+E000-U+FFFF against characters beyond U+FFFF.
-ORDER_CHARACTERS = st.sampled_from(["a", "\uffff", "\ue000", "\U0001f600", "\U00010000"])
+# Beyond U+FFFF: one per UTF-8 lead byte, F0 to F4.
+ORDER_CHARACTERS = st.sampled_from(
+    ["a", "\ue000", "\uffff", "\U00010000", "\U0001f600", "\U00040000", "\U000e0001", "\U0010ffff"]
+)
 unicode_keys = st.text(ORDER_CHARACTERS, min_size=1, max_size=2) | unicode_text
 lone_surrogate = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 text_with_a_lone_surrogate = st.builds(
@@ -88,6 +91,7 @@ def _points_at_a_lone_surrogate(value: Any, location: str | None) -> bool:
 @example({"\ue000": 1, "\U0001f600": 2})
 @example({"a": [{"\uffff": None, "\U00010000": True}]})
 @example({"ok": "x", "k": ["\U0001f600\udc00"]})
+@example([{"\uefff": 0, "\U00040000": 1, "\U000e0001": 2, "\U0010ffff": 3, "\U000c0000": 4}])
 def test_every_encoder_and_the_checker_are_rfc8785_over_all_of_unicode(value: Any) -> None:
     try:
         expected = rfc8785.dumps(value)
@@ -135,3 +139,13 @@ def test_a_key_beyond_the_bmp_sorts_by_its_leading_surrogate() -> None:
     by_code_point = '{"a":1,"\ue000":"private use","\U0001f600":"smiley"}'.encode()
     with pytest.raises(EncodingError):
         parse_canonical(by_code_point)
+
+
+def test_a_key_that_is_not_a_string_is_refused_where_keys_are_re_sorted() -> None:
+    # json.dumps writes the integer key 1 as "1"; re-sorting must not crash on it either, but
+    # refuse it as canonical_bytes does, at the object's pointer.
+    value = {"\uffff": {1: "\U0001f600"}}
+    for encode in (canonical_bytes, fast_canonical_bytes):
+        with pytest.raises(EncodingError, match="not a string") as caught:
+            encode(value)
+        assert caught.value.location == "/\uffff"
