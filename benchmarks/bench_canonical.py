@@ -8,7 +8,8 @@ that before and after run the very same measurement. The certificate is
 ``examples/documents/rcep-jp-machinery-to-vn.co.json`` (ten items, ASCII), then the same with
 the parties' names and addresses in Japanese (BMP, 3-byte UTF-8, full-width parentheses), then
 with a name holding U+20BB7 (𠮷, as in 𠮷野家) too, a character beyond U+FFFF: with the
-full-width ones that is the case the fast path re-sorts for (the worst case).
+full-width ones, but in values only; last, for the worst case, the same with an extra object
+whose keys hold both kinds, which the fast path re-sorts (no certificate has such keys).
 Printed per call: the median of ``--repeat`` timings (and the spread, min–max), for
 ``fast_canonical_bytes``, ``parse_canonical`` of its output, and ``canonical_bytes`` (the
 ``rfc8785`` reference) for scale. No assertions: the figures are the output.
@@ -40,7 +41,16 @@ def certificates() -> dict[str, dict[str, Any]]:
     japanese["exporter_declaration"]["signatory"] = "渡辺 健二\uff08輸出部長\uff09"
     astral = copy.deepcopy(japanese)
     astral["importer"]["name"] = "株式会社𠮷野商事"
-    return {"ascii": ascii_co, "japanese (BMP)": japanese, "beyond U+FFFF": astral}
+    # Not a valid certificate (its keys are fixed ASCII): an extra object whose keys the fast
+    # path must re-sort, the worst case of the encoder, and where the old fast path was wrong.
+    key_beyond = copy.deepcopy(astral)
+    key_beyond["names"] = {"𠮷野商事": "importer", "\uff21BC": "agent"}
+    return {
+        "ascii": ascii_co,
+        "japanese (BMP)": japanese,
+        "beyond U+FFFF": astral,
+        "key beyond BMP": key_beyond,
+    }
 
 
 def per_call_us(func: Callable[[], object], number: int, repeat: int) -> list[float]:
