@@ -1,12 +1,17 @@
 """Canonical bytes: the one encoding of everything tradeledger hashes or signs.
 
-The encoding is RFC 8785 (JSON Canonicalization Scheme) produced by the maintained ``rfc8785``
-package, restricted to a data model with no floating-point numbers: strings, booleans, null,
-integers in the IEEE-754 safe range (|n| < 2**53), lists and objects with string keys. Money and
-quantities travel as decimal strings. In that restricted model RFC 8785 coincides byte for byte
-with Python's ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` for keys
-of the Basic Multilingual Plane, which lets replay check canonicity at C speed
-(:func:`is_canonical`); ``tests/ledger/test_encoding.py`` checks the two agree on generated values.
+The encoding is RFC 8785 (JSON Canonicalization Scheme), restricted to a data model with no
+floating-point numbers: strings, booleans, null, integers in the IEEE-754 safe range
+(|n| < 2**53), lists and objects with string keys (any Unicode text). Money and quantities travel
+as decimal strings. :func:`canonical_bytes` checks the model and uses the maintained ``rfc8785``
+package, the reference. In the model RFC 8785 is Python's compact ``json.dumps(ensure_ascii=False)``
+with object keys sorted by UTF-16 code units (RFC 8785 §3.2.3), which :func:`fast_canonical_bytes`
+produces at C speed for hot paths (replay's canonicity check, :func:`parse_canonical`).
+``sort_keys`` sorts by code point instead; the two orders differ only where one key holds a
+character beyond U+FFFF and another one in U+E000-U+FFFF, so only output holding such a key and
+such a character pays for re-sorting. ``tests/ledger/test_rfc8785.py`` holds every encoder
+equal to ``rfc8785`` on generated values over all of Unicode; ``tests/ledger/test_peer_vectors.py``
+runs the JCS author's test data.
 
 Two limits keep bad input from reaching the interpreter's own failures: a string or key may
 not hold a lone surrogate (it has no UTF-8 form; ``\\ud800`` is valid JSON all the same), and
@@ -25,6 +30,7 @@ import base64
 import binascii
 import hashlib
 import json
+import operator
 import re
 from enum import Enum
 from typing import Any
@@ -42,6 +48,10 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 #: A JSON string (skipped when counting depth) or a bracket.
 _STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _LOWER_HEX = re.compile(r"[0-9a-f]*")
+#: The rest of a JSON string from a byte inside it (not in an escape) through its closing quote.
+_REST_OF_STRING = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+#: UTF-8 lead bytes of the characters beyond U+FFFF.
+_BEYOND_BMP_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 
 
 class Tag(bytes, Enum):
@@ -119,7 +129,66 @@ def fast_canonical_bytes(value: Any) -> bytes:
         raise  # pragma: no cover - _check_model raised for every case that gets here
     if _too_deep_at(data) is not None:
         _check_model(value, "")  # raises EncodingError at the too-deep value's pointer
+    # sort_keys ordered keys by code point, RFC 8785 §3.2.3 by UTF-16 code units. isascii() is
+    # O(1) on str, so ASCII output (all the ledger's own keys and values) pays nothing.
+    if not text.isascii() and _orders_may_differ(data):
+        try:
+            reordered = _in_utf16_key_order(value)
+        except AttributeError:  # a key that is not a string (json.dumps coerced it to one)
+            _check_model(value, "")  # raises EncodingError at that object's pointer
+            raise  # pragma: no cover - _check_model raised for every case that gets here
+        data = json.dumps(reordered, separators=(",", ":"), ensure_ascii=False).encode()
     return data
+
+
+def _orders_may_differ(data: bytes) -> bool:
+    """Whether code-point and UTF-16 order could sort two keys of the JSON text ``data`` apart.
+
+    Two keys compare at their first differing character. Where one holds a character beyond
+    U+FFFF (UTF-16: a leading surrogate, D800-DBFF) and the other one in U+E000-U+FFFF, UTF-16
+    puts the first before and code points put it after; at every other pair the orders agree.
+    So they can differ only if ``data`` holds a character in U+E000-U+FFFF and a key holds one
+    beyond U+FFFF. Both are found by their UTF-8 lead bytes (EE-EF, F0-F4; never continuation
+    bytes) with ``find``, a memchr-speed scan: a regular expression over the whole text costs a
+    third as much again as the encoding, and re-sorting four times as much.
+    """
+    if b"\xee" not in data and b"\xef" not in data:
+        return False
+    for lead in _BEYOND_BMP_LEADS:
+        at = data.find(lead)
+        while at != -1:
+            # JSON's structure is ASCII, so the byte is inside a string, outside an escape; the
+            # string ends at the next unescaped quote, and a key's is followed by ":".
+            rest = _REST_OF_STRING.match(data, at)
+            if rest is None or data[rest.end() : rest.end() + 1] == b":":
+                return True
+            at = data.find(lead, rest.end())
+    return False
+
+
+#: Big-endian UTF-16 compares byte by byte as RFC 8785 §3.2.3 compares code units
+#: (a C-level callable: a Python function per key costs a third of the re-sort).
+_UTF16_SORT_KEY = operator.methodcaller("encode", "utf-16-be")
+_CONTAINERS = (dict, list, tuple)
+
+
+def _in_utf16_key_order(value: Any) -> Any:
+    """A copy of ``value`` whose objects list their keys in RFC 8785 order (for ``json.dumps``
+    without ``sort_keys``, which keeps insertion order). Called only once ``value`` is known to
+    encode, so it holds no lone surrogate and nests at most :data:`MAX_DEPTH` deep. Scalars are
+    not passed to a call of their own: most of a document is scalars."""
+    if isinstance(value, dict):
+        return {
+            key: _in_utf16_key_order(value[key])
+            if isinstance(value[key], _CONTAINERS)
+            else value[key]
+            for key in sorted(value, key=_UTF16_SORT_KEY)
+        }
+    if isinstance(value, (list, tuple)):
+        return [
+            _in_utf16_key_order(item) if isinstance(item, _CONTAINERS) else item for item in value
+        ]
+    return value
 
 
 def _too_deep_at(data: bytes) -> int | None:

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -72,9 +73,16 @@ def reads(node: LiveNode, token: str) -> dict[str, int]:
 def offer(node: LiveNode, entry: Entry) -> None:
     """Put ``entry`` on the running node's chain and wait until it is in a block."""
     errors: list[TradeLedgerError | None] = []
-    node.node.sequencer.enqueue(entry, errors.append)
+    done = threading.Event()
+
+    def acknowledged(error: TradeLedgerError | None) -> None:
+        errors.append(error)
+        done.set()
+
+    node.node.sequencer.enqueue(entry, acknowledged)
     node.wait_for_block(entry.hash_hex)
-    assert errors == [None]
+    # the acknowledgement may come a moment after the block is visible
+    assert done.wait(10) and errors == [None], errors
 
 
 def change_membership(node: LiveNode, *changes: dict[str, Any]) -> Entry:
