@@ -5,7 +5,7 @@ indexes blocks behind it. When submissions arrive faster than blocks are written
 waiting for a block would grow without bound: memory, index lag, and a burst that the node
 keeps paying for long after it ended (it competes for the same two cores with everything that
 comes next). So a submission first waits here, on the event loop and without holding a
-thread, until :meth:`nodes.sequencer.Sequencer.room` says there is room; after
+thread, until the node's orderer (:meth:`nodes.ordering.Orderer.room`) says there is room; after
 ``timeout`` seconds it is answered 503 ``node-busy`` with ``Retry-After``, having changed
 nothing. Waiting submissions are let in first come, first served, as many as there is room
 for, after each block is cut (the block thread tells the loop once per cut).
@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from ledger.errors import NodeBusy
-from nodes.sequencer import Sequencer
+from nodes.ordering import Orderer
 
 #: While submissions wait, the loop also looks for room this often (seconds), so that a
 #: backlog that empties without a cut (the waiting ones admitted before were all refused)
@@ -30,30 +30,30 @@ RECHECK_INTERVAL = 0.05
 
 
 class Admission:
-    """The waiting room in front of one sequencer, on one event loop."""
+    """The waiting room in front of one orderer, on one event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sequencer: Sequencer) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, orderer: Orderer) -> None:
         self.loop = loop
-        # weak: the sequencer holds this (as its cut listener), not the other way round
-        self._sequencer = weakref.ref(sequencer)
+        # weak: the orderer holds this (as its cut listener), not the other way round
+        self._orderer = weakref.ref(orderer)
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._lock = threading.Lock()
         self._wake_pending = False
         self._recheck: asyncio.TimerHandle | None = None
         # let in and not yet queued (nor refused): the room they will take is not in the
-        # sequencer's count yet, and letting others into it would overshoot the bound
+        # orderer's count yet, and letting others into it would overshoot the bound
         self._in_flight = 0
-        sequencer.add_cut_listener(self._on_cut)
+        orderer.add_cut_listener(self._on_cut)
 
     @property
-    def sequencer(self) -> Sequencer:
-        sequencer = self._sequencer()
-        if sequencer is None:
+    def orderer(self) -> Orderer:
+        orderer = self._orderer()
+        if orderer is None:
             raise ReferenceError("the node is gone")
-        return sequencer
+        return orderer
 
     def _room(self) -> int:
-        return self.sequencer.room() - self._in_flight
+        return self.orderer.room() - self._in_flight
 
     async def enter(self, timeout: float) -> None:
         """Return once the submission may be checked and queued (then call :meth:`leave` once
@@ -80,7 +80,7 @@ class Admission:
                 self._in_flight -= 1  # let in, but its request was cancelled before it ran
             if timed_out:
                 raise NodeBusy(
-                    f"{self.sequencer.max_backlog} entries are waiting for a block and none "
+                    f"{self.orderer.max_backlog} entries are waiting for a block and none "
                     f"made room within {timeout:g} s; nothing was recorded, send it again"
                 ) from None
             raise  # the request itself was cancelled
@@ -88,16 +88,16 @@ class Admission:
             expiry.cancel()
 
     def leave(self) -> None:
-        """The submission let in by :meth:`enter` is queued (now in the sequencer's count) or
+        """The submission let in by :meth:`enter` is queued (now in the orderer's count) or
         was refused."""
         self._in_flight -= 1
         if self._waiting:  # a refused one leaves its room to the next in line
             self._admit()
 
     def close(self) -> None:
-        sequencer = self._sequencer()
-        if sequencer is not None:
-            sequencer.remove_cut_listener(self._on_cut)
+        orderer = self._orderer()
+        if orderer is not None:
+            orderer.remove_cut_listener(self._on_cut)
         if self._recheck is not None:
             self._recheck.cancel()
             self._recheck = None
@@ -133,19 +133,19 @@ class Admission:
             self._recheck = self.loop.call_later(RECHECK_INTERVAL, self._admit)
 
 
-_BY_SEQUENCER: weakref.WeakKeyDictionary[Sequencer, Admission] = weakref.WeakKeyDictionary()
+_BY_ORDERER: weakref.WeakKeyDictionary[Orderer, Admission] = weakref.WeakKeyDictionary()
 
 
 @asynccontextmanager
-async def admitted(sequencer: Sequencer, timeout: float) -> AsyncIterator[None]:
-    """Hold the submission until there is room in ``sequencer``'s backlog (see
+async def admitted(orderer: Orderer, timeout: float) -> AsyncIterator[None]:
+    """Hold the submission until there is room in ``orderer``'s backlog (see
     :class:`Admission`); its body should check and queue it, or refuse it."""
     loop = asyncio.get_running_loop()
-    admission = _BY_SEQUENCER.get(sequencer)
+    admission = _BY_ORDERER.get(orderer)
     if admission is None or admission.loop is not loop:
         if admission is not None:  # the node is served from another loop now
             admission.close()
-        admission = _BY_SEQUENCER[sequencer] = Admission(loop, sequencer)
+        admission = _BY_ORDERER[orderer] = Admission(loop, orderer)
     await admission.enter(timeout)
     try:
         yield

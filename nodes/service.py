@@ -51,6 +51,7 @@ from nodes.access import (
 )
 from nodes.home import NodeHome, current_key
 from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntry
+from nodes.ordering import Orderer
 from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
 from nodes.store import LedgerStore, StoredEntry
@@ -236,7 +237,8 @@ class LedgerNode:
         self._claims: dict[str, bytes] = {}  # document id -> the pending entry defining it
         self._claims_lock = threading.Lock()
         self.head = Head(0, 0, hashlib.sha256(b"").digest(), self.consortium.hash, "", "")
-        self.sequencer = Sequencer(
+        # the embedded in-process sequencer; an etcd orderer is to go beside it (nodes.ordering)
+        self.orderer: Orderer = Sequencer(
             self.writer,
             self.journal,
             self._on_block,
@@ -270,12 +272,12 @@ class LedgerNode:
         # every entry offered and again for every entry of every block; the store answers
         # with a query each time. The tree in memory already holds every entry hash.
         self.writer.state.known = MemoryKnownEntries(self.tree.levels[0])
-        recovered = self.sequencer.recover()
+        recovered = self.orderer.recover()
         if self.witnesses.witnesses:
             self.witnesses.start()
             if self.head.height:
                 self.witnesses.offer(self.head.height)
-        self.sequencer.start()
+        self.orderer.start()
         self._open = True
         log.info(
             "node started",
@@ -292,7 +294,7 @@ class LedgerNode:
         if not self._open:
             return
         self._open = False
-        self.sequencer.stop()
+        self.orderer.stop()
         if self.witnesses.witnesses:
             self.witnesses.stop()
         log.info(
@@ -350,7 +352,7 @@ class LedgerNode:
             self.head = head
 
     def _on_block(self, summary: BlockSummary) -> None:
-        """Called on the sequencer's thread once a block is durably stored."""
+        """Called on the orderer's thread once a block is durably stored."""
         h = summary.header
         self.index.index_block(
             h.height,
@@ -821,9 +823,9 @@ class LedgerNode:
 
                 offers = [self._signed_here(e) for e in entries]
                 if len(offers) == 1:
-                    self.sequencer.enqueue(offers[0], done)
+                    self.orderer.enqueue(offers[0], done)
                 else:
-                    self.sequencer.enqueue_all(offers, done)
+                    self.orderer.enqueue_all(offers, done)
         except BaseException:
             self._forget_prepared(entries)
             raise
@@ -1184,7 +1186,7 @@ class LedgerNode:
             "status": "ok",
             "height": head.height,
             "tree_size": head.tree_size,
-            "pending": self.sequencer.pending_count(),
+            "pending": self.orderer.pending_count(),
             "consortium_id": self.consortium.consortium_id,
             "org_id": self.org_id,
             "root_hash": head.root_hash.hex(),

@@ -155,8 +155,8 @@ async def _journaled(
             return check_and_queue()
         return await run_in_threadpool(check_and_queue)
 
-    timeout = node.sequencer.admission_timeout
-    async with admission.admitted(node.sequencer, timeout):
+    timeout = node.orderer.admission_timeout
+    async with admission.admitted(node.orderer, timeout):
         try:
             result = await checked_and_queued()
         except DocumentsPending as pending:
@@ -177,7 +177,7 @@ async def _journaled(
         timed_out = True
         durable.cancel()
 
-    timer = asyncio.get_running_loop().call_later(node.sequencer.ack_timeout, expire)
+    timer = asyncio.get_running_loop().call_later(node.orderer.ack_timeout, expire)
     try:
         await durable
     except asyncio.CancelledError:

@@ -58,7 +58,7 @@ class LiveNode:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             head = self.node.head.tree_size
-            if not self.node.sequencer.pending_count() and self.node.writer.state.tree_size == head:
+            if not self.node.orderer.pending_count() and self.node.writer.state.tree_size == head:
                 return head
             time.sleep(0.01)
         raise AssertionError(f"the node did not settle in {timeout} s")

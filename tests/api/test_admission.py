@@ -45,7 +45,7 @@ class StalledNode:
 
     def wait_for_pending(self, n: int) -> None:
         deadline = time.monotonic() + 10
-        while self.node.sequencer.pending_count() != n:
+        while self.node.orderer.pending_count() != n:
             assert time.monotonic() < deadline, f"the backlog never reached {n}"
             time.sleep(0.01)
 
@@ -83,12 +83,12 @@ def test_a_submission_beyond_the_backlog_waits_for_a_block_then_is_recorded(
         assert stalled.submit(new_number()).status_code == 201
     # two entries wait for a block whose write is stuck: the backlog is full
     stalled.wait_for_pending(2)
-    assert stalled.node.sequencer.room() == 0
+    assert stalled.node.orderer.room() == 0
     with ThreadPoolExecutor(max_workers=1) as pool:
         waiting = pool.submit(stalled.submit, new_number())
         time.sleep(0.5)
         assert not waiting.done()  # held, not refused and not queued
-        assert stalled.node.sequencer.pending_count() == 2
+        assert stalled.node.orderer.pending_count() == 2
         stalled.disk.set()  # the block is written: there is room again
         answer = waiting.result(timeout=30)
     assert answer.status_code == 201
@@ -101,7 +101,7 @@ def test_a_submission_beyond_the_backlog_waits_for_a_block_then_is_recorded(
 def test_a_submission_that_waits_too_long_gets_503_and_records_nothing(
     stalled: StalledNode,
 ) -> None:
-    stalled.node.sequencer.admission_timeout = 0.3
+    stalled.node.orderer.admission_timeout = 0.3
     for _ in range(2):
         assert stalled.submit(new_number()).status_code == 201
     stalled.wait_for_pending(2)
@@ -116,7 +116,7 @@ def test_a_submission_that_waits_too_long_gets_503_and_records_nothing(
     assert problem["retry_after"] == 1
     assert "nothing was recorded" in problem["detail"]
     assert stalled.node.journal.count() == journaled
-    assert stalled.node.sequencer.pending_count() == 2
+    assert stalled.node.orderer.pending_count() == 2
     with httpx.Client(base_url=stalled.base_url) as client:
         assert client.get("/v1/health").status_code == 200  # still serving
     # the project's client raises it as the typed error, with when to try again
@@ -161,7 +161,7 @@ def test_waiting_submissions_are_let_in_as_room_allows(stalled: StalledNode) -> 
 def test_a_submission_naming_a_certificate_stuck_before_its_block_gets_503(
     stalled: StalledNode,
 ) -> None:
-    stalled.node.sequencer.admission_timeout = 0.3
+    stalled.node.orderer.admission_timeout = 0.3
     issued = stalled.submit(new_number())
     assert issued.status_code == 201
     co_id = issued.json()["document_id"]

@@ -236,7 +236,7 @@ def test_a_submission_the_journal_cannot_commit_in_time_is_answered_503(tmp_path
     home = NodeHome(tmp_path)
     run_demo(home, 40).store.dispose()
     node = LedgerNode.open(home, block_interval=0.01)
-    node.sequencer.ack_timeout = 0.3
+    node.orderer.ack_timeout = 0.3
     token = create_token(node.store, node.consortium, *USERS["issuer"])
     slow_append = node.journal.append
 

@@ -47,7 +47,8 @@ def issue(node: LedgerNode) -> None:
 
 
 def test_the_backlog_is_at_least_one_block(node: LedgerNode) -> None:
-    sequencer = node.sequencer
+    sequencer = node.orderer
+    assert isinstance(sequencer, Sequencer)  # the embedded orderer, the node's default
     assert sequencer.max_backlog == 4
     smaller = Sequencer(
         sequencer.writer, sequencer.journal, lambda _s: None, max_entries=5, max_backlog=2
@@ -61,16 +62,16 @@ def test_the_backlog_is_at_least_one_block(node: LedgerNode) -> None:
 
 def test_room_shrinks_as_entries_wait_and_returns_after_a_cut(node: LedgerNode) -> None:
     cuts = threading.Event()
-    node.sequencer.add_cut_listener(cuts.set)
-    node.sequencer.add_cut_listener(lambda: 1 / 0)  # a broken listener stops nothing
-    assert node.sequencer.room() == 4
+    node.orderer.add_cut_listener(cuts.set)
+    node.orderer.add_cut_listener(lambda: 1 / 0)  # a broken listener stops nothing
+    assert node.orderer.room() == 4
     issue(node)
     issue(node)
-    assert node.sequencer.room() == 2
+    assert node.orderer.room() == 2
     issue(node)  # a full block (3): the block thread cuts it at once
     assert cuts.wait(10)
-    assert node.sequencer.pending_count() == 0  # the cut took all three
-    assert node.sequencer.room() == 4
+    assert node.orderer.pending_count() == 0  # the cut took all three
+    assert node.orderer.room() == 4
     cuts.clear()
     for _ in range(3):
         issue(node)
@@ -83,11 +84,11 @@ def test_a_removed_listener_is_not_called(node: LedgerNode) -> None:
     def listener() -> None:
         calls.append(1)
 
-    node.sequencer.add_cut_listener(listener)
-    node.sequencer.remove_cut_listener(listener)
-    node.sequencer.remove_cut_listener(listener)  # twice is harmless
+    node.orderer.add_cut_listener(listener)
+    node.orderer.remove_cut_listener(listener)
+    node.orderer.remove_cut_listener(listener)  # twice is harmless
     done = threading.Event()
-    node.sequencer.add_cut_listener(done.set)
+    node.orderer.add_cut_listener(done.set)
     for _ in range(3):
         issue(node)
     assert done.wait(10)

@@ -79,7 +79,7 @@ def offer(node: LiveNode, entry: Entry) -> None:
         errors.append(error)
         done.set()
 
-    node.node.sequencer.enqueue(entry, acknowledged)
+    node.node.orderer.enqueue(entry, acknowledged)
     node.wait_for_block(entry.hash_hex)
     # the acknowledgement may come a moment after the block is visible
     assert done.wait(10) and errors == [None], errors
