@@ -9,7 +9,6 @@ them) and raises :class:`~ledger.errors.TradeLedgerError` for everything a user 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import logging
@@ -17,14 +16,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
-from ledger.blocks import Checkpoint
 from ledger.chain import BlockSummary, CheckedEntry
 from ledger.consortium import Membership
 from ledger.entries import Entry, build_entry, parse_entry
@@ -35,11 +33,10 @@ from ledger.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    StoreInconsistent,
     TradeLedgerError,
 )
 from ledger.keys import SigningKey
-from ledger.merkle import CompactRange, consistency_proof, inclusion_proof, node_hash
+from ledger.merkle import consistency_proof
 from nodes import documents_bridge as bridge
 from nodes import origin_gate
 from nodes.access import (
@@ -51,6 +48,7 @@ from nodes.access import (
 )
 from nodes.home import NodeHome, current_key
 from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntry
+from nodes.log_view import Head, LogView, MemoryKnownEntries, MemoryTree
 from nodes.ordering import Orderer
 from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
@@ -100,90 +98,6 @@ class DocumentsPending(Exception):
         self.document_ids = document_ids
 
 
-class MemoryTree:
-    """Every complete-subtree hash of the log, in memory (``ledger.merkle.SubtreeHashes``).
-
-    Two hashes per entry (64 bytes): proofs for provenance are then pure computation, which
-    is what lets one node answer a thousand provenance reads a second.
-    """
-
-    def __init__(self) -> None:
-        self.levels: list[list[bytes]] = [[]]
-
-    @property
-    def size(self) -> int:
-        return len(self.levels[0])
-
-    def append(self, leaf: bytes) -> None:
-        levels = self.levels
-        levels[0].append(leaf)
-        level = 0
-        while len(levels[level]) % 2 == 0:
-            row = levels[level]
-            parent = node_hash(row[-2], row[-1])
-            if len(levels) == level + 1:
-                levels.append([])
-            levels[level + 1].append(parent)
-            level += 1
-
-    def subtree_hash(self, level: int, index: int) -> bytes:
-        try:
-            return self.levels[level][index]
-        except IndexError:
-            raise KeyError((level, index)) from None
-
-    def root(self) -> bytes:
-        """The RFC 9162 root of the whole tree, from its complete-subtree peaks."""
-        size, peaks, base = self.size, [], 0
-        for level in reversed(range(size.bit_length())):
-            if size & (1 << level):
-                peaks.append(self.levels[level][base >> level])
-                base += 1 << level
-        return CompactRange.from_state(size, peaks).root()
-
-
-class MemoryKnownEntries:
-    """``ledger.chain.KnownEntries`` over a set in memory (seeded from the stored log)."""
-
-    def __init__(self, hashes: list[bytes]) -> None:
-        self._set = set(hashes)
-
-    def __contains__(self, entry_hash: object) -> bool:
-        return entry_hash in self._set
-
-    def add(self, entry_hash: bytes) -> None:
-        self._set.add(entry_hash)
-
-
-@dataclass(frozen=True)
-class Head:
-    height: int
-    tree_size: int
-    root_hash: bytes
-    block_hash: bytes
-    time: str
-    checkpoint: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The body of ``GET /v1/checkpoint``."""
-        signatures = []
-        if self.checkpoint:
-            for sig in Checkpoint.from_text(self.checkpoint).signatures:
-                org_id, member, key_id = sig.name.partition(":")
-                if not member:  # a witness's cosignature: in the text, not a member's
-                    continue
-                signatures.append({"name": sig.name, "org_id": org_id, "key_id": key_id})
-        return {
-            "height": self.height,
-            "tree_size": self.tree_size,
-            "root_hash": self.root_hash.hex(),
-            "block_hash": self.block_hash.hex(),
-            "time": self.time,
-            "checkpoint": self.checkpoint,
-            "signatures": signatures,
-        }
-
-
 def b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
@@ -228,15 +142,11 @@ class LedgerNode:
         self.registry = LedgerRegistry(self.index, self._entry_by_hash)
         self.journal = Journal.beside(self.store.url, self.store.engine)
         self.journal.create_schema()
-        self.tree = MemoryTree()
-        self._sizes: list[int] = []  # tree size after each block, by height - 1
-        self._checkpoints: dict[int, str] = {}
+        self.log = LogView(self.store, self.consortium.hash)
         create_token_schema(self.store.engine)
         self.token_lookup = TokenLookup(self.store)
-        self._head_lock = threading.Lock()
         self._claims: dict[str, bytes] = {}  # document id -> the pending entry defining it
         self._claims_lock = threading.Lock()
-        self.head = Head(0, 0, hashlib.sha256(b"").digest(), self.consortium.hash, "", "")
         # the embedded in-process sequencer; an etcd orderer is to go beside it (nodes.ordering)
         self.orderer: Orderer = Sequencer(
             self.writer,
@@ -248,10 +158,10 @@ class LedgerNode:
         )
         self.witnesses = WitnessSubmitter(
             parse_witnesses(home.settings().get("witnesses"), str(home.settings_file)),
-            checkpoint_text=self.checkpoint_text,
-            height_of_size=self._height_of_size_or_none,
-            consistency=lambda first, second: consistency_proof(self.tree, first, second),
-            store_cosignature=self._add_witness_cosignature,
+            checkpoint_text=self.log.checkpoint_text,
+            height_of_size=self.log.height_of_size_or_none,
+            consistency=lambda first, second: consistency_proof(self.log.tree, first, second),
+            store_cosignature=self.log.add_cosignature,
         )
         self.started = time.time()
         self._open = False
@@ -267,16 +177,16 @@ class LedgerNode:
     def start(self) -> None:
         bridge.load_reference_data()
         self._catch_up_index()
-        self._load_tree()
+        self.log.load()
         # The writer's duplicate and reference checks ask "is this hash on the ledger?" for
         # every entry offered and again for every entry of every block; the store answers
         # with a query each time. The tree in memory already holds every entry hash.
-        self.writer.state.known = MemoryKnownEntries(self.tree.levels[0])
+        self.writer.state.known = MemoryKnownEntries(self.log.tree.levels[0])
         recovered = self.orderer.recover()
         if self.witnesses.witnesses:
             self.witnesses.start()
-            if self.head.height:
-                self.witnesses.offer(self.head.height)
+            if self.log.head.height:
+                self.witnesses.offer(self.log.head.height)
         self.orderer.start()
         self._open = True
         log.info(
@@ -284,8 +194,8 @@ class LedgerNode:
             extra={
                 "org_id": self.org_id,
                 "consortium_id": self.consortium.consortium_id,
-                "height": self.head.height,
-                "tree_size": self.head.tree_size,
+                "height": self.log.head.height,
+                "tree_size": self.log.head.tree_size,
                 "recovered_from_journal": recovered,
             },
         )
@@ -299,7 +209,7 @@ class LedgerNode:
             self.witnesses.stop()
         log.info(
             "node stopped",
-            extra={"height": self.head.height, "tree_size": self.head.tree_size},
+            extra={"height": self.log.head.height, "tree_size": self.log.head.tree_size},
         )
         self.journal.dispose()
         self.token_lookup.close()
@@ -316,73 +226,31 @@ class LedgerNode:
             ]
             self.index.index_block(raw.height, entries)
 
-    def _load_tree(self) -> None:
-        with self.store.engine.connect() as conn:
-            for (h,) in conn.execute(text("SELECT entry_hash FROM ledger_entries ORDER BY idx")):
-                self.tree.append(bytes(h))
-            rows = conn.execute(
-                text("SELECT height, first_index + entry_count FROM ledger_blocks ORDER BY height")
-            ).all()
-        self._sizes = [int(r[1]) for r in rows]
-        if rows:
-            self._publish_head(int(rows[-1][0]))
-        head = self.head
-        # The proofs this node serves come from these leaves: they must give the root the
-        # last block's header, which the writer has checked against its signed checkpoint.
-        if self.tree.size != head.tree_size or (rows and self.tree.root() != head.root_hash):
-            raise StoreInconsistent(
-                f"the {self.tree.size} stored entry hashes do not give the tree the signed "
-                f"header at height {head.height} commits to (ledger_entries was changed); "
-                "refusing to serve proofs from them",
-                height=head.height,
-            )
-
-    def _publish_head(self, height: int) -> None:
-        text_ = self.checkpoint_text(height)
-        cp = Checkpoint.from_text(text_)
-        head = Head(
-            height=height,
-            tree_size=cp.tree_size,
-            root_hash=cp.root_hash,
-            block_hash=cp.block_hash,
-            time=cp.extension("time") or "",
-            checkpoint=text_,
-        )
-        with self._head_lock:
-            self.head = head
-
     def _on_block(self, summary: BlockSummary) -> None:
-        """Called on the orderer's thread once a block is durably stored."""
+        """The chain applier: called on the orderer's thread once a block is durably stored.
+        The index first (it reads what admission kept of each entry), then the log view and
+        its head, then the submission records and claims of the entries now indexed: a
+        document's claim ends only once a read of the head can see it."""
         h = summary.header
         self.index.index_block(
             h.height,
             [IndexedEntry(h.first_index + i, h.height, e) for i, e in enumerate(summary.entries)],
         )
+        self.log.apply(summary)
         for e in summary.entries:
-            self.tree.append(e.entry_hash)
             self._prepared.pop(e.entry_hash, None)
         self._release_entries(summary.entries)
-        self._sizes.append(h.tree_size)
-        self._checkpoints[h.height] = summary.checkpoint.to_text()
-        self._publish_head(h.height)
         if self.witnesses.witnesses:
             self.witnesses.offer(h.height)
 
-    def _add_witness_cosignature(self, height: int, name: str, line: str) -> None:
-        """Keep a witness's cosignature beside the members' and serve it from now on."""
-        self.store.add_cosignature(height, name, line)
-        self._checkpoints.pop(height, None)
-        full = self.checkpoint_text(height)
-        with self._head_lock:
-            # only the head of this height is updated: a newer block's head is never replaced
-            if self.head.height == height:
-                self.head = replace(self.head, checkpoint=full)
+    @property
+    def head(self) -> Head:
+        """The last block this node has stored, indexed and can prove against."""
+        return self.log.head
 
-    def _height_of_size_or_none(self, tree_size: int) -> int | None:
-        try:
-            return self.height_of_size(tree_size)
-        except InvalidInput:
-            return None
+    @property
+    def tree(self) -> MemoryTree:
+        return self.log.tree
 
     def _document_digest(self, entry: Entry) -> str | None:
         prepared = self._prepared.get(entry.entry_hash)
@@ -456,51 +324,17 @@ class LedgerNode:
     # -- checkpoints and proofs -------------------------------------------------------------
 
     def checkpoint_text(self, height: int) -> str:
-        cached = self._checkpoints.get(height)
-        if cached is not None:
-            return cached
-        with self.store.engine.connect() as conn:
-            body = conn.execute(
-                text("SELECT checkpoint FROM ledger_blocks WHERE height = :h"), {"h": height}
-            ).scalar()
-            if body is None:
-                raise NotFound(f"there is no block at height {height}")
-            cosigs = conn.execute(
-                text(
-                    "SELECT line FROM ledger_checkpoint_signatures WHERE height = :h ORDER BY name"
-                ),
-                {"h": height},
-            ).all()
-        full = str(body) + "".join(r[0] for r in cosigs)
-        if len(self._checkpoints) > 4096:
-            self._checkpoints.clear()
-        self._checkpoints[height] = full
-        return full
+        return self.log.checkpoint_text(height)
 
     def height_of_size(self, tree_size: int, what: str = "tree_size") -> int:
-        """The height of the block whose tree size is ``tree_size`` (422 if none is)."""
-        import bisect
-
-        sizes = self._sizes
-        i = bisect.bisect_left(sizes, tree_size)
-        if i >= len(sizes) or sizes[i] != tree_size:
-            raise InvalidInput(
-                f"{what} {tree_size} is not the tree size of a block on this node "
-                f"(the current tree size is {self.head.tree_size})",
-                location=f"/query/{what}",
-            )
-        return i + 1
+        return self.log.height_of_size(tree_size, what)
 
     def inclusion(self, leaf_index: int, tree_size: int) -> dict[str, Any]:
-        return {
-            "leaf_index": leaf_index,
-            "tree_size": tree_size,
-            "hashes": [h.hex() for h in inclusion_proof(self.tree, leaf_index, tree_size)],
-        }
+        return self.log.inclusion(leaf_index, tree_size)
 
     def inclusion_proof(self, entry_hash: str, tree_size: int | None) -> dict[str, Any]:
         raw = _entry_hash(entry_hash)
-        head = self.head
+        head = self.log.head
         size = head.tree_size if tree_size is None else tree_size
         height = self.height_of_size(size)
         stored = self._entry_by_hash(raw)
@@ -531,7 +365,7 @@ class LedgerNode:
         return {
             "first": first,
             "second": second,
-            "hashes": [h.hex() for h in consistency_proof(self.tree, first, second)],
+            "hashes": [h.hex() for h in consistency_proof(self.log.tree, first, second)],
             "first_checkpoint": self.checkpoint_text(h1),
             "second_checkpoint": self.checkpoint_text(h2),
         }
@@ -539,7 +373,7 @@ class LedgerNode:
     # -- blocks and entries -------------------------------------------------------------------
 
     def block(self, height: int, caller: Caller) -> dict[str, Any]:
-        if height < 1 or height > self.head.height:
+        if height < 1 or height > self.log.head.height:
             raise NotFound(f"there is no block at height {height}")
         raw = self.store.block(height)
         entries = [parse_entry(env, pl) for env, pl in raw.entries]
@@ -621,7 +455,7 @@ class LedgerNode:
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
         info = self._readable_document(document_id, caller)
-        head, indexed = self.head, self.index.events(document_id)
+        head, indexed = self.log.head, self.index.events(document_id)
         # The index learns of a block a moment before the head moves on to it: a status read
         # then may already count an event the head's tree does not hold yet, an answer a
         # verifier rightly refuses (status revoked, no revocation listed). Wait for the head.
@@ -630,7 +464,7 @@ class LedgerNode:
                 break
             time.sleep(0.005)
             info = self._readable_document(document_id, caller)
-            head, indexed = self.head, self.index.events(document_id)
+            head, indexed = self.log.head, self.index.events(document_id)
         size = head.tree_size
         events = []
         for ev in indexed:
@@ -679,7 +513,7 @@ class LedgerNode:
             self._entry_by_hash(bytes.fromhex(info.defining_hash)) if info.defining_hash else None
         )
         evidence = None
-        head = self.head
+        head = self.log.head
         for ev in reversed(self.index.events(document_id)):
             if ev.type == origin_gate.EVIDENCE_TYPE and ev.idx < head.tree_size:
                 evidence = self._entry_by_hash(ev.entry_hash)
@@ -755,7 +589,7 @@ class LedgerNode:
                 issuer, number = fields.get("issuer"), fields.get("number")
                 if isinstance(issuer, str) and isinstance(number, str):
                     presented = self.index.document(f"{issuer}/{number}")
-        head = self.head
+        head = self.log.head
         result: dict[str, Any] = {
             "found": info is not None,
             "match": match if info is not None else None,
@@ -1181,7 +1015,7 @@ class LedgerNode:
     # -- health -----------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        head = self.head
+        head = self.log.head
         return {
             "status": "ok",
             "height": head.height,
