@@ -8,7 +8,6 @@ them) and raises :class:`~ledger.errors.TradeLedgerError` for everything a user 
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import logging
@@ -17,11 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import text
 
 from ledger.chain import BlockSummary, CheckedEntry
 from ledger.consortium import Membership
@@ -32,7 +28,6 @@ from ledger.errors import (
     EncodingError,
     Forbidden,
     InvalidInput,
-    NotFound,
     TradeLedgerError,
 )
 from ledger.keys import SigningKey
@@ -40,9 +35,7 @@ from ledger.merkle import consistency_proof
 from nodes import documents_bridge as bridge
 from nodes import origin_gate
 from nodes.access import (
-    AUDITOR,
     may_read,
-    may_read_entry,
     require_own_country,
     require_role_for,
 )
@@ -50,6 +43,7 @@ from nodes.home import NodeHome, current_key
 from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntry
 from nodes.log_view import Head, LogView, MemoryKnownEntries, MemoryTree
 from nodes.ordering import Orderer
+from nodes.reads import LedgerReads
 from nodes.registry import LedgerRegistry
 from nodes.sequencer import Journal, Sequencer
 from nodes.store import LedgerStore, StoredEntry
@@ -98,10 +92,6 @@ class DocumentsPending(Exception):
         self.document_ids = document_ids
 
 
-def b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
-
-
 class LedgerNode:
     """A running node over a :class:`NodeHome`. Start with :meth:`open`, end with :meth:`close`."""
 
@@ -139,10 +129,13 @@ class LedgerNode:
         # entry hash -> what prepare_document knows of an entry it made, until its block is
         # indexed or the submission is refused
         self._prepared: dict[bytes, _Prepared] = {}
-        self.registry = LedgerRegistry(self.index, self._entry_by_hash)
+        self.log = LogView(self.store, self.consortium.hash)
+        self.reads = LedgerReads(
+            self.store, self.index, self.log, lambda: self.writer.state.membership
+        )
+        self.registry = LedgerRegistry(self.index, self.reads.entry_by_hash)
         self.journal = Journal.beside(self.store.url, self.store.engine)
         self.journal.create_schema()
-        self.log = LogView(self.store, self.consortium.hash)
         create_token_schema(self.store.engine)
         self.token_lookup = TokenLookup(self.store)
         self._claims: dict[str, bytes] = {}  # document id -> the pending entry defining it
@@ -298,30 +291,10 @@ class LedgerNode:
             held = self._held_keys.get(org_id, [])
             return current_key(held, membership.organisations.get(org_id))
 
-    def _entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:
-        """``LedgerStore.entry_by_hash``, read directly: the store's version trips over the
-        row shape SQLAlchemy 2.1 returns for ``select(EntryRow)`` on a Core connection."""
-        with self.store.engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT idx, height, entry_hash, envelope, payload, type, subject "
-                    "FROM ledger_entries WHERE entry_hash = :h"
-                ),
-                {"h": entry_hash},
-            ).first()
-        if row is None:
-            return None
-        return StoredEntry(
-            int(row[0]),
-            int(row[1]),
-            bytes(row[2]),
-            bytes(row[3]),
-            None if row[4] is None else bytes(row[4]),
-            row[5],
-            row[6],
-        )
+    # -- reads (nodes.reads) ----------------------------------------------------------------
 
-    # -- checkpoints and proofs -------------------------------------------------------------
+    def _entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:
+        return self.reads.entry_by_hash(entry_hash)
 
     def checkpoint_text(self, height: int) -> str:
         return self.log.checkpoint_text(height)
@@ -333,311 +306,36 @@ class LedgerNode:
         return self.log.inclusion(leaf_index, tree_size)
 
     def inclusion_proof(self, entry_hash: str, tree_size: int | None) -> dict[str, Any]:
-        raw = _entry_hash(entry_hash)
-        head = self.log.head
-        size = head.tree_size if tree_size is None else tree_size
-        height = self.height_of_size(size)
-        stored = self._entry_by_hash(raw)
-        if stored is None:
-            raise NotFound(f"entry {entry_hash} is not in a block on this node")
-        if stored.idx >= size:
-            raise InvalidInput(
-                f"entry {entry_hash} is leaf {stored.idx}, not in the tree of {size} leaves",
-                location="/query/tree_size",
-            )
-        proof = self.inclusion(stored.idx, size)
-        return {
-            "entry_hash": entry_hash,
-            "leaf_index": stored.idx,
-            "tree_size": size,
-            "hashes": proof["hashes"],
-            "envelope": b64(stored.envelope),
-            "checkpoint": self.checkpoint_text(height),
-        }
+        return self.reads.inclusion_proof(entry_hash, tree_size)
 
     def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
-        if first > second:
-            raise InvalidInput(
-                f"first ({first}) is larger than second ({second})", location="/query/first"
-            )
-        h1 = self.height_of_size(first, "first")
-        h2 = self.height_of_size(second, "second")
-        return {
-            "first": first,
-            "second": second,
-            "hashes": [h.hex() for h in consistency_proof(self.log.tree, first, second)],
-            "first_checkpoint": self.checkpoint_text(h1),
-            "second_checkpoint": self.checkpoint_text(h2),
-        }
-
-    # -- blocks and entries -------------------------------------------------------------------
+        return self.reads.consistency_proof(first, second)
 
     def block(self, height: int, caller: Caller) -> dict[str, Any]:
-        if height < 1 or height > self.log.head.height:
-            raise NotFound(f"there is no block at height {height}")
-        raw = self.store.block(height)
-        entries = [parse_entry(env, pl) for env, pl in raw.entries]
-        readable = self._readable_entries(caller, entries)
-        return {
-            "height": raw.height,
-            "header": b64(raw.header),
-            "header_json": json.loads(raw.header),
-            "checkpoint": raw.checkpoint,
-            "entries": [
-                {
-                    "entry_hash": e.hash_hex,
-                    "envelope": b64(e.envelope),
-                    "payload": b64(e.payload) if ok else None,
-                }
-                for e, ok in zip(entries, readable, strict=True)
-            ],
-        }
-
-    def _readable_entries(self, caller: Caller, entries: list[Entry]) -> list[bool]:
-        if caller.role == AUDITOR:
-            return [True] * len(entries)
-        membership = self.membership
-        docs = self.index.documents(e.subject for e in entries if e.subject)
-        return [
-            origin_gate.may_read_evidence_entry(caller, e.author, docs.get(e.subject), membership)
-            if e.type == origin_gate.EVIDENCE_TYPE
-            else may_read_entry(
-                caller,
-                e.author,
-                [docs.get(e.subject) and docs[e.subject].access()] if e.subject else [],  # type: ignore[union-attr]
-                membership,
-            )
-            for e in entries
-        ]
+        return self.reads.block(height, caller)
 
     def entry(self, entry_hash: str, caller: Caller) -> dict[str, Any]:
-        stored = self._entry_by_hash(_entry_hash(entry_hash))
-        if stored is None:
-            raise NotFound(f"entry {entry_hash} is not in a block on this node")
-        entry = parse_entry(stored.envelope, stored.payload)
-        (ok,) = self._readable_entries(caller, [entry])
-        return {
-            "entry_hash": entry.hash_hex,
-            "leaf_index": stored.idx,
-            "height": stored.height,
-            "type": entry.type,
-            "author": entry.author,
-            "subject": entry.subject,
-            "timestamp": entry.timestamp,
-            "envelope": b64(entry.envelope),
-            "payload": b64(entry.payload) if ok else None,
-        }
-
-    # -- documents ------------------------------------------------------------------------------
-
-    def _readable_document(self, document_id: str, caller: Caller) -> DocumentInfo:
-        info = self.index.document(document_id)
-        if info is None or not may_read(caller, info.access(), self.membership):
-            # the same answer whether it does not exist or is someone else's
-            raise NotFound(f"no document {document_id!r} that you may read")
-        return info
+        return self.reads.entry(entry_hash, caller)
 
     def document(self, document_id: str, caller: Caller) -> tuple[bytes, str, DocumentInfo]:
-        """The document's current content (payload bytes and media type)."""
-        info = self._readable_document(document_id, caller)
-        payload, content_type = self.content_of(info)
-        return payload, content_type, info
+        return self.reads.document(document_id, caller)
 
     def content_of(self, info: DocumentInfo) -> tuple[bytes, str]:
-        """The stored content of a document (payload bytes and media type); the caller has
-        already decided that whoever asks may see it."""
-        events = self.index.events(info.document_id)
-        source = info.defining_hash or next((e.entry_hash.hex() for e in reversed(events)), None)
-        stored = self._entry_by_hash(bytes.fromhex(source)) if source else None
-        if stored is None or stored.payload is None:
-            raise NotFound(f"document {info.document_id!r} has no content on this node")
-        return stored.payload, parse_entry(stored.envelope).content_type
+        return self.reads.content_of(info)
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
-        info = self._readable_document(document_id, caller)
-        head, indexed = self.log.head, self.index.events(document_id)
-        # The index learns of a block a moment before the head moves on to it: a status read
-        # then may already count an event the head's tree does not hold yet, an answer a
-        # verifier rightly refuses (status revoked, no revocation listed). Wait for the head.
-        for _ in range(200):
-            if all(ev.idx < head.tree_size for ev in indexed):
-                break
-            time.sleep(0.005)
-            info = self._readable_document(document_id, caller)
-            head, indexed = self.log.head, self.index.events(document_id)
-        size = head.tree_size
-        events = []
-        for ev in indexed:
-            if ev.idx >= size:
-                continue  # still not under the head after a second: show what it proves
-            events.append(
-                {
-                    "event": ev.type,
-                    "entry_hash": ev.entry_hash.hex(),
-                    "leaf_index": ev.idx,
-                    "height": ev.height,
-                    "timestamp": ev.timestamp,
-                    "actor": ev.author,
-                    "envelope": b64(ev.envelope),
-                    "payload_digest": ev.payload_digest,
-                    "inclusion_proof": self.inclusion(ev.idx, size),
-                }
-            )
-        return {
-            "document_id": document_id,
-            "status": info.status_on(datetime.now(UTC).date()),
-            "kind": info.kind,
-            "issuer": info.issuer,
-            "superseded_by": info.superseded_by,
-            "tree_size": size,
-            "height": head.height,
-            "checkpoint": head.checkpoint,
-            "events": events,
-        }
+        return self.reads.provenance(document_id, caller)
 
     def origin_evidence(self, document_id: str, caller: Caller) -> dict[str, Any]:
-        """``GET /v1/documents/{id}/origin-evidence``: the bills of materials and full
-        determinations behind a certificate's ``origin_determinations``, with a check that
-        each digest the certificate records matches the recorded determination. The issuer,
-        the importing country's customs and auditors only; 404 for anyone else."""
-        info = self.index.document(document_id)
-        if (
-            info is None
-            or info.kind != "certificate_of_origin"
-            or not origin_gate.may_read_evidence(
-                caller, info.issuer, info.importing_country, self.membership
-            )
-        ):
-            raise NotFound(f"no origin evidence for {document_id!r} that you may read")
-        certificate = (
-            self._entry_by_hash(bytes.fromhex(info.defining_hash)) if info.defining_hash else None
-        )
-        evidence = None
-        head = self.log.head
-        for ev in reversed(self.index.events(document_id)):
-            if ev.type == origin_gate.EVIDENCE_TYPE and ev.idx < head.tree_size:
-                evidence = self._entry_by_hash(ev.entry_hash)
-                break
-        if certificate is None or certificate.payload is None:
-            raise NotFound(f"no origin evidence for {document_id!r} that you may read")
-        cert = (
-            json.loads(certificate.payload)
-            if "json" in (parse_entry(certificate.envelope).content_type)
-            else {}
-        )
-        if evidence is None or evidence.payload is None:
-            raise NotFound(f"{document_id} was recorded without origin evidence")
-        entry = parse_entry(evidence.envelope, evidence.payload)
-        if info.defining_hash not in entry.refs:
-            raise NotFound(f"{document_id} was recorded without origin evidence")
-        body = json.loads(evidence.payload)
-        checks = origin_gate.check_recorded(cert, body)
-        return {
-            "document_id": document_id,
-            "certificate_entry_hash": info.defining_hash,
-            "evidence_entry_hash": entry.hash_hex,
-            "leaf_index": evidence.idx,
-            "agreement": body.get("agreement"),
-            "items": body.get("items", []),
-            "digests": checks,
-            "digests_match": bool(checks) and all(c["matches"] for c in checks),
-        }
-
-    # -- public verification --------------------------------------------------------------------
+        return self.reads.origin_evidence(document_id, caller)
 
     def find_file(
         self, body: bytes, content_type: str, kind: str | None = None
     ) -> DocumentInfo | None:
-        """The document a presented file is (of ``kind``, if given), by the digests the index
-        may know it under (``bridge.file_digests``)."""
-        for digest in bridge.file_digests(body, content_type):
-            info = self.index.find_by_digest(digest)
-            if info is not None and kind in (None, info.kind):
-                return info
-        return None
+        return self.reads.find_file(body, content_type, kind)
 
     def verify(self, body: bytes, content_type: str) -> dict[str, Any]:
-        """``POST /v1/verify``: is this document (or digest, or id) on the ledger?"""
-        query: dict[str, Any] | None = None
-        if "json" in content_type:
-            parsed = bridge.parse_json(body)
-            if isinstance(parsed, dict) and parsed.keys() in ({"digest"}, {"document_id"}):
-                query = parsed
-        info: DocumentInfo | None = None
-        match: str | None = None
-        presented: DocumentInfo | None = None
-        if query is not None and "digest" in query:
-            digest = query["digest"]
-            if not isinstance(digest, str) or len(digest) != 64:
-                raise InvalidInput("digest must be 64 hex digits (SHA-256)", location="/digest")
-            info = self.index.find_by_digest(digest.lower())
-            match = "digest"
-        elif query is not None:
-            doc_id = query["document_id"]
-            if not isinstance(doc_id, str) or not doc_id:
-                raise InvalidInput("document_id must be a string", location="/document_id")
-            info = self.index.document(doc_id)
-            if info is not None and info.kind != "certificate_of_origin":
-                info = None
-            match = "document_id"
-        else:
-            fields = bridge.parse_document(body, content_type)
-            info = self.find_file(body, content_type)
-            if info is not None:
-                match = "digest"
-            else:
-                issuer, number = fields.get("issuer"), fields.get("number")
-                if isinstance(issuer, str) and isinstance(number, str):
-                    presented = self.index.document(f"{issuer}/{number}")
-        head = self.log.head
-        result: dict[str, Any] = {
-            "found": info is not None,
-            "match": match if info is not None else None,
-            "document_id": None,
-            "status": None,
-            "kind": None,
-            "issuer": None,
-            "issued_at": None,
-            "valid_until": None,
-            "superseded_by": None,
-            "entry_hash": None,
-            "leaf_index": None,
-            "envelope": None,
-            "inclusion_proof": None,
-            "checkpoint": head.to_json(),
-            "reason": None,
-        }
-        if info is None:
-            if presented is not None and presented.kind == "certificate_of_origin":
-                result.update(
-                    document_id=presented.document_id,
-                    status=presented.status_on(datetime.now(UTC).date()),
-                    issuer=presented.issuer,
-                    reason="a certificate with this number is on the ledger, but this file "
-                    "does not match it (altered or not the issued version)",
-                )
-            else:
-                result["reason"] = "no document matching this on the ledger"
-            return result
-        result.update(
-            document_id=info.document_id,
-            status=info.status_on(datetime.now(UTC).date()),
-            kind=info.kind,
-            issuer=info.issuer,
-            issued_at=info.issued_at,
-            valid_until=info.valid_until,
-            superseded_by=info.superseded_by,
-            entry_hash=info.defining_hash,
-        )
-        if info.defining_hash:
-            stored = self._entry_by_hash(bytes.fromhex(info.defining_hash))
-            if stored is not None and stored.idx < head.tree_size:
-                result.update(
-                    leaf_index=stored.idx,
-                    envelope=b64(stored.envelope),
-                    inclusion_proof=self.inclusion(stored.idx, head.tree_size),
-                )
-        return result
+        return self.reads.verify(body, content_type)
 
     # -- submissions ----------------------------------------------------------------------------
 
@@ -1070,15 +768,6 @@ def receipt(entry: Entry, companions: list[Entry] | None = None) -> dict[str, An
         if extra.type == origin_gate.EVIDENCE_TYPE:
             body["origin_evidence_entry_hash"] = extra.hash_hex
     return body
-
-
-def _entry_hash(value: str) -> bytes:
-    if len(value) != 64 or value != value.lower():
-        raise InvalidInput("an entry hash is 64 lowercase hex digits", location="/path/entry_hash")
-    try:
-        return bytes.fromhex(value)
-    except ValueError as exc:
-        raise InvalidInput("an entry hash is 64 lowercase hex digits") from exc
 
 
 def _first_index(header: bytes) -> int:

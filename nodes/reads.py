@@ -1,0 +1,393 @@
+"""The read side of a node: blocks, entries, documents, provenance, origin evidence, public
+verification and proofs, each with the access policy applied (``nodes.access``; origin evidence
+by ``nodes.origin_gate``).
+
+:class:`LedgerReads` reads the store, the document index and the node's :class:`~nodes.log_view.
+LogView`, and writes nothing: a document a caller may not read is answered exactly as one that
+does not exist (404). Answers are plain dicts in the API's response formats.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from ledger.consortium import Membership
+from ledger.entries import Entry, parse_entry
+from ledger.errors import InvalidInput, NotFound
+from ledger.merkle import consistency_proof
+from nodes import documents_bridge as bridge
+from nodes import origin_gate
+from nodes.access import AUDITOR, may_read, may_read_entry
+from nodes.index import DocumentIndex, DocumentInfo
+from nodes.log_view import LogView
+from nodes.store import LedgerStore, StoredEntry
+from nodes.tokens import Caller
+
+
+def b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+class LedgerReads:
+    """Every query a node answers, over its store, index and log view."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        index: DocumentIndex,
+        log: LogView,
+        membership: Callable[[], Membership],
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.log = log
+        #: the membership in force at the head (the writer's), asked afresh on every read
+        self._membership = membership
+
+    def entry_by_hash(self, entry_hash: bytes) -> StoredEntry | None:
+        """``LedgerStore.entry_by_hash``, read directly: the store's version trips over the
+        row shape SQLAlchemy 2.1 returns for ``select(EntryRow)`` on a Core connection."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT idx, height, entry_hash, envelope, payload, type, subject "
+                    "FROM ledger_entries WHERE entry_hash = :h"
+                ),
+                {"h": entry_hash},
+            ).first()
+        if row is None:
+            return None
+        return StoredEntry(
+            int(row[0]),
+            int(row[1]),
+            bytes(row[2]),
+            bytes(row[3]),
+            None if row[4] is None else bytes(row[4]),
+            row[5],
+            row[6],
+        )
+
+    # -- proofs ------------------------------------------------------------------------------------
+
+    def inclusion_proof(self, entry_hash: str, tree_size: int | None) -> dict[str, Any]:
+        raw = _entry_hash(entry_hash)
+        head = self.log.head
+        size = head.tree_size if tree_size is None else tree_size
+        height = self.log.height_of_size(size)
+        stored = self.entry_by_hash(raw)
+        if stored is None:
+            raise NotFound(f"entry {entry_hash} is not in a block on this node")
+        if stored.idx >= size:
+            raise InvalidInput(
+                f"entry {entry_hash} is leaf {stored.idx}, not in the tree of {size} leaves",
+                location="/query/tree_size",
+            )
+        proof = self.log.inclusion(stored.idx, size)
+        return {
+            "entry_hash": entry_hash,
+            "leaf_index": stored.idx,
+            "tree_size": size,
+            "hashes": proof["hashes"],
+            "envelope": b64(stored.envelope),
+            "checkpoint": self.log.checkpoint_text(height),
+        }
+
+    def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
+        if first > second:
+            raise InvalidInput(
+                f"first ({first}) is larger than second ({second})", location="/query/first"
+            )
+        h1 = self.log.height_of_size(first, "first")
+        h2 = self.log.height_of_size(second, "second")
+        return {
+            "first": first,
+            "second": second,
+            "hashes": [h.hex() for h in consistency_proof(self.log.tree, first, second)],
+            "first_checkpoint": self.log.checkpoint_text(h1),
+            "second_checkpoint": self.log.checkpoint_text(h2),
+        }
+
+    # -- blocks and entries -------------------------------------------------------------------
+
+    def block(self, height: int, caller: Caller) -> dict[str, Any]:
+        if height < 1 or height > self.log.head.height:
+            raise NotFound(f"there is no block at height {height}")
+        raw = self.store.block(height)
+        entries = [parse_entry(env, pl) for env, pl in raw.entries]
+        readable = self._readable_entries(caller, entries)
+        return {
+            "height": raw.height,
+            "header": b64(raw.header),
+            "header_json": json.loads(raw.header),
+            "checkpoint": raw.checkpoint,
+            "entries": [
+                {
+                    "entry_hash": e.hash_hex,
+                    "envelope": b64(e.envelope),
+                    "payload": b64(e.payload) if ok else None,
+                }
+                for e, ok in zip(entries, readable, strict=True)
+            ],
+        }
+
+    def _readable_entries(self, caller: Caller, entries: list[Entry]) -> list[bool]:
+        if caller.role == AUDITOR:
+            return [True] * len(entries)
+        membership = self._membership()
+        docs = self.index.documents(e.subject for e in entries if e.subject)
+        return [
+            origin_gate.may_read_evidence_entry(caller, e.author, docs.get(e.subject), membership)
+            if e.type == origin_gate.EVIDENCE_TYPE
+            else may_read_entry(
+                caller,
+                e.author,
+                [docs.get(e.subject) and docs[e.subject].access()] if e.subject else [],  # type: ignore[union-attr]
+                membership,
+            )
+            for e in entries
+        ]
+
+    def entry(self, entry_hash: str, caller: Caller) -> dict[str, Any]:
+        stored = self.entry_by_hash(_entry_hash(entry_hash))
+        if stored is None:
+            raise NotFound(f"entry {entry_hash} is not in a block on this node")
+        entry = parse_entry(stored.envelope, stored.payload)
+        (ok,) = self._readable_entries(caller, [entry])
+        return {
+            "entry_hash": entry.hash_hex,
+            "leaf_index": stored.idx,
+            "height": stored.height,
+            "type": entry.type,
+            "author": entry.author,
+            "subject": entry.subject,
+            "timestamp": entry.timestamp,
+            "envelope": b64(entry.envelope),
+            "payload": b64(entry.payload) if ok else None,
+        }
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def _readable_document(self, document_id: str, caller: Caller) -> DocumentInfo:
+        info = self.index.document(document_id)
+        if info is None or not may_read(caller, info.access(), self._membership()):
+            # the same answer whether it does not exist or is someone else's
+            raise NotFound(f"no document {document_id!r} that you may read")
+        return info
+
+    def document(self, document_id: str, caller: Caller) -> tuple[bytes, str, DocumentInfo]:
+        """The document's current content (payload bytes and media type)."""
+        info = self._readable_document(document_id, caller)
+        payload, content_type = self.content_of(info)
+        return payload, content_type, info
+
+    def content_of(self, info: DocumentInfo) -> tuple[bytes, str]:
+        """The stored content of a document (payload bytes and media type); the caller has
+        already decided that whoever asks may see it."""
+        events = self.index.events(info.document_id)
+        source = info.defining_hash or next((e.entry_hash.hex() for e in reversed(events)), None)
+        stored = self.entry_by_hash(bytes.fromhex(source)) if source else None
+        if stored is None or stored.payload is None:
+            raise NotFound(f"document {info.document_id!r} has no content on this node")
+        return stored.payload, parse_entry(stored.envelope).content_type
+
+    def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
+        info = self._readable_document(document_id, caller)
+        head, indexed = self.log.head, self.index.events(document_id)
+        # The index learns of a block a moment before the head moves on to it: a status read
+        # then may already count an event the head's tree does not hold yet, an answer a
+        # verifier rightly refuses (status revoked, no revocation listed). Wait for the head.
+        for _ in range(200):
+            if all(ev.idx < head.tree_size for ev in indexed):
+                break
+            time.sleep(0.005)
+            info = self._readable_document(document_id, caller)
+            head, indexed = self.log.head, self.index.events(document_id)
+        size = head.tree_size
+        events = []
+        for ev in indexed:
+            if ev.idx >= size:
+                continue  # still not under the head after a second: show what it proves
+            events.append(
+                {
+                    "event": ev.type,
+                    "entry_hash": ev.entry_hash.hex(),
+                    "leaf_index": ev.idx,
+                    "height": ev.height,
+                    "timestamp": ev.timestamp,
+                    "actor": ev.author,
+                    "envelope": b64(ev.envelope),
+                    "payload_digest": ev.payload_digest,
+                    "inclusion_proof": self.log.inclusion(ev.idx, size),
+                }
+            )
+        return {
+            "document_id": document_id,
+            "status": info.status_on(datetime.now(UTC).date()),
+            "kind": info.kind,
+            "issuer": info.issuer,
+            "superseded_by": info.superseded_by,
+            "tree_size": size,
+            "height": head.height,
+            "checkpoint": head.checkpoint,
+            "events": events,
+        }
+
+    def origin_evidence(self, document_id: str, caller: Caller) -> dict[str, Any]:
+        """``GET /v1/documents/{id}/origin-evidence``: the bills of materials and full
+        determinations behind a certificate's ``origin_determinations``, with a check that
+        each digest the certificate records matches the recorded determination. The issuer,
+        the importing country's customs and auditors only; 404 for anyone else."""
+        info = self.index.document(document_id)
+        if (
+            info is None
+            or info.kind != "certificate_of_origin"
+            or not origin_gate.may_read_evidence(
+                caller, info.issuer, info.importing_country, self._membership()
+            )
+        ):
+            raise NotFound(f"no origin evidence for {document_id!r} that you may read")
+        certificate = (
+            self.entry_by_hash(bytes.fromhex(info.defining_hash)) if info.defining_hash else None
+        )
+        evidence = None
+        head = self.log.head
+        for ev in reversed(self.index.events(document_id)):
+            if ev.type == origin_gate.EVIDENCE_TYPE and ev.idx < head.tree_size:
+                evidence = self.entry_by_hash(ev.entry_hash)
+                break
+        if certificate is None or certificate.payload is None:
+            raise NotFound(f"no origin evidence for {document_id!r} that you may read")
+        cert = (
+            json.loads(certificate.payload)
+            if "json" in (parse_entry(certificate.envelope).content_type)
+            else {}
+        )
+        if evidence is None or evidence.payload is None:
+            raise NotFound(f"{document_id} was recorded without origin evidence")
+        entry = parse_entry(evidence.envelope, evidence.payload)
+        if info.defining_hash not in entry.refs:
+            raise NotFound(f"{document_id} was recorded without origin evidence")
+        body = json.loads(evidence.payload)
+        checks = origin_gate.check_recorded(cert, body)
+        return {
+            "document_id": document_id,
+            "certificate_entry_hash": info.defining_hash,
+            "evidence_entry_hash": entry.hash_hex,
+            "leaf_index": evidence.idx,
+            "agreement": body.get("agreement"),
+            "items": body.get("items", []),
+            "digests": checks,
+            "digests_match": bool(checks) and all(c["matches"] for c in checks),
+        }
+
+    # -- public verification --------------------------------------------------------------------
+
+    def find_file(
+        self, body: bytes, content_type: str, kind: str | None = None
+    ) -> DocumentInfo | None:
+        """The document a presented file is (of ``kind``, if given), by the digests the index
+        may know it under (``bridge.file_digests``)."""
+        for digest in bridge.file_digests(body, content_type):
+            info = self.index.find_by_digest(digest)
+            if info is not None and kind in (None, info.kind):
+                return info
+        return None
+
+    def verify(self, body: bytes, content_type: str) -> dict[str, Any]:
+        """``POST /v1/verify``: is this document (or digest, or id) on the ledger?"""
+        query: dict[str, Any] | None = None
+        if "json" in content_type:
+            parsed = bridge.parse_json(body)
+            if isinstance(parsed, dict) and parsed.keys() in ({"digest"}, {"document_id"}):
+                query = parsed
+        info: DocumentInfo | None = None
+        match: str | None = None
+        presented: DocumentInfo | None = None
+        if query is not None and "digest" in query:
+            digest = query["digest"]
+            if not isinstance(digest, str) or len(digest) != 64:
+                raise InvalidInput("digest must be 64 hex digits (SHA-256)", location="/digest")
+            info = self.index.find_by_digest(digest.lower())
+            match = "digest"
+        elif query is not None:
+            doc_id = query["document_id"]
+            if not isinstance(doc_id, str) or not doc_id:
+                raise InvalidInput("document_id must be a string", location="/document_id")
+            info = self.index.document(doc_id)
+            if info is not None and info.kind != "certificate_of_origin":
+                info = None
+            match = "document_id"
+        else:
+            fields = bridge.parse_document(body, content_type)
+            info = self.find_file(body, content_type)
+            if info is not None:
+                match = "digest"
+            else:
+                issuer, number = fields.get("issuer"), fields.get("number")
+                if isinstance(issuer, str) and isinstance(number, str):
+                    presented = self.index.document(f"{issuer}/{number}")
+        head = self.log.head
+        result: dict[str, Any] = {
+            "found": info is not None,
+            "match": match if info is not None else None,
+            "document_id": None,
+            "status": None,
+            "kind": None,
+            "issuer": None,
+            "issued_at": None,
+            "valid_until": None,
+            "superseded_by": None,
+            "entry_hash": None,
+            "leaf_index": None,
+            "envelope": None,
+            "inclusion_proof": None,
+            "checkpoint": head.to_json(),
+            "reason": None,
+        }
+        if info is None:
+            if presented is not None and presented.kind == "certificate_of_origin":
+                result.update(
+                    document_id=presented.document_id,
+                    status=presented.status_on(datetime.now(UTC).date()),
+                    issuer=presented.issuer,
+                    reason="a certificate with this number is on the ledger, but this file "
+                    "does not match it (altered or not the issued version)",
+                )
+            else:
+                result["reason"] = "no document matching this on the ledger"
+            return result
+        result.update(
+            document_id=info.document_id,
+            status=info.status_on(datetime.now(UTC).date()),
+            kind=info.kind,
+            issuer=info.issuer,
+            issued_at=info.issued_at,
+            valid_until=info.valid_until,
+            superseded_by=info.superseded_by,
+            entry_hash=info.defining_hash,
+        )
+        if info.defining_hash:
+            stored = self.entry_by_hash(bytes.fromhex(info.defining_hash))
+            if stored is not None and stored.idx < head.tree_size:
+                result.update(
+                    leaf_index=stored.idx,
+                    envelope=b64(stored.envelope),
+                    inclusion_proof=self.log.inclusion(stored.idx, head.tree_size),
+                )
+        return result
+
+
+def _entry_hash(value: str) -> bytes:
+    if len(value) != 64 or value != value.lower():
+        raise InvalidInput("an entry hash is 64 lowercase hex digits", location="/path/entry_hash")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise InvalidInput("an entry hash is 64 lowercase hex digits") from exc
