@@ -26,7 +26,8 @@ from api.schemas import (
 from ledger.entries import Entry
 from ledger.errors import InvalidInput, NodeBusy, StorageError
 from nodes import documents_bridge as bridge
-from nodes.service import DOCUMENT_EVENTS, ENTRY_MEDIA_TYPE, DocumentsPending, LedgerNode
+from nodes.service import ENTRY_MEDIA_TYPE, LedgerNode
+from nodes.submissions import DOCUMENT_EVENTS, DocumentsPending
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 

@@ -68,8 +68,8 @@ class LiveNode:
         deadline = time.monotonic() + timeout
         raw = bytes.fromhex(entry_hash)
         while time.monotonic() < deadline:
-            if self.node._entry_by_hash(raw) is not None and self.node.head.tree_size > 0:
-                stored = self.node._entry_by_hash(raw)
+            if self.node.reads.entry_by_hash(raw) is not None and self.node.head.tree_size > 0:
+                stored = self.node.reads.entry_by_hash(raw)
                 if stored is not None and stored.idx < self.node.head.tree_size:
                     return
             time.sleep(0.01)

@@ -287,11 +287,11 @@ def test_a_refused_submission_leaves_nothing_behind_in_the_node(tmp_path: Path) 
         node.enqueue_all(first, lambda _error: None)
         with pytest.raises(Conflict):
             node.enqueue_all(second, lambda _error: None)
-        assert second[0].entry_hash not in node._prepared
-        assert first[0].entry_hash in node._prepared  # until its block is indexed
+        assert second[0].entry_hash not in node.prepared
+        assert first[0].entry_hash in node.prepared  # until its block is indexed
     finally:
         node.close()
-    assert first[0].entry_hash not in node._prepared
+    assert first[0].entry_hash not in node.prepared
 
 
 def test_a_declaration_sent_right_after_its_certificate_is_judged_against_it(
@@ -327,12 +327,12 @@ def test_a_declaration_sent_right_after_its_certificate_is_judged_against_it(
                 "vn_customs", "customs.import_declaration", declaration("import", co_id)
             )
             assert declared.status_code == 201, declared.text
-            stored = node._entry_by_hash(bytes.fromhex(declared.json()["entry_hash"]))
+            stored = node.reads.entry_by_hash(bytes.fromhex(declared.json()["entry_hash"]))
             deadline = time.monotonic() + 10
             while stored is None:
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
-                stored = node._entry_by_hash(bytes.fromhex(declared.json()["entry_hash"]))
+                stored = node.reads.entry_by_hash(bytes.fromhex(declared.json()["entry_hash"]))
             assert list(parse_entry(stored.envelope).refs) == [issued.json()["entry_hash"]]
             # the rules still apply once the certificate is seen: customs of another country
             # may not file against it, however soon after it they try

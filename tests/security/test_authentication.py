@@ -381,7 +381,7 @@ def test_a_node_holding_no_active_key_of_the_organisation_refuses_to_sign(
         accepted = submit_application(live, "JCCI-AUTH-NOKEY-2")
         assert accepted.status_code == 201, accepted.text
         live.wait_for_block(accepted.json()["entry_hash"])
-        stored = live.node._entry_by_hash(bytes.fromhex(accepted.json()["entry_hash"]))
+        stored = live.node.reads.entry_by_hash(bytes.fromhex(accepted.json()["entry_hash"]))
         assert stored is not None and parse_entry(stored.envelope).key_id == new.key_id
 
 

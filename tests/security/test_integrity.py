@@ -269,7 +269,7 @@ def test_presigned_and_node_signed_paths_judge_documents_alike(
         outcomes.append("accepted")
     except TradeLedgerError as exc:
         outcomes.append(exc.code)
-    node.node._forget_prepared([entry])  # prepared, never queued
+    node.node.prepared.forget([entry])  # prepared, never queued
     assert outcomes[0] == outcomes[1], (mutation, outcomes)
 
 
