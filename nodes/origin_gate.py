@@ -140,10 +140,10 @@ class GatedCertificate:
     agreement: str
     items: list[EvidencedItem]
 
-    def certificate_bytes(self, body: bytes) -> bytes:
-        """The certificate as recorded: the submitted one plus ``origin_determinations``."""
-        doc = json.loads(body)
-        doc[DETERMINATIONS_FIELD] = [i.summary() for i in self.items]
+    def certificate_bytes(self, certificate: dict[str, Any]) -> bytes:
+        """The certificate as recorded: the submitted one (its fields as admission read them,
+        not parsed again) plus ``origin_determinations``."""
+        doc = {**certificate, DETERMINATIONS_FIELD: [i.summary() for i in self.items]}
         return _dump(doc)
 
     def evidence_bytes(self, document_id: str, certificate_entry: str) -> bytes:

@@ -282,7 +282,7 @@ class SubmissionPipeline:
             event,
             caller.org_id,
             key,
-            gated.certificate_bytes(body),
+            gated.certificate_bytes(admitted.fields),
             media,
             consortium_id=self.consortium_id,
             subject=subject,
