@@ -48,8 +48,14 @@ else
   ledger/merkle.py) candidates=(tests/ledger/test_merkle.py tests/ledger/test_proofs.py) ;;
   ledger/proofs.py) candidates=(tests/ledger/test_proofs.py tests/ledger/test_merkle.py) ;;
   ledger/blocks.py)
-    candidates=(tests/ledger/test_blocks.py tests/ledger/test_chain.py tests/ledger/test_vectors.py
-      tests/ledger/test_proofs.py)
+    candidates=(tests/ledger/test_blocks.py tests/ledger/test_notes.py tests/ledger/test_chain.py
+      tests/ledger/test_vectors.py tests/ledger/test_proofs.py)
+    ;;
+  ledger/notes.py)
+    candidates=(tests/ledger/test_notes.py tests/ledger/test_notes_peers.py tests/ledger/test_blocks.py)
+    ;;
+  ledger/cosignature.py)
+    candidates=(tests/ledger/test_cosignature.py tests/witness/test_witness.py)
     ;;
   ledger/chain.py)
     candidates=(tests/ledger/test_chain.py tests/ledger/test_hashset.py tests/ledger/test_vectors.py
@@ -59,8 +65,9 @@ else
     candidates=(tests/ledger/test_entries.py tests/ledger/test_chain.py tests/ledger/test_vectors.py)
     ;;
   ledger/encoding.py)
-    candidates=(tests/ledger/test_encoding.py tests/ledger/test_entries.py tests/ledger/test_chain.py
-      tests/ledger/test_vectors.py)
+    candidates=(tests/ledger/test_encoding.py tests/ledger/test_rfc8785.py
+      tests/ledger/test_peer_vectors.py tests/ledger/test_vectors.py tests/ledger/test_entries.py
+      tests/ledger/test_chain.py)
     ;;
   documents/origin/evaluate.py)
     candidates=(tests/origin/test_evaluate.py tests/origin/test_rules.py
