@@ -52,7 +52,8 @@ else
       tests/ledger/test_vectors.py tests/ledger/test_proofs.py)
     ;;
   ledger/notes.py)
-    candidates=(tests/ledger/test_notes.py tests/ledger/test_notes_peers.py tests/ledger/test_blocks.py)
+    candidates=(tests/ledger/test_notes_refusals.py tests/ledger/test_notes.py
+      tests/ledger/test_notes_peers.py tests/ledger/test_blocks.py)
     ;;
   ledger/cosignature.py)
     candidates=(tests/ledger/test_cosignature.py tests/witness/test_witness.py)
