@@ -209,3 +209,65 @@ def test_hex_refusals_say_how_many_digits() -> None:
     with pytest.raises(EncodingError) as caught:
         hex_to_bytes("00ff1", 3, "the root")
     assert caught.value.detail == "the root must be 6 lowercase hex digits"
+
+
+def test_fast_canonical_bytes_locates_a_too_deep_value_as_canonical_bytes_does() -> None:
+    with pytest.raises(EncodingError) as caught:
+        fast_canonical_bytes(nested(MAX_DEPTH + 1))
+    assert caught.value.location == _path_of(MAX_DEPTH + 1)
+
+
+def test_every_key_beyond_the_bmp_is_looked_at_not_only_the_last() -> None:
+    # U+1F600 in a value, then in a key, then in that key's value: the scan must not jump from
+    # the first to the last occurrence and miss the key in between.
+    value = {"a": "\U0001f600", "\ue000": 1, "\U0001f601": "\U0001f600"}
+    assert fast_canonical_bytes(value) == rfc8785.dumps(value)
+
+
+def test_many_brackets_side_by_side_are_not_deep() -> None:
+    wide = [[], {}] * MAX_DEPTH
+    data = canonical_bytes(wide)
+    assert data.count(b"[") + data.count(b"{") > MAX_DEPTH
+    assert parse_json(data) == wide
+    assert parse_canonical(data) == wide
+    assert fast_canonical_bytes(wide) == data
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\n" + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1),
+        b'\n{"a":\n  ' + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1) + b"\n}\n\n",
+    ],
+)
+def test_parse_json_locates_a_too_deep_bracket_by_line_and_column(data: bytes) -> None:
+    offset = [i for i, c in enumerate(data) if c in b"[{"][MAX_DEPTH]
+    before = data[:offset].decode()
+    line, column = before.count("\n") + 1, len(before.split("\n")[-1]) + 1
+    with pytest.raises(EncodingError) as caught:
+        parse_json(data)
+    assert caught.value.detail == f"object: values nest more than {MAX_DEPTH} deep"
+    assert caught.value.location == f"line {line}, column {column}"
+
+
+def test_parse_json_and_parse_canonical_say_what_they_refuse() -> None:
+    def detail(parse: object, *args: object) -> str:
+        with pytest.raises(EncodingError) as caught:
+            parse(*args)  # type: ignore[operator]
+        return caught.value.detail
+
+    assert detail(parse_json, b"[9007199254740992]") == (
+        "object: integer 9007199254740992 is outside the safe range"
+    )
+    assert detail(parse_json, b"[1.5]", "the entry") == (
+        "the entry: the number 1.5 is not an integer; the canonical model has no floats"
+    )
+    assert detail(parse_json, b"[1,]").startswith("object is not valid JSON: ")
+    assert detail(parse_canonical, b"[1.5]", "the entry").startswith("the entry: the number")
+    assert detail(parse_canonical, b"[1,]", "the entry").startswith("the entry is not valid JSON")
+    assert detail(parse_canonical, b"[1, 2]") == (
+        "object is not in the canonical encoding (RFC 8785)"
+    )
+    assert detail(parse_canonical, b'{"b":1,"a":2}', "the entry") == (
+        "the entry is not in the canonical encoding (RFC 8785)"
+    )
