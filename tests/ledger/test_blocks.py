@@ -388,3 +388,9 @@ def test_member_verifiers_are_one_table_per_membership_with_both_signature_types
     assert cosigning.cosigner == CosignerKey(name, key.public_key)
     cosigned = Checkpoint(BODY).cosigned_by(org_id, key, 1790000000)
     assert cosigned.verify(dataclasses.replace(membership), quorum=1) == {org_id: key.key_id}
+
+
+def test_an_extension_value_keeps_its_spaces() -> None:
+    # Checkpoint() does not parse its body; extension() reads the line as written.
+    checkpoint = Checkpoint(_body_with(5, "time a b"))
+    assert checkpoint.extension("time") == "a b"
