@@ -271,3 +271,12 @@ def test_parse_json_and_parse_canonical_say_what_they_refuse() -> None:
     assert detail(parse_canonical, b'{"b":1,"a":2}', "the entry") == (
         "the entry is not in the canonical encoding (RFC 8785)"
     )
+
+
+def test_a_closed_list_before_a_deep_one_does_not_hide_its_depth() -> None:
+    # [[[], [[...63 deep...]]]]: the deep list starts at depth 2, after a list of depth 3 closed.
+    deep = b"[[[]," + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1) + b"]]"
+    with pytest.raises(EncodingError) as caught:
+        parse_json(deep)
+    assert caught.value.detail == f"object: values nest more than {MAX_DEPTH} deep"
+    assert parse_json(deep[1:-1]) is not None  # one level less is within the limit
