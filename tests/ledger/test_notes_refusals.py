@@ -7,6 +7,7 @@ import base64
 
 import pytest
 
+from ledger.cosignature import cosign
 from ledger.errors import CheckpointInvalid, EncodingError
 from ledger.keys import SigningKey
 from ledger.notes import (
@@ -197,3 +198,31 @@ def test_a_bad_signature_by_a_known_key_or_an_ambiguous_key_fails_the_note() -> 
     # A verifier that is not in use does not make the note ambiguous.
     other = Ed25519NoteVerifier.of("other", KEY.public_key.raw)
     assert open_note(SignedNote(TEXT, (sig_line(),)), [other, other, VERIFIER]).verified
+
+
+def test_a_cosignature_vkey_with_a_plus_in_its_base64_opens_a_cosigned_note() -> None:
+    seed = bytes(range(32))
+    name = "witness.example/jp-chamber"
+    vkey = "witness.example/jp-chamber+8fb13cb5+BAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4"
+    verifier = parse_verifier_key(vkey)
+    assert verifier.key_hash == bytes.fromhex("8fb13cb5")
+    line = cosign(TEXT, name, SigningKey(seed), 1795000000)
+    note = parse_note(TEXT + "\n" + line)
+    opened = open_note(note, [verifier])
+    assert [sig for _, sig in opened.verified] == list(note.signatures)
+    later = parse_note(TEXT.replace("5", "6") + "\n" + line)  # the line does not cover it
+    with pytest.raises(CheckpointInvalid, match="does not verify"):
+        open_note(later, [verifier])
+
+
+def test_a_note_of_empty_text_is_a_note() -> None:
+    note = parse_note("\n\n" + sig_line(text="\n").line())
+    assert note.text == "\n"
+    assert open_note(note, [VERIFIER]).text == "\n"
+
+
+def test_a_long_bad_key_name_is_shown_cut_at_40_characters() -> None:
+    name = "n" * 45 + " x"
+    with pytest.raises(EncodingError) as caught:
+        verifier_key(name, ALG_ED25519, KEY.public_key.raw)
+    assert caught.value.detail == f"{'n' * 40!r} is not a signed-note key name"
