@@ -300,3 +300,24 @@ def test_witnessed_by_counts_each_cosigner_with_a_valid_line_and_ignores_the_res
         other.vkey(): 42,
     }
     assert witnessed_by(BODY, lines, []) == {}
+
+
+def test_base64_outside_the_alphabet_is_refused_not_skipped() -> None:
+    assert parse_signature_line(f"\u2014 w {base64.b64encode(b'12345').decode()}\n") is not None
+    assert parse_signature_line("\u2014 w MTIz*NDU=\n") is None  # b64decode would skip the '*'
+    material = OWN_VKEY.split("+", 2)[2]
+    starred = OWN_VKEY.replace(material, material[:4] + "*" + material[4:])
+    with pytest.raises(EncodingError) as caught:
+        CosignerKey.from_vkey(starred)
+    assert caught.value.detail == f"the verifier key of {NAME} is not hex and base64"
+
+
+def test_a_line_is_split_at_the_first_space_and_must_carry_the_key_name() -> None:
+    blob = OWN_LINE.rstrip("\n").split(" ")[-1]
+    # The name ends at the first space: "w <blob> <blob>" is a blob with a space, not a name.
+    assert parse_signature_line(f"\u2014 w {blob} {blob}\n") is None
+    key = SigningKey(SEED)
+    renamed = OWN_LINE.replace(NAME, "witness.example/other")
+    assert verify_cosignature_line(BODY, renamed, NAME, key.public_key) is None
+    assert witnessed_by(BODY, [renamed], [CosignerKey(NAME, key.public_key)]) == {}
+    assert not CosignerKey(NAME, key.public_key).matches("witness.example/other", bytes(4))
