@@ -48,8 +48,15 @@ else
   ledger/merkle.py) candidates=(tests/ledger/test_merkle.py tests/ledger/test_proofs.py) ;;
   ledger/proofs.py) candidates=(tests/ledger/test_proofs.py tests/ledger/test_merkle.py) ;;
   ledger/blocks.py)
-    candidates=(tests/ledger/test_blocks.py tests/ledger/test_chain.py tests/ledger/test_vectors.py
-      tests/ledger/test_proofs.py)
+    candidates=(tests/ledger/test_blocks.py tests/ledger/test_notes.py tests/ledger/test_chain.py
+      tests/ledger/test_vectors.py tests/ledger/test_proofs.py)
+    ;;
+  ledger/notes.py)
+    candidates=(tests/ledger/test_notes_refusals.py tests/ledger/test_notes.py
+      tests/ledger/test_notes_peers.py tests/ledger/test_blocks.py)
+    ;;
+  ledger/cosignature.py)
+    candidates=(tests/ledger/test_cosignature.py tests/witness/test_witness.py)
     ;;
   ledger/chain.py)
     candidates=(tests/ledger/test_chain.py tests/ledger/test_hashset.py tests/ledger/test_vectors.py
@@ -59,8 +66,9 @@ else
     candidates=(tests/ledger/test_entries.py tests/ledger/test_chain.py tests/ledger/test_vectors.py)
     ;;
   ledger/encoding.py)
-    candidates=(tests/ledger/test_encoding.py tests/ledger/test_entries.py tests/ledger/test_chain.py
-      tests/ledger/test_vectors.py)
+    candidates=(tests/ledger/test_encoding.py tests/ledger/test_rfc8785.py
+      tests/ledger/test_peer_vectors.py tests/ledger/test_vectors.py tests/ledger/test_entries.py
+      tests/ledger/test_chain.py)
     ;;
   documents/origin/evaluate.py)
     candidates=(tests/origin/test_evaluate.py tests/origin/test_rules.py
@@ -127,7 +135,8 @@ if [ $again = 1 ] && [ -d mutants ]; then
   rm -f mutants/mutmut-stats.json
   # New or changed functions first (their results were reset), then the survivors again.
   "$mutmut" run --max-children "$jobs" >run.log 2>&1 || { cat run.log; exit 1; }
-  mapfile -t survivors < <("$mutmut" results | sed -n 's/^ *\([^ ]*\): survived$/\1/p')
+  # "no tests" too: a test added since may reach the function now.
+  mapfile -t survivors < <("$mutmut" results | sed -n 's/^ *\([^ ]*\): \(survived\|no tests\)$/\1/p')
   if [ ${#survivors[@]} -gt 0 ]; then
     "$mutmut" run --max-children "$jobs" "${survivors[@]}" >>run.log 2>&1 || {
       cat run.log

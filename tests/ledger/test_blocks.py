@@ -7,6 +7,7 @@ reads, and it must name what is wrong.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -18,9 +19,15 @@ from ledger.blocks import (
     NoteSignature,
     check_header_hashes,
     checkpoint_origin,
+    consortium_verifier_keys,
+    cosigner_key_hash,
     header_matches_checkpoint,
+    member_verifiers,
     note_key_hash,
+    note_key_name,
+    parse_checkpoint_body,
 )
+from ledger.cosignature import CosignerKey
 from ledger.encoding import canonical_bytes
 from ledger.errors import CheckpointInvalid, EncodingError
 from ledger.keys import SigningKey
@@ -284,3 +291,106 @@ def test_verify_requires_the_named_keys_and_the_quorum() -> None:
         checkpoint.verify(membership, quorum=2)
     cosigned = checkpoint.signed_by("jp-bank", chain.keys["jp-bank"])
     assert set(cosigned.verify(membership, quorum=2)) == {"jp-jcci", "jp-bank"}
+
+
+# --- checkpoint bodies ------------------------------------------------------------------------
+
+
+def _body_with(index: int, line: str) -> str:
+    lines = BODY.split("\n")
+    lines[index] = line
+    return "\n".join(lines)
+
+
+BLOCK_LINE = BODY.split("\n")[4]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (BODY[:-1], "the checkpoint body does not end in a newline"),
+        (_body_with(0, ""), "the checkpoint origin line is empty"),
+        (_body_with(3, "hight 1"), "the checkpoint has no height line where §6 puts it"),
+        (_body_with(3, "height"), "the checkpoint has no height line where §6 puts it"),
+        (_body_with(4, "height 1"), "the checkpoint has no block line where §6 puts it"),
+        (
+            _body_with(3, "height 1 2"),
+            "the checkpoint height is not ASCII decimal without leading zeros: '1 2'",
+        ),
+        (
+            _body_with(1, "1" * 20),
+            f"the checkpoint tree size is not ASCII decimal without leading zeros: {'1' * 20!r}",
+        ),
+        (
+            _body_with(1, "1" * 30),
+            f"the checkpoint tree size is not ASCII decimal without leading zeros: {'1' * 24!r}",
+        ),
+        (_body_with(1, str(2**63)), "the checkpoint tree size is larger than 2^63 - 1"),
+        (_body_with(3, f"height {2**63}"), "the checkpoint height is larger than 2^63 - 1"),
+        (_body_with(4, "block !!!!"), "the checkpoint block hash is not base64"),
+        (
+            _body_with(5, "time yesterday"),
+            "the checkpoint time must look like 2026-11-22T10:00:00.000000Z",
+        ),
+        (
+            _body_with(5, "time 2026-02-30T10:00:00.000000Z"),
+            "the checkpoint time is not a valid date and time",
+        ),
+    ],
+)
+def test_a_malformed_checkpoint_body_is_refused_with_its_reason(body: str, message: str) -> None:
+    with pytest.raises(CheckpointInvalid, match=exactly(message)):
+        parse_checkpoint_body(body)
+
+
+def test_a_checkpoint_body_reads_every_field_up_to_2_63_minus_1() -> None:
+    _, header, _ = one_block()
+    fields = parse_checkpoint_body(BODY)
+    assert fields.time == header.time
+    assert (fields.height, fields.tree_size) == (1, 1)
+    assert fields.block_hash == base64.b64decode(BLOCK_LINE.removeprefix("block "))
+    big = _body_with(3, f"height {2**63 - 1}")
+    big = big.replace("\n1\n", f"\n{10**18}\n", 1)
+    assert (parse_checkpoint_body(big).height, parse_checkpoint_body(big).tree_size) == (
+        2**63 - 1,
+        10**18,
+    )
+    assert parse_checkpoint_body(_body_with(1, "126")).tree_size == 126
+
+
+def test_consortium_vkeys_exist_for_types_01_and_04_only() -> None:
+    chain, _, _ = one_block()
+    with pytest.raises(
+        EncodingError, match=exactly("tradeledger keys have no vkeys of signature type 0x02")
+    ):
+        consortium_verifier_keys(chain.state.membership, 2)
+
+
+def test_member_verifiers_are_one_table_per_membership_with_both_signature_types() -> None:
+    chain, _, _ = one_block()
+    # A membership of its own (the cache is by identity), so the table is built here.
+    membership = dataclasses.replace(chain.state.membership)
+    known = member_verifiers(membership)
+    assert member_verifiers(membership) is known
+    assert member_verifiers(dataclasses.replace(membership)) is not known
+    org_id = "vn-customs"
+    key = chain.keys[org_id]
+    name = note_key_name(org_id, key.key_id)
+    (plain,) = known[(name, note_key_hash(name, key.public_key))]
+    (cosigning,) = known[(name, cosigner_key_hash(name, key.public_key))]
+    for verifier in (plain, cosigning):
+        assert (verifier.org_id, verifier.key_id, verifier.public_key) == (
+            org_id,
+            key.key_id,
+            key.public_key,
+        )
+    assert plain.cosigner is None
+    assert cosigning.cosigner == CosignerKey(name, key.public_key)
+    cosigned = Checkpoint(BODY).cosigned_by(org_id, key, 1790000000)
+    assert cosigned.verify(dataclasses.replace(membership), quorum=1) == {org_id: key.key_id}
+
+
+def test_an_extension_value_keeps_its_spaces() -> None:
+    # Checkpoint() does not parse its body; extension() reads the line as written.
+    checkpoint = Checkpoint(_body_with(5, "time a b"))
+    assert checkpoint.extension("time") == "a b"

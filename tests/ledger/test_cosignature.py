@@ -181,3 +181,143 @@ def test_refuses_timestamps_beyond_2_63() -> None:
 def test_refuses_malformed_vkeys(vkey: str) -> None:
     with pytest.raises(EncodingError):
         CosignerKey.from_vkey(vkey)
+
+
+@pytest.mark.parametrize(
+    ("vkey", "detail"),
+    [
+        (f"{NAME}+8fb13cb5", "a verifier key is name+keyid+base64(type||key)"),
+        (
+            f"{NAME}+00000000+BAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4",
+            f"the key ID in the verifier key of {NAME} does not match its key",
+        ),
+        (
+            f"{NAME}+8fb13cb5+BAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVT",
+            f"the verifier key of {NAME} is not hex and base64",
+        ),
+        (
+            f"{NAME}+8fb13cbx+BAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4",
+            f"the verifier key of {NAME} is not hex and base64",
+        ),
+        (
+            # fromhex skips the space: four bytes, but not eight hex digits
+            f"{NAME}+8fb13c b5+BAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4",
+            f"the key ID in the verifier key of {NAME} is not 8 hex digits",
+        ),
+        (
+            f"{NAME}+8fb13cb500+BAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4",
+            f"the key ID in the verifier key of {NAME} is not 8 hex digits",
+        ),
+        (
+            f"{NAME}+8fb13cb5+AQOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4",
+            f"the verifier key of {NAME} is not a cosignature/v1 (type 0x04) Ed25519 key",
+        ),
+        (
+            f"{NAME}+8fb13cb5+BAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVQ==",
+            f"the verifier key of {NAME} is not a cosignature/v1 (type 0x04) Ed25519 key",
+        ),
+        (
+            "+8fb13cb5+BAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4",
+            "'' is not a signed-note key name",
+        ),
+    ],
+)
+def test_a_malformed_vkey_is_refused_with_its_reason(vkey: str, detail: str) -> None:
+    with pytest.raises(EncodingError) as caught:
+        CosignerKey.from_vkey(vkey)
+    assert caught.value.detail == detail
+    assert CosignerKey.from_vkey(f" {OWN_VKEY}\n") == CosignerKey.from_vkey(OWN_VKEY)
+
+
+@pytest.mark.parametrize("name", ["", "a b", "a+b", "a\u3000b", "a\nb"])
+def test_a_key_name_that_is_not_a_signed_note_name_is_refused(name: str) -> None:
+    key = SigningKey(SEED)
+    with pytest.raises(EncodingError) as caught:
+        CosignerKey(name, key.public_key)
+    assert caught.value.detail == f"{name!r} is not a signed-note key name"
+    with pytest.raises(EncodingError) as caught:
+        cosign(BODY, name, key, TIMESTAMP)
+    assert caught.value.detail == f"{name!r} is not a signed-note key name"
+
+
+def test_timestamps_from_1_to_2_63_minus_1_are_signed_and_verified() -> None:
+    key = SigningKey(SEED)
+    for timestamp in (1, 2**63 - 1):
+        line = cosign(BODY, NAME, key, timestamp)
+        assert verify_cosignature_line(BODY, line, NAME, key.public_key) == timestamp
+    for timestamp in (0, -1, 2**63):
+        with pytest.raises(EncodingError) as caught:
+            cosign(BODY, NAME, key, timestamp)
+        assert caught.value.detail == "a cosignature timestamp is between 1 and 2^63-1 seconds"
+
+
+def test_a_body_without_its_final_newline_is_not_signed_nor_verified() -> None:
+    key = SigningKey(SEED)
+    with pytest.raises(EncodingError) as caught:
+        cosigned_message(BODY[:-1], TIMESTAMP)
+    assert caught.value.detail == "a checkpoint body ends with a newline"
+    with pytest.raises(EncodingError):
+        cosign(BODY[:-1], NAME, key, TIMESTAMP)
+    parsed = parse_signature_line(OWN_LINE)
+    assert parsed is not None
+    witness = CosignerKey(NAME, key.public_key)
+    assert witness.verify_payload(BODY, parsed[2]) == TIMESTAMP
+    assert witness.verify_payload(BODY[:-1], parsed[2]) is None
+    assert witness.verify_payload(BODY, parsed[2][:-1]) is None
+    assert witness.verify_payload(BODY, parsed[2] + b"\x00") is None
+
+
+def test_signature_lines_are_parsed_strictly() -> None:
+    blob = base64.b64encode(b"\x01\x02\x03\x04\x05").decode()
+    assert parse_signature_line(f"\u2014 w {blob}") == ("w", b"\x01\x02\x03\x04", b"\x05")
+    assert parse_signature_line(f"\u2014 w {blob}\n") == ("w", b"\x01\x02\x03\x04", b"\x05")
+    short = base64.b64encode(b"\x01\x02\x03\x04").decode()
+    for line in [
+        f"- w {blob}\n",  # not the em dash
+        f"\u2014 w{blob}\n",  # no space after the name
+        f"\u2014  {blob}\n",  # an empty name
+        f"\u2014 w {blob} x\n",  # a space in the blob
+        f"\u2014 w {blob[:-1]}*\n",  # not base64
+        f"\u2014 w {short}\n",  # only a key ID
+    ]:
+        assert parse_signature_line(line) is None, line
+
+
+def test_witnessed_by_counts_each_cosigner_with_a_valid_line_and_ignores_the_rest() -> None:
+    key, other_key = SigningKey(SEED), SigningKey(bytes(32))
+    witness = CosignerKey(NAME, key.public_key)
+    other = CosignerKey("witness.example/other", other_key.public_key)
+    absent = CosignerKey("witness.example/absent", SigningKey(b"\x09" * 32).public_key)
+    lines = [
+        "not a signature line\n",
+        cosign(BODY, "witness.example/stranger", SigningKey(b"\x05" * 32), 7),
+        cosign(BODY.replace("height 2", "height 9"), NAME, key, 5),  # on another body
+        OWN_LINE,
+        cosign(BODY, "witness.example/other", other_key, 42),
+    ]
+    assert witnessed_by(BODY, lines, [absent, witness, other]) == {
+        OWN_VKEY: TIMESTAMP,
+        other.vkey(): 42,
+    }
+    assert witnessed_by(BODY, lines, []) == {}
+
+
+def test_base64_outside_the_alphabet_is_refused_not_skipped() -> None:
+    assert parse_signature_line(f"\u2014 w {base64.b64encode(b'12345').decode()}\n") is not None
+    assert parse_signature_line("\u2014 w MTIz*NDU=\n") is None  # b64decode would skip the '*'
+    material = OWN_VKEY.split("+", 2)[2]
+    starred = OWN_VKEY.replace(material, material[:4] + "*" + material[4:])
+    with pytest.raises(EncodingError) as caught:
+        CosignerKey.from_vkey(starred)
+    assert caught.value.detail == f"the verifier key of {NAME} is not hex and base64"
+
+
+def test_a_line_is_split_at_the_first_space_and_must_carry_the_key_name() -> None:
+    blob = OWN_LINE.rstrip("\n").split(" ")[-1]
+    # The name ends at the first space: "w <blob> <blob>" is a blob with a space, not a name.
+    assert parse_signature_line(f"\u2014 w {blob} {blob}\n") is None
+    key = SigningKey(SEED)
+    renamed = OWN_LINE.replace(NAME, "witness.example/other")
+    assert verify_cosignature_line(BODY, renamed, NAME, key.public_key) is None
+    assert witnessed_by(BODY, [renamed], [CosignerKey(NAME, key.public_key)]) == {}
+    assert not CosignerKey(NAME, key.public_key).matches("witness.example/other", bytes(4))
