@@ -273,10 +273,16 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode(text: str, what: str = "value") -> bytes:
+    """Decode standard base64 in its one canonical form. ``strict_mode`` alone still takes
+    padding after a complete group (``YWJj=`` is ``abc``), which would give one value two
+    spellings in signed or hashed text; the round trip refuses that."""
     try:
-        return binascii.a2b_base64(text, strict_mode=True)
+        raw = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
         raise EncodingError(f"{what} is not valid base64") from exc
+    if binascii.b2a_base64(raw, newline=False) != text.encode("ascii"):
+        raise EncodingError(f"{what} is not canonical base64")
+    return raw
 
 
 def hex_to_bytes(text: str, size: int, what: str = "value") -> bytes:

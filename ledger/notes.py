@@ -127,6 +127,12 @@ def parse_note(data: str | bytes) -> SignedNote:
     return SignedNote(body, tuple(_parse_signature_line(line) for line in lines))
 
 
+def _b64_length(raw: bytes) -> int:
+    """The length of ``raw`` in padded standard base64: ``strict_mode`` still accepts padding
+    after a complete group (``YWJj=``), which Go's ``base64.StdEncoding`` refuses."""
+    return 4 * ((len(raw) + 2) // 3)
+
+
 def _parse_signature_line(line: str) -> NoteSignature:
     if not line.startswith(SIGNATURE_PREFIX):
         raise _malformed(f"not a signature line: {line[:40]!r}")
@@ -139,6 +145,8 @@ def _parse_signature_line(line: str) -> NoteSignature:
         raw = binascii.a2b_base64(blob, strict_mode=True) if blob else b""
     except binascii.Error as exc:
         raise _malformed(f"the signature of {name} is not base64") from exc
+    if len(blob) != _b64_length(raw):  # padding after a complete group, which Go refuses
+        raise _malformed(f"the signature of {name} is not base64")
     if len(raw) <= KEY_HASH_SIZE:
         raise _malformed(f"the signature of {name} is shorter than five bytes")
     return NoteSignature(name, raw[:KEY_HASH_SIZE], raw[KEY_HASH_SIZE:])
@@ -218,6 +226,8 @@ def parse_verifier_key(vkey: str) -> NoteVerifier:
         material = binascii.a2b_base64(key_b64, strict_mode=True)
     except binascii.Error as exc:
         raise malformed from exc
+    if len(key_b64) != _b64_length(material):
+        raise malformed
     if not material:
         raise malformed
     alg, public_key = material[0], material[1:]

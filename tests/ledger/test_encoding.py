@@ -280,3 +280,10 @@ def test_a_closed_list_before_a_deep_one_does_not_hide_its_depth() -> None:
         parse_json(deep)
     assert caught.value.detail == f"object: values nest more than {MAX_DEPTH} deep"
     assert parse_json(deep[1:-1]) is not None  # one level less is within the limit
+
+
+@pytest.mark.parametrize("text", ["YWJj=", "YWJj==", "YWI=a"])
+def test_base64_with_padding_after_a_complete_group_is_refused(text: str) -> None:
+    # binascii's strict_mode takes "YWJj=" as "abc": one value, two spellings
+    with pytest.raises(EncodingError, match=r"^value is not (canonical|valid) base64$"):
+        b64decode(text, "value")

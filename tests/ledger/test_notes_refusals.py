@@ -226,3 +226,9 @@ def test_a_long_bad_key_name_is_shown_cut_at_40_characters() -> None:
     with pytest.raises(EncodingError) as caught:
         verifier_key(name, ALG_ED25519, KEY.public_key.raw)
     assert caught.value.detail == f"{'n' * 40!r} is not a signed-note key name"
+
+
+def test_a_signature_line_with_padding_after_a_complete_group_is_refused() -> None:
+    # Go's base64.StdEncoding refuses "AQIDBAUG=", which binascii's strict_mode reads as 6 bytes
+    with pytest.raises(CheckpointInvalid, match="the signature of w is not base64"):
+        parse_note("body\n\n\u2014 w AQIDBAUG=\n")
