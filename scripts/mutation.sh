@@ -127,7 +127,7 @@ if [ $again = 1 ] && [ -d mutants ]; then
   rm -f mutants/mutmut-stats.json
   # New or changed functions first (their results were reset), then the survivors again.
   "$mutmut" run --max-children "$jobs" >run.log 2>&1 || { cat run.log; exit 1; }
-  mapfile -t survivors < <("$mutmut" results | sed -n 's/^ *\([^ ]*\): survived$/\1/p')
+  mapfile -t survivors < <("$mutmut" results --all true | sed -n 's/^ *\([^ ]*\): \(survived\|no tests\)$/\1/p')
   if [ ${#survivors[@]} -gt 0 ]; then
     "$mutmut" run --max-children "$jobs" "${survivors[@]}" >>run.log 2>&1 || {
       cat run.log
