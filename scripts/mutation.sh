@@ -46,7 +46,7 @@ if [ $# -gt 0 ]; then
 else
   case "$module" in
   ledger/merkle.py) candidates=(tests/ledger/test_merkle.py tests/ledger/test_proofs.py) ;;
-  ledger/proofs.py) candidates=(tests/ledger/test_proofs.py tests/ledger/test_merkle.py) ;;
+  ledger/proofs.py) candidates=(tests/ledger/test_proofs.py) ;; # test_merkle adds nothing here
   ledger/blocks.py)
     candidates=(tests/ledger/test_blocks.py tests/ledger/test_chain.py tests/ledger/test_vectors.py
       tests/ledger/test_proofs.py)
