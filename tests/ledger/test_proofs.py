@@ -28,7 +28,7 @@ from ledger.merkle import (
     inclusion_proof,
     root_from_leaf_hashes,
 )
-from ledger.proofs import parse_checkpoint, verify_response, verify_response_bytes
+from ledger.proofs import parse_checkpoint, response_kind, verify_response, verify_response_bytes
 from nodes.cli.main import app
 from tests import chainbuilder
 from tests.chainbuilder import make_chain, seeded_key
@@ -400,10 +400,11 @@ def test_a_stated_field_that_is_not_the_envelopes_fails(log: Log, name: str, val
         ("proof", "hashes", ["ab"], "proof hash 0 is not 64 hex digits"),
         ("proof", "hashes", ["zz" * 32], "proof hash 0 is not hex"),
         ("event", "envelope", 5, "envelope is missing or not a str"),
-        ("event", "envelope", "***", "event 1 (co.issued at leaf 1): "),
+        ("event", "envelope", "***", "the envelope is not valid base64"),
         ("event", "entry_hash", None, "entry_hash is missing or not a str"),
         ("event", "inclusion_proof", [], "inclusion_proof is missing or not a dict"),
         ("response", "tree_size", "8", "the response: tree_size is missing or not a int"),
+        ("proof", "leaf_index", 0, "its leaf index differs from its proof's"),
         ("response", "document_id", 1, "the response: document_id is missing or not a str"),
         ("response", "events", {}, "the response: events is missing or not a list"),
     ],
@@ -424,7 +425,8 @@ def test_a_field_of_the_wrong_type_fails_cleanly(
             log.checkpoint().to_text(),
             log.chain.consortium.membership,
         )
-    assert message in caught.value.detail
+    prefix = "" if where == "response" else "event 1 (co.issued at leaf 1): "
+    assert caught.value.detail == prefix + message
     r = cli(log, tmp_path, response)
     assert r.exit_code == 1, r.output
     assert r.output.startswith("error[proof-invalid]: ")
@@ -811,3 +813,102 @@ def test_parse_checkpoint_reads_text_bytes_and_both_json_forms(log: Log) -> None
     assert caught.value.detail == (
         "the checkpoint is malformed: invalid literal for int() with base 10: 'x'"
     )
+
+
+def test_what_a_response_is_made_of_is_named_in_each_refusal(log: Log) -> None:
+    def refused(response: Any, **kwargs: Any) -> str:
+        with pytest.raises((ProofInvalid, CheckpointInvalid, UnreadableInput)) as caught:
+            verify(log, response, **kwargs)
+        return caught.value.detail  # type: ignore[no-any-return]
+
+    response = log.provenance(CO, of(log, CO), status="revoked")
+    assert refused({**response, "events": ["x"]}) == "event 1 (?) is not an object"
+    one = log.provenance(CO, of(log, CO)[:1], status="current", tree_size=3)
+    assert refused(one) == (
+        f"the response says its proofs are to 3 leaves, but they are to {log.size}"
+    )
+    broken = json.loads(json.dumps(response))
+    broken["events"][0]["envelope"] = b64encode(b"{}")
+    assert refused(broken).startswith(
+        "event 1 (co.issued at leaf 1): the envelope is not a valid entry: an entry is an object"
+    )
+    broken = json.loads(json.dumps(response))
+    broken["events"][0]["inclusion_proof"]["hashes"][0] = "00" * 32
+    assert refused(broken).startswith("event 1 (co.issued at leaf 1): the ")
+    assert refused({**response, "checkpoint": "nonsense"}) == (
+        "the response's checkpoint is malformed: a checkpoint needs a blank line before its "
+        "signatures"
+    )
+    answer = log.verify_answer(of(log, CO)[0])
+    assert refused({**answer, "inclusion_proof": 5}) == (
+        f"the defining entry of {CO}: inclusion_proof is missing or not a dict"
+    )
+    assert refused({**answer, "document_id": None}) == (
+        "the response carries an entry but names no document_id"
+    )
+    inclusion = log.inclusion(of(log, CO)[0])
+    old = log.size
+    log.add(log.chain.entry())
+    assert refused({**inclusion, "checkpoint": None}, consistency=[]) == (
+        "the consistency proof is not an object"
+    )
+    assert refused({**inclusion, "checkpoint": None}, consistency={"first": old}) == (
+        "the consistency proof: second is missing or not a int"
+    )
+    with pytest.raises(UnreadableInput) as caught:
+        verify_response_bytes(b"{", log.checkpoint().to_text(), log.chain.consortium.membership)
+    assert caught.value.detail.startswith("the response is not valid JSON: ")
+    with pytest.raises(UnreadableInput) as caught:
+        verify_response_bytes(
+            json.dumps(inclusion).encode(),
+            log.checkpoint().to_text(),
+            log.chain.consortium.membership,
+            b"{",
+        )
+    assert caught.value.detail.startswith("the consistency proof is not valid JSON: ")
+
+
+def test_response_kind_reads_only_the_three_answers() -> None:
+    inclusion = {"leaf_index": 0, "tree_size": 1, "hashes": [], "envelope": ""}
+    assert response_kind(inclusion) == "inclusion-proof"
+    assert response_kind({"found": False, "checkpoint": {}}) == "verify"
+    for other in ({"found": True, "checkpoint": "text"}, {"checkpoint": {}}, [inclusion]):
+        with pytest.raises(UnreadableInput) as caught:
+            response_kind(other)
+        assert caught.value.detail == (
+            "the file is not a provenance, inclusion-proof or verify response of a tradeledger node"
+        )
+
+
+def test_a_report_keeps_only_a_stated_status_and_all_it_proved(log: Log) -> None:
+    issued = of(log, OTHER_CO)[0]
+    answer = log.verify_answer(issued)
+    report = verify(log, {**answer, "status": 5})
+    assert report.status is None and len(report.proven) == 3
+    assert report.proven[0].startswith("the checkpoint (height")
+    inclusion = verify(log, {**log.inclusion(issued), "status": "current"})
+    assert inclusion.status is None
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, {**answer, "kind": ["certificate_of_origin"]})
+    assert caught.value.detail == (
+        f'the response says {OTHER_CO} is of kind ["certificate_of_origin"], but its entry is '
+        "a co.issued"
+    )
+    two = verify_response(
+        answer, log.checkpoint(signers=("jp-jcci", "jp-bank")), log.chain.consortium.membership
+    )
+    assert two.proven[0].endswith("is signed by jp-bank, jp-jcci, a quorum of the consortium")
+
+
+def test_a_checkpoint_of_another_consortium_is_refused_by_name(log: Log) -> None:
+    cp = log.checkpoint()
+    foreign = Checkpoint(cp.body.replace("tradeledger/test-consortium", "tradeledger/other", 1))
+    with pytest.raises(CheckpointInvalid) as caught:
+        verify_response(log.inclusion(of(log, CO)[0]), foreign, log.chain.consortium.membership)
+    assert caught.value.detail == (
+        "the checkpoint is for 'tradeledger/other', not this consortium "
+        "('tradeledger/test-consortium')"
+    )
+    issuer = f"the response says {CO} was issued by 'jp-bank', but event 1"
+    with pytest.raises(ProofInvalid, match=re.escape(issuer)):
+        verify(log, log.provenance(CO, of(log, CO), status="revoked", issuer="jp-bank"))
