@@ -215,7 +215,10 @@ def test_an_entry_signed_with_a_key_not_its_authors_fails(log: Log, signer: str)
     log.add(forged)
     with pytest.raises(ProofInvalid) as caught:
         verify(log, log.inclusion(forged))
-    assert f"key {key.key_id} is not a key of the author jp-jcci" in caught.value.detail
+    assert caught.value.detail == (
+        f"entry {forged.hash_hex}: key {key.key_id} is not a key of the author jp-jcci in the "
+        "consortium file (a key added by a later membership change cannot be checked offline)"
+    )
 
 
 def test_a_cosignature_by_a_known_key_must_verify_and_an_unknown_one_is_ignored(
@@ -912,3 +915,21 @@ def test_a_checkpoint_of_another_consortium_is_refused_by_name(log: Log) -> None
     issuer = f"the response says {CO} was issued by 'jp-bank', but event 1"
     with pytest.raises(ProofInvalid, match=re.escape(issuer)):
         verify(log, log.provenance(CO, of(log, CO), status="revoked", issuer="jp-bank"))
+
+
+def test_an_unbound_event_and_an_unfounded_status_are_refused_in_full(log: Log) -> None:
+    issued = of(log, OTHER_CO)[0]
+    stray = log.leaves[3]  # an unrelated co.issued of another subject
+    where = f"event 2 ({stray.type} at leaf 3)"
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, log.provenance(OTHER_CO, [issued, stray]))
+    assert caught.value.detail == (
+        f"{where} is not an event of {OTHER_CO}: its signed subject is {stray.subject!r} and "
+        f"none of its signed refs is an earlier event of {OTHER_CO}"
+    )
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, log.provenance(OTHER_CO, [issued], status="revoked"))
+    assert caught.value.detail == (
+        f'the response says {OTHER_CO} is "revoked", but its events define it and neither '
+        "revoke nor amend it"
+    )
