@@ -21,14 +21,14 @@ from typer.testing import CliRunner
 from ledger.blocks import BlockHeader, Checkpoint, checkpoint_body, checkpoint_origin
 from ledger.encoding import b64encode
 from ledger.entries import Entry, parse_entry
-from ledger.errors import CheckpointInvalid, ProofInvalid
+from ledger.errors import CheckpointInvalid, ProofInvalid, UnreadableInput
 from ledger.merkle import (
     InMemorySubtreeHashes,
     consistency_proof,
     inclusion_proof,
     root_from_leaf_hashes,
 )
-from ledger.proofs import verify_response, verify_response_bytes
+from ledger.proofs import parse_checkpoint, response_kind, verify_response, verify_response_bytes
 from nodes.cli.main import app
 from tests import chainbuilder
 from tests.chainbuilder import make_chain, seeded_key
@@ -215,7 +215,10 @@ def test_an_entry_signed_with_a_key_not_its_authors_fails(log: Log, signer: str)
     log.add(forged)
     with pytest.raises(ProofInvalid) as caught:
         verify(log, log.inclusion(forged))
-    assert f"key {key.key_id} is not a key of the author jp-jcci" in caught.value.detail
+    assert caught.value.detail == (
+        f"entry {forged.hash_hex}: key {key.key_id} is not a key of the author jp-jcci in the "
+        "consortium file (a key added by a later membership change cannot be checked offline)"
+    )
 
 
 def test_a_cosignature_by_a_known_key_must_verify_and_an_unknown_one_is_ignored(
@@ -400,10 +403,11 @@ def test_a_stated_field_that_is_not_the_envelopes_fails(log: Log, name: str, val
         ("proof", "hashes", ["ab"], "proof hash 0 is not 64 hex digits"),
         ("proof", "hashes", ["zz" * 32], "proof hash 0 is not hex"),
         ("event", "envelope", 5, "envelope is missing or not a str"),
-        ("event", "envelope", "***", "event 1 (co.issued at leaf 1): "),
+        ("event", "envelope", "***", "the envelope is not valid base64"),
         ("event", "entry_hash", None, "entry_hash is missing or not a str"),
         ("event", "inclusion_proof", [], "inclusion_proof is missing or not a dict"),
         ("response", "tree_size", "8", "the response: tree_size is missing or not a int"),
+        ("proof", "leaf_index", 0, "its leaf index differs from its proof's"),
         ("response", "document_id", 1, "the response: document_id is missing or not a str"),
         ("response", "events", {}, "the response: events is missing or not a list"),
     ],
@@ -424,7 +428,8 @@ def test_a_field_of_the_wrong_type_fails_cleanly(
             log.checkpoint().to_text(),
             log.chain.consortium.membership,
         )
-    assert message in caught.value.detail
+    prefix = "" if where == "response" else "event 1 (co.issued at leaf 1): "
+    assert caught.value.detail == prefix + message
     r = cli(log, tmp_path, response)
     assert r.exit_code == 1, r.output
     assert r.output.startswith("error[proof-invalid]: ")
@@ -550,3 +555,381 @@ def test_proof_verify_refuses_a_forged_signature(log: Log, tmp_path: Path) -> No
     r = cli(log, tmp_path, log.inclusion(forged))
     assert r.exit_code == 1, r.output
     assert "is not a key of the author jp-jcci" in r.output
+
+
+# --- second round of mutation testing: status folding, verify answers, reports, checkpoints ----
+
+
+def test_an_amended_certificate_is_superseded_by_the_amendments_subject(log: Log) -> None:
+    issued = of(log, OTHER_CO)[0]
+    amended = log.chain.entry("co.amended", subject="jp-jcci/CO-2A", refs=[issued.hash_hex])
+    log.add(amended)
+    events = of(log, OTHER_CO)
+    where = f"event 2 (co.amended at leaf {log.leaves.index(amended)})"
+    stated = {"status": "superseded", "superseded_by": "jp-jcci/CO-2A"}
+    report = verify(log, log.provenance(OTHER_CO, events, **stated))
+    assert report.status == "superseded"
+    for wrong, message in (
+        (
+            {**stated, "superseded_by": "jp-jcci/CO-9"},
+            f"the response says {OTHER_CO} is superseded by 'jp-jcci/CO-9', but {where} "
+            "amends it as 'jp-jcci/CO-2A'",
+        ),
+        (
+            {**stated, "status": "current"},
+            f'the response says {OTHER_CO} is "current", but {where} amends it',
+        ),
+    ):
+        with pytest.raises(ProofInvalid) as caught:
+            verify(log, log.provenance(OTHER_CO, events, **wrong))
+        assert caught.value.detail == message
+
+
+def test_a_revoked_certificate_stays_revoked_after_a_later_defining_event(log: Log) -> None:
+    issued = of(log, CO)[0]
+    log.add(log.chain.entry("co.amended", subject=CO, refs=[issued.hash_hex]))
+    events = of(log, CO)
+    assert verify(log, log.provenance(CO, events, status="revoked")).status == "revoked"
+    with pytest.raises(ProofInvalid, match="revokes it"):
+        verify(log, log.provenance(CO, events, status="current"))
+
+
+def test_an_expired_certificate_is_consistent_with_its_issue(log: Log) -> None:
+    report = verify(log, log.provenance(OTHER_CO, of(log, OTHER_CO), status="expired"))
+    assert report.proven[-1] == 'the status "expired" is consistent with these events'
+
+
+def test_a_document_no_event_defines_may_have_no_status_from_the_events(log: Log) -> None:
+    request = log.chain.entry("customs.verification_requested", "vn-customs", subject="vn/REQ-1")
+    log.add(request)
+    plain = {"kind": "request", "issuer": None}
+    report = verify(log, log.provenance("vn/REQ-1", [request], status="open", **plain))
+    assert report.status == "open"
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, log.provenance("vn/REQ-1", [request], status="current", **plain))
+    assert caught.value.detail == (
+        'the response says vn/REQ-1 is "current", but none of its events defines it'
+    )
+
+
+def test_events_listed_twice_or_out_of_order_are_named(log: Log) -> None:
+    issued, declared, revoked = of(log, CO)
+    first = f"event 1 (co.issued at leaf {log.leaves.index(issued)})"
+    response = log.provenance(CO, [issued, issued, revoked], status="revoked")
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, response)
+    assert caught.value.detail == (
+        f"event 2 (co.issued at leaf {log.leaves.index(issued)}) is {first} again: "
+        "an event may be listed once"
+    )
+    response = log.provenance(CO, [issued, revoked, declared], status="revoked")
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, response)
+    assert caught.value.detail == (
+        f"event 3 (customs.import_declaration at leaf {log.leaves.index(declared)}) comes after "
+        f"leaf {log.leaves.index(revoked)}: the events are not in log order"
+    )
+
+
+def test_a_report_says_what_it_proved_in_json(log: Log) -> None:
+    events = of(log, CO)
+    report = verify(log, log.provenance(CO, events, status="revoked"))
+    assert report.to_json() == {
+        "verified": True,
+        "kind": "provenance",
+        "document_id": CO,
+        "status": "revoked",
+        "tree_size": log.size,
+        "height": log.size,
+        "signers": ["jp-jcci"],
+        "proof_tree_size": log.size,
+        "via_consistency": False,
+        "entries": [
+            {
+                "entry_hash": e.hash_hex,
+                "leaf_index": log.leaves.index(e),
+                "type": e.type,
+                "author": e.author,
+                "timestamp": e.timestamp,
+                "subject": e.subject,
+                "refs": list(e.refs),
+            }
+            for e in events
+        ],
+        "proven": [
+            f"the checkpoint (height {log.size}, tree size {log.size}) is signed by jp-jcci, "
+            "a quorum of the consortium",
+            "3 entries are in the log under it, each signed by its author with a key the "
+            "consortium file gives the author, and each as the response describes it",
+            f"every event is bound to {CO} (its signed subject, or a signed ref to an earlier "
+            "event of it), in log order, none twice",
+            f"{CO} is a certificate_of_origin by jp-jcci, defined by event 1 (co.issued at "
+            f"leaf {log.leaves.index(events[0])})",
+            'the status "revoked" is consistent with these events',
+        ],
+        "not_proven": [
+            f'that these are all the events of {CO}; the status "revoked" is the node\'s word'
+        ],
+    }
+    single = verify(log, log.inclusion(events[0]))
+    assert single.status is None and single.kind == "inclusion-proof"
+    assert single.proven[1].startswith("1 entry is in the log under it")
+
+
+def test_a_verify_answer_is_checked_against_its_defining_entry(log: Log) -> None:
+    issued = of(log, OTHER_CO)[0]
+    answer = log.verify_answer(issued)
+    report = verify(log, answer)
+    assert (report.kind, report.document_id, report.status) == ("verify", OTHER_CO, "current")
+    assert report.proven[-1] == (
+        f"{OTHER_CO} is a certificate_of_origin by jp-jcci, defined by entry {issued.hash_hex}"
+    )
+    assert report.not_proven == (
+        f"that {OTHER_CO} has no event but its defining entry (a revocation or amendment may "
+        'be left out); the status "current" is the node\'s word',
+    )
+    assert verify(log, {**answer, "issued_at": None}).entries  # not stated: not checked
+    for wrong, message in (
+        (
+            {"issued_at": "2026-01-01T00:00:00.000000Z"},
+            f"the response says {OTHER_CO} was issued at '2026-01-01T00:00:00.000000Z', but its "
+            f"entry is signed at {issued.timestamp}",
+        ),
+        (
+            {"kind": "nonsense"},
+            f'the response says {OTHER_CO} is of kind "nonsense", but its entry is a co.issued',
+        ),
+        (
+            {"kind": "customs_declaration"},
+            f'the response says {OTHER_CO} is of kind "customs_declaration", but its entry is a '
+            "co.issued, not a customs.export_declaration or customs.import_declaration",
+        ),
+        (
+            {"document_id": CO},
+            f"the response says its entry defines '{CO}', but the entry's signed subject is "
+            f"'{OTHER_CO}'",
+        ),
+        (
+            {"issuer": "jp-bank"},
+            f"the response says {OTHER_CO} was issued by 'jp-bank', but the defining entry of "
+            f"{OTHER_CO} is signed by jp-jcci",
+        ),
+        (
+            {"entry_hash": "ab" * 32},
+            f"the defining entry of {OTHER_CO}: the envelope hashes to {issued.hash_hex}, not "
+            "the stated entry hash",
+        ),
+    ):
+        with pytest.raises(ProofInvalid) as caught:
+            verify(log, {**answer, **wrong})
+        assert caught.value.detail == message
+    forked_answer = {**answer, "checkpoint": {"checkpoint": forked(log, log.size).to_text()}}
+    with pytest.raises(ProofInvalid, match="a fork, or a forged response"):
+        verify(log, forked_answer)
+
+
+def test_an_empty_response_checkpoint_is_no_checkpoint(log: Log) -> None:
+    response = {**log.inclusion(of(log, CO)[0]), "checkpoint": ""}
+    assert verify(log, response).entries
+
+
+def test_proofs_to_another_size_without_a_consistency_proof_say_what_to_fetch(log: Log) -> None:
+    old = log.size
+    response = log.inclusion(of(log, CO)[0])
+    log.add(log.chain.entry())
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, {**response, "checkpoint": None})
+    assert caught.value.detail == (
+        f"the response's proofs are to a tree of {old} leaves, smaller than the checkpoint's "
+        f"{old + 1}, and no consistency proof links the two (fetch GET "
+        f"/v1/consistency-proof?first={old}&second={old + 1} and pass it with --consistency)"
+    )
+    with pytest.raises(ProofInvalid) as caught:
+        verify_response(
+            log.inclusion(of(log, CO)[0]),
+            log.checkpoint(old),
+            log.chain.consortium.membership,
+        )
+    assert caught.value.detail.startswith(
+        f"the response's proofs are to a tree of {old + 1} leaves, larger than the checkpoint's "
+        f"{old}, and no consistency proof links the two (fetch GET "
+        f"/v1/consistency-proof?first={old}&second={old + 1} "
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "detail"),
+    [
+        ("", CheckpointInvalid, "the checkpoint is empty (the node had no block yet)"),
+        (
+            b'{"checkpoint": ""}',
+            CheckpointInvalid,
+            "the checkpoint is empty (the node had no block yet)",
+        ),
+        ("{not json", UnreadableInput, None),
+        (
+            '{"tree_size": 3}',
+            UnreadableInput,
+            "the checkpoint JSON has no 'checkpoint' text member",
+        ),
+        (
+            '{"checkpoint": 5}',
+            UnreadableInput,
+            "the checkpoint JSON has no 'checkpoint' text member",
+        ),
+        (
+            b"\xff\n\n",
+            CheckpointInvalid,
+            "the checkpoint is malformed: a checkpoint body needs origin, tree size and root lines",
+        ),
+    ],
+)
+def test_parse_checkpoint_refuses_what_is_not_a_checkpoint(
+    data: bytes | str, error: type[Exception], detail: str | None
+) -> None:
+    with pytest.raises(error) as caught:
+        parse_checkpoint(data)
+    if detail is not None:
+        assert caught.value.detail == detail  # type: ignore[attr-defined]
+    else:
+        assert caught.value.detail.startswith("the checkpoint file is not valid JSON: ")  # type: ignore[attr-defined]
+
+
+def test_parse_checkpoint_reads_text_bytes_and_both_json_forms(log: Log) -> None:
+    text = log.checkpoint().to_text()
+    expected = Checkpoint.from_text(text)
+    for data in (
+        text,
+        text.encode(),
+        json.dumps({"checkpoint": text}),
+        "  \n" + json.dumps({"checkpoint": text}).encode().decode(),
+        json.dumps({"found": True, "checkpoint": {"checkpoint": text}}).encode(),
+    ):
+        assert parse_checkpoint(data) == expected
+    no_height = text.replace(f"\nheight {log.size}\n", "\n")
+    with pytest.raises(CheckpointInvalid) as caught:
+        parse_checkpoint(no_height)
+    assert caught.value.detail == "the checkpoint is malformed: the checkpoint has no height line"
+    bad_height = text.replace(f"\nheight {log.size}\n", "\nheight x\n")
+    with pytest.raises(CheckpointInvalid) as caught:
+        parse_checkpoint(bad_height)
+    assert caught.value.detail == (
+        "the checkpoint is malformed: invalid literal for int() with base 10: 'x'"
+    )
+
+
+def test_what_a_response_is_made_of_is_named_in_each_refusal(log: Log) -> None:
+    def refused(response: Any, **kwargs: Any) -> str:
+        with pytest.raises((ProofInvalid, CheckpointInvalid, UnreadableInput)) as caught:
+            verify(log, response, **kwargs)
+        return caught.value.detail  # type: ignore[no-any-return]
+
+    response = log.provenance(CO, of(log, CO), status="revoked")
+    assert refused({**response, "events": ["x"]}) == "event 1 (?) is not an object"
+    one = log.provenance(CO, of(log, CO)[:1], status="current", tree_size=3)
+    assert refused(one) == (
+        f"the response says its proofs are to 3 leaves, but they are to {log.size}"
+    )
+    broken = json.loads(json.dumps(response))
+    broken["events"][0]["envelope"] = b64encode(b"{}")
+    assert refused(broken).startswith(
+        "event 1 (co.issued at leaf 1): the envelope is not a valid entry: an entry is an object"
+    )
+    broken = json.loads(json.dumps(response))
+    broken["events"][0]["inclusion_proof"]["hashes"][0] = "00" * 32
+    assert refused(broken).startswith("event 1 (co.issued at leaf 1): the ")
+    assert refused({**response, "checkpoint": "nonsense"}) == (
+        "the response's checkpoint is malformed: a checkpoint needs a blank line before its "
+        "signatures"
+    )
+    answer = log.verify_answer(of(log, CO)[0])
+    assert refused({**answer, "inclusion_proof": 5}) == (
+        f"the defining entry of {CO}: inclusion_proof is missing or not a dict"
+    )
+    assert refused({**answer, "document_id": None}) == (
+        "the response carries an entry but names no document_id"
+    )
+    inclusion = log.inclusion(of(log, CO)[0])
+    old = log.size
+    log.add(log.chain.entry())
+    assert refused({**inclusion, "checkpoint": None}, consistency=[]) == (
+        "the consistency proof is not an object"
+    )
+    assert refused({**inclusion, "checkpoint": None}, consistency={"first": old}) == (
+        "the consistency proof: second is missing or not a int"
+    )
+    with pytest.raises(UnreadableInput) as caught:
+        verify_response_bytes(b"{", log.checkpoint().to_text(), log.chain.consortium.membership)
+    assert caught.value.detail.startswith("the response is not valid JSON: ")
+    with pytest.raises(UnreadableInput) as caught:
+        verify_response_bytes(
+            json.dumps(inclusion).encode(),
+            log.checkpoint().to_text(),
+            log.chain.consortium.membership,
+            b"{",
+        )
+    assert caught.value.detail.startswith("the consistency proof is not valid JSON: ")
+
+
+def test_response_kind_reads_only_the_three_answers() -> None:
+    inclusion = {"leaf_index": 0, "tree_size": 1, "hashes": [], "envelope": ""}
+    assert response_kind(inclusion) == "inclusion-proof"
+    assert response_kind({"found": False, "checkpoint": {}}) == "verify"
+    for other in ({"found": True, "checkpoint": "text"}, {"checkpoint": {}}, [inclusion]):
+        with pytest.raises(UnreadableInput) as caught:
+            response_kind(other)
+        assert caught.value.detail == (
+            "the file is not a provenance, inclusion-proof or verify response of a tradeledger node"
+        )
+
+
+def test_a_report_keeps_only_a_stated_status_and_all_it_proved(log: Log) -> None:
+    issued = of(log, OTHER_CO)[0]
+    answer = log.verify_answer(issued)
+    report = verify(log, {**answer, "status": 5})
+    assert report.status is None and len(report.proven) == 3
+    assert report.proven[0].startswith("the checkpoint (height")
+    inclusion = verify(log, {**log.inclusion(issued), "status": "current"})
+    assert inclusion.status is None
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, {**answer, "kind": ["certificate_of_origin"]})
+    assert caught.value.detail == (
+        f'the response says {OTHER_CO} is of kind ["certificate_of_origin"], but its entry is '
+        "a co.issued"
+    )
+    two = verify_response(
+        answer, log.checkpoint(signers=("jp-jcci", "jp-bank")), log.chain.consortium.membership
+    )
+    assert two.proven[0].endswith("is signed by jp-bank, jp-jcci, a quorum of the consortium")
+
+
+def test_a_checkpoint_of_another_consortium_is_refused_by_name(log: Log) -> None:
+    cp = log.checkpoint()
+    foreign = Checkpoint(cp.body.replace("tradeledger/test-consortium", "tradeledger/other", 1))
+    with pytest.raises(CheckpointInvalid) as caught:
+        verify_response(log.inclusion(of(log, CO)[0]), foreign, log.chain.consortium.membership)
+    assert caught.value.detail == (
+        "the checkpoint is for 'tradeledger/other', not this consortium "
+        "('tradeledger/test-consortium')"
+    )
+    issuer = f"the response says {CO} was issued by 'jp-bank', but event 1"
+    with pytest.raises(ProofInvalid, match=re.escape(issuer)):
+        verify(log, log.provenance(CO, of(log, CO), status="revoked", issuer="jp-bank"))
+
+
+def test_an_unbound_event_and_an_unfounded_status_are_refused_in_full(log: Log) -> None:
+    issued = of(log, OTHER_CO)[0]
+    stray = log.leaves[3]  # an unrelated co.issued of another subject
+    where = f"event 2 ({stray.type} at leaf 3)"
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, log.provenance(OTHER_CO, [issued, stray]))
+    assert caught.value.detail == (
+        f"{where} is not an event of {OTHER_CO}: its signed subject is {stray.subject!r} and "
+        f"none of its signed refs is an earlier event of {OTHER_CO}"
+    )
+    with pytest.raises(ProofInvalid) as caught:
+        verify(log, log.provenance(OTHER_CO, [issued], status="revoked"))
+    assert caught.value.detail == (
+        f'the response says {OTHER_CO} is "revoked", but its events define it and neither '
+        "revoke nor amend it"
+    )
