@@ -352,7 +352,10 @@ def _signatures(sig_list: list[Any]) -> tuple[tuple[str, bytes], ...]:
         kid, sig = item["key_id"], item["sig"]
         if not isinstance(kid, str) or not HEX16.fullmatch(kid) or not isinstance(sig, str):
             raise EncodingError("a signature is {key_id, sig}", location=f"/signatures/{i}")
-        raw = b64decode(sig, "signature")
+        try:
+            raw = b64decode(sig, "signature")
+        except EncodingError as exc:
+            raise EncodingError(f"a {exc.detail}", location=f"/signatures/{i}") from exc
         if b64encode(raw) != sig:  # one encoding per signature, or envelopes are malleable
             raise EncodingError("a signature is not canonical base64", location=f"/signatures/{i}")
         if len(raw) != 64:

@@ -327,7 +327,7 @@ KID = BASE.key_id
             "a signature is {key_id, sig}",
             "/signatures/1",
         ),
-        ([{"key_id": KID, "sig": "AA=A"}], "signature is not valid base64", None),
+        ([{"key_id": KID, "sig": "AA=A"}], "a signature is not valid base64", "/signatures/0"),
         (
             [{"key_id": KID, "sig": base64.b64encode(b"x" * 63).decode()}],
             "an Ed25519 signature is 64 bytes",

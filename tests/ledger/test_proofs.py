@@ -780,7 +780,7 @@ def test_proofs_to_another_size_without_a_consistency_proof_say_what_to_fetch(lo
         (
             b"\xff\n\n",
             CheckpointInvalid,
-            "the checkpoint is malformed: a checkpoint body needs origin, tree size and root lines",
+            "the checkpoint is malformed: malformed signed note: no signature lines",
         ),
     ],
 )
@@ -809,12 +809,16 @@ def test_parse_checkpoint_reads_text_bytes_and_both_json_forms(log: Log) -> None
     no_height = text.replace(f"\nheight {log.size}\n", "\n")
     with pytest.raises(CheckpointInvalid) as caught:
         parse_checkpoint(no_height)
-    assert caught.value.detail == "the checkpoint is malformed: the checkpoint has no height line"
+    assert caught.value.detail == (
+        "the checkpoint is malformed: a checkpoint body is origin, tree size, root hash, "
+        "height, block and time lines"
+    )
     bad_height = text.replace(f"\nheight {log.size}\n", "\nheight x\n")
     with pytest.raises(CheckpointInvalid) as caught:
         parse_checkpoint(bad_height)
     assert caught.value.detail == (
-        "the checkpoint is malformed: invalid literal for int() with base 10: 'x'"
+        "the checkpoint is malformed: the checkpoint height is not ASCII decimal without "
+        "leading zeros: 'x'"
     )
 
 
@@ -839,8 +843,8 @@ def test_what_a_response_is_made_of_is_named_in_each_refusal(log: Log) -> None:
     broken["events"][0]["inclusion_proof"]["hashes"][0] = "00" * 32
     assert refused(broken).startswith("event 1 (co.issued at leaf 1): the ")
     assert refused({**response, "checkpoint": "nonsense"}) == (
-        "the response's checkpoint is malformed: a checkpoint needs a blank line before its "
-        "signatures"
+        "the response's checkpoint is malformed: malformed signed note: no blank line before "
+        "the signature lines"
     )
     answer = log.verify_answer(of(log, CO)[0])
     assert refused({**answer, "inclusion_proof": 5}) == (
