@@ -7,11 +7,10 @@ from pathlib import Path
 
 import typer
 
-from ledger.consortium import Consortium
-from ledger.errors import ConfigurationError, TradeLedgerError, UnreadableInput
+from ledger.errors import TradeLedgerError
 from ledger.proofs import ProofReport, parse_checkpoint, verify_response_bytes
 from ledger.witnessing import check_witness_quorum, parse_witness_policy
-from nodes.home import DEFAULT_HOME, NodeHome
+from nodes.cli.trusted import CONSORTIUM_OPTION, HOME_OPTION, read_file, trusted_consortium
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -27,14 +26,8 @@ def verify_command(
         "--checkpoint",
         help="The checkpoint you trust: its signed-note text or the JSON of GET /v1/checkpoint.",
     ),
-    consortium: Path | None = typer.Option(
-        None, "--consortium", help="The consortium (genesis) file whose keys you trust."
-    ),
-    home: Path | None = typer.Option(
-        None,
-        "--home",
-        help="Take the consortium file from this node home (default ./.tradeledger).",
-    ),
+    consortium: Path | None = CONSORTIUM_OPTION,
+    home: Path | None = HOME_OPTION,
     consistency: Path | None = typer.Option(
         None,
         "--consistency",
@@ -62,21 +55,15 @@ def verify_command(
     """Check a node's response offline: checkpoint signatures, entry hashes and signatures,
     every inclusion proof, and that the entries are the document's. Says what it did not
     prove. Exit 0 verified, 1 not verified, 2 unreadable input."""
-    if consortium is not None and home is not None:
-        raise typer.BadParameter("give --consortium FILE or --home DIR, not both")
-    genesis_file = consortium or NodeHome(home or DEFAULT_HOME).consortium_file
-    try:
-        genesis = Consortium.from_bytes(_read(genesis_file, "consortium file"))
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{genesis_file}: {exc.detail}") from exc
+    genesis = trusted_consortium(consortium, home)
     witnesses, needed = parse_witness_policy(witness, witness_quorum)
     try:
-        checkpoint_bytes = _read(checkpoint, "checkpoint")
+        checkpoint_bytes = read_file(checkpoint, "checkpoint")
         report = verify_response_bytes(
-            _read(response, "response"),
+            read_file(response, "response"),
             checkpoint_bytes,
             genesis.membership,
-            None if consistency is None else _read(consistency, "consistency proof"),
+            None if consistency is None else read_file(consistency, "consistency proof"),
         )
         # after the member quorum (checked above): the witnesses' cosignatures on the same
         # trusted checkpoint
@@ -92,13 +79,6 @@ def verify_command(
         typer.echo(_summary(report))
         if witnesses:
             typer.echo(f"witnessed: cosigned by {len(witnessed)} of {len(witnesses)} witnesses")
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UnreadableInput(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
 
 
 def _summary(report: ProofReport) -> str:
