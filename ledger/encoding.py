@@ -71,41 +71,61 @@ def _pointer_token(key: str) -> str:
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", token)
 
 
-def _check_model(value: Any, path: str, depth: int = 0) -> None:
+#: Where :func:`_check_model` is: a JSON pointer, or (where, list index or object key) below it.
+#: The pointer is spelled out only for a refusal, so a value in the model pays a tuple per step.
+_Where = str | tuple[Any, int | str]
+
+
+def _pointer(where: _Where) -> str:
+    steps: list[str] = []
+    while isinstance(where, tuple):
+        where, step = where
+        steps.append(str(step) if isinstance(step, int) else _pointer_token(step))
+    return where + "".join(f"/{step}" for step in reversed(steps))
+
+
+def _check_model(value: Any, path: _Where, depth: int = 0) -> None:
+    # isascii() is O(1) on str, and a lone surrogate is not ASCII: ASCII text skips the search
     if isinstance(value, str):
-        if _LONE_SURROGATE.search(value):
-            raise EncodingError("a string holds a lone surrogate (not Unicode text)", location=path)
+        if not value.isascii() and _LONE_SURROGATE.search(value):
+            raise EncodingError(
+                "a string holds a lone surrogate (not Unicode text)", location=_pointer(path)
+            )
         return
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
-            raise EncodingError(f"integer {value} is outside the safe range", location=path)
+            raise EncodingError(
+                f"integer {value} is outside the safe range", location=_pointer(path)
+            )
         return
     if isinstance(value, float):
         raise EncodingError(
             "floating-point numbers are not part of the canonical data model; "
             "write amounts as decimal strings",
-            location=path,
+            location=_pointer(path),
         )
     if isinstance(value, (list, tuple, dict)) and depth >= MAX_DEPTH:
-        raise EncodingError(f"values nest more than {MAX_DEPTH} deep", location=path or "/")
+        raise EncodingError(
+            f"values nest more than {MAX_DEPTH} deep", location=_pointer(path) or "/"
+        )
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_model(item, f"{path}/{i}", depth + 1)
+            _check_model(item, (path, i), depth + 1)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise EncodingError(f"object key {key!r} is not a string", location=path)
-            where = f"{path}/{_pointer_token(key)}"
-            if _LONE_SURROGATE.search(key):
+                raise EncodingError(f"object key {key!r} is not a string", location=_pointer(path))
+            where = (path, key)
+            if not key.isascii() and _LONE_SURROGATE.search(key):
                 raise EncodingError(
-                    "a key holds a lone surrogate (not Unicode text)", location=where
+                    "a key holds a lone surrogate (not Unicode text)", location=_pointer(where)
                 )
             _check_model(item, where, depth + 1)
         return
-    raise EncodingError(f"{type(value).__name__} cannot be encoded", location=path)
+    raise EncodingError(f"{type(value).__name__} cannot be encoded", location=_pointer(path))
 
 
 def canonical_bytes(value: Any) -> bytes:
