@@ -79,7 +79,7 @@ else
     # All of tests/origin (4 s): test_claims.py and test_cli.py (origin check) reach it too.
     candidates=(tests/origin/test_evaluate.py tests/origin/test_rules.py
       tests/origin/test_properties.py tests/origin/test_japan_epa_tables.py
-      tests/origin/test_claims.py tests/origin/test_cli.py)
+      tests/origin/test_claims.py tests/origin/test_cli.py tests/origin/test_evaluate_explains.py)
     ;;
   ledger/*) candidates=(tests/ledger) ;;
   *) candidates=("tests/${package}") ;;

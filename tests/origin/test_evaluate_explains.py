@@ -3,6 +3,7 @@ materials, for hand-made BOMs and small hand-written rule tables (one per branch
 evaluator), so that a changed sentence, bound or branch of ``documents/origin/evaluate.py`` is
 seen (docs/testing.md, mutation testing)."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -672,3 +673,94 @@ def test_jtepa_de_minimis_by_value_is_for_listed_chapters_only():
         "goods of chapter 14 under "
         "JTEPA: does not apply."
     )
+
+
+def test_an_exception_names_the_excluded_code_a_material_comes_from():
+    d = determine(
+        "RCEP",
+        "050400",
+        bom(mat("010290", "300.00", description="cattle"), mat("050400", "100.00")),
+    )
+    assert not d.originating
+    assert d.reasons[1:] == [
+        "CC except from Chapter 01: every non-originating material must be classified outside "
+        "chapter 05 and not come from the excluded codes; fails for material 1 'cattle' (HS "
+        "010290, origin CN): from Chapter 01, which the rule excludes; material 2 (HS 050400, "
+        "origin CN): same chapter 05 as the product.",
+        "De minimis (RCEP Art. 3.7): by value, the non-originating materials failing the "
+        "tariff change are worth 400.00 USD = 40.00 % of FOB (over 10 %): does not apply.",
+        "Verdict: not originating under RCEP: the rule 'CC except from Chapter 01' is not met.",
+    ]
+    assert [f["reason"] for f in d.failing_materials] == [
+        "CC except from Chapter 01: from Chapter 01, which the rule excludes",
+        "CC except from Chapter 01: same chapter 05 as the product",
+    ]
+
+
+def test_a_tariff_change_with_no_materials_at_all_passes():
+    d = determine("RCEP", "853890", bom(), rules=rule("heading", "8538", "CTH"))
+    assert d.originating and d.criteria == ["CTC"] and d.rvc_percent == Decimal(100)
+    assert d.reasons[1:] == [
+        "CTH: every non-originating material must be classified outside heading 85.38; there "
+        "are no non-originating materials: passes.",
+        "Verdict: originating under RCEP (CTC).",
+    ]
+
+
+def test_percentages_are_shown_rounded_half_up():
+    # (20000 - 17531) / 20000 = 12.345 %: 12.35 rounded half up (12.34 half to even)
+    d = determine(
+        "RCEP",
+        "853890",
+        bom(mat("853890", "17531.00"), fob="20000.00"),
+        rules=rule("heading", "8538", "RVC12.34"),
+    )
+    assert d.originating and d.rvc_percent == Decimal("12.345")
+    assert d.to_json()["rvc_percent"] == "12.35" and d.to_json()["rvc_threshold"] == "12.34"
+    assert d.reasons[1] == (
+        "RVC12.34: build-down RVC (RCEP Art. 3.5) = (FOB 20000.00 − VNM 17531.00) / FOB "
+        "20000.00 × 100 = 12.35 %, not less than 12.34 %: passes."
+    )
+
+
+TEXTILES = [mat("530919", "300.00", weight_kg="0.05"), mat("530610", "100.00", weight_kg="0.45")]
+
+
+def test_de_minimis_by_weight_of_a_good_lighter_than_a_kilogram():
+    d = determine(
+        "RCEP", "530911", bom(*TEXTILES, weight_kg="0.5"), rules=rule("chapter", "53", "CTH")
+    )
+    assert d.originating and d.criteria == ["CTC", "DMI"]
+    assert d.reasons[2] == (
+        "De minimis (RCEP Art. 3.7): by weight (Chapters 50-63), 0.05 kg = 10.00 % of the "
+        "good's 0.5 kg (within 10 %): passes."
+    )
+
+
+@pytest.mark.parametrize(
+    "value_pct, weight_pct, originating, sentence",
+    [
+        (None, None, False, "De minimis: RCEP has none."),
+        (
+            None,
+            Decimal(10),
+            True,
+            "De minimis (RCEP Art. 3.7): by weight (Chapters 50-63), 0.05 kg = 10.00 % of the "
+            "good's 0.5 kg (within 10 %): passes.",
+        ),
+    ],
+)
+def test_an_agreement_without_de_minimis_by_value_or_at_all(
+    monkeypatch, value_pct, weight_pct, originating, sentence
+):
+    # no shipped agreement lacks de minimis by value: RCEP with its percentages replaced
+    import documents.origin.evaluate as evaluate
+    from documents.origin.agreements import RCEP
+
+    profile = replace(RCEP, de_minimis_value_pct=value_pct, de_minimis_weight_pct=weight_pct)
+    monkeypatch.setattr(evaluate, "get_profile", lambda code: profile)
+    d = determine(
+        "RCEP", "530911", bom(*TEXTILES, weight_kg="0.5"), rules=rule("chapter", "53", "CTH")
+    )
+    assert d.originating is originating
+    assert d.reasons[2] == sentence
