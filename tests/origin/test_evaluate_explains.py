@@ -764,3 +764,30 @@ def test_an_agreement_without_de_minimis_by_value_or_at_all(
     )
     assert d.originating is originating
     assert d.reasons[2] == sentence
+
+
+def test_an_undecided_part_keeps_the_failures_that_made_it_undecided():
+    # JVEPA cannot apply its de minimis: CC failing leaves "CC and SP(...)" undecided, with the
+    # failing material kept
+    t = table("JVEPA,heading,2001,CC and SP(pickling),x,t\n", agreement="JVEPA")
+    d = determine("JVEPA", "200110", bom(mat("200190", "400.00"), operations=["pickling"]), rules=t)
+    assert d.verdict == "needs-decision" and len(d.needs_decision) == 1
+    assert d.failing_materials == [
+        failure(0, "200190", "400.00", "CC: same chapter 20 as the product")
+    ]
+    assert (
+        d.reasons[-2] == "SP: the process 'pickling' is declared in the BOM's operations: passes."
+    )
+
+
+def test_a_material_failing_the_same_way_twice_is_listed_with_that_reason_once():
+    d = determine(
+        "RCEP",
+        "853890",
+        bom(mat("853890", "400.00")),
+        rules=rule("heading", "8538", "CTH or (CTH and SP(moulding))"),
+    )
+    assert not d.originating
+    assert d.failing_materials == [
+        failure(0, "853890", "400.00", "CTH: same heading 85.38 as the product")
+    ]
