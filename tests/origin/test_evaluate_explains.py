@@ -463,9 +463,16 @@ def test_a_product_of_several_subheadings_with_one_answer_gives_it():
 def test_a_product_of_several_subheadings_with_different_answers_needs_a_decision():
     t = table("RCEP,subheading,841931,CTH,x,t\nRCEP,subheading,841932,CTSH,x,t\n")
     # two subheadings give the same answer, the third has no rule: still a decision
-    d = determine("RCEP", "841933", bom(mat("732690", "100.00"), hs_edition="HS2022"), rules=t)
-    assert not d.originating and d.verdict == "needs-decision"
+    costs = {"direct_labour": "50.00", "direct_overhead": "0", "profit": "0"}
+    d = determine(
+        "RCEP",
+        "841933",
+        bom(mat("732690", "100.00"), hs_edition="HS2022", costs=costs),
+        rules=t,
+    )
+    assert d.originating is False and d.verdict == "needs-decision"
     j = d.to_json()
+    assert (j["agreement"], j["originating"], j["rvc_build_up_percent"]) == ("RCEP", False, "5.00")
     assert (j["mapped_product_hs"], j["rule"], j["rule_level"], j["rule_code"]) == (
         None,
         None,
