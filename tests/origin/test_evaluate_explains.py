@@ -50,6 +50,13 @@ def test_every_alternative_failing_is_explained_and_failures_merge_per_material(
         rules=t,
     )
     j = d.to_json()
+    assert (j["agreement"], j["product_hs"], j["product_hs_edition"], j["hs_edition"]) == (
+        "RCEP",
+        "853890",
+        "HS2012",
+        "HS2012",
+    )
+    assert (j["exporting_country"], j["importing_country"], j["currency"]) == ("JP", "VN", "USD")
     assert (j["originating"], j["verdict"], j["criterion"], j["criteria"]) == (
         False,
         "not-originating",
@@ -165,7 +172,7 @@ def test_all_parts_passing_give_each_criterion_once_and_accumulation():
     ]
     # the same good without the declared operations
     ko = determine("RCEP", "853890", bom(mat("854140", "100.00"), operations=["assembly"]), rules=t)
-    assert not ko.originating and ko.failing_materials == []
+    assert ko.originating is False and ko.failing_materials == []
     assert ko.reasons[2:] == [
         "CR: a chemical reaction in the exporting Party is not declared in the BOM's "
         "operations: fails.",
@@ -207,7 +214,7 @@ def test_build_up_is_tried_when_build_down_fails():
         ),
         rules=t,
     )
-    assert not ko.originating and ko.to_json()["rvc_build_up_percent"] == "17.50"
+    assert ko.originating is False and ko.to_json()["rvc_build_up_percent"] == "17.50"
     assert ko.reasons[1] == (
         "RVC40: build-down RVC (RCEP Art. 3.5) = (FOB 2000.00 − VNM 1500.00) / FOB 2000.00 × "
         "100 = 25.00 %, less than 40 %; build-up = (VOM 200.00 + costs 150.00) / FOB 2000.00 "
@@ -234,7 +241,7 @@ def test_an_ambiguous_material_leaves_either_kind_of_rule_undecided():
         "which HS2012 subheading material 1 falls in decides whether it changes heading (the "
         "correlation is many-to-many)"
     )
-    assert not anyof.originating and anyof.verdict == "needs-decision" and anyof.criteria == []
+    assert anyof.originating is False and anyof.verdict == "needs-decision" and anyof.criteria == []
     [decision] = anyof.needs_decision
     assert (decision["location"], decision["hs"], decision["question"]) == (
         "/materials/0/hs",
@@ -264,7 +271,7 @@ def test_an_ambiguous_material_leaves_either_kind_of_rule_undecided():
         bom(material, hs_edition="HS2022", operations=["chemical-reaction"]),
         rules=rule("heading", "8538", "CTH and CR"),
     )
-    assert not allof.originating and allof.verdict == "needs-decision"
+    assert allof.originating is False and allof.verdict == "needs-decision"
     assert [d["question"] for d in allof.needs_decision] == [question]
     assert allof.failing_materials == []
     assert allof.reasons[-2:] == [
@@ -295,13 +302,13 @@ def test_countries_that_are_not_parties_end_the_determination():
         f"Rule: RCEP heading 85.38: 'CTH or RVC40' ({source}).",
         "The exporting country US is not a Party to RCEP: not originating.",
     ]
-    assert not exporting.originating and exporting.criteria == []
+    assert exporting.originating is False and exporting.criteria == []
     importing = determine("RCEP", "853890", bom(*materials, importing="US"))
     assert importing.reasons == [
         f"Rule: RCEP heading 85.38: 'CTH or RVC40' ({source}).",
         "The importing country US is not a Party to RCEP; no preference can be claimed there.",
     ]
-    assert not importing.originating and importing.verdict == "not-originating"
+    assert importing.originating is False and importing.verdict == "not-originating"
     j = importing.to_json()
     assert (j["exporting_country"], j["importing_country"], j["currency"]) == ("JP", "US", "USD")
 
@@ -309,7 +316,7 @@ def test_countries_that_are_not_parties_end_the_determination():
 def test_only_minimal_operations_fail_every_non_originating_material():
     materials = [mat("854140", "100.00"), mat("392690", "50.00", description="screws")]
     d = determine("RCEP", "853890", bom(*materials, operations=["packaging", "labelling"]))
-    assert not d.originating
+    assert d.originating is False
     assert d.reasons[1:] == [
         "Minimal operations (RCEP Art. 3.6): the only operations declared are packaging, "
         "labelling, which do not confer origin on the 2 non-originating material(s): not "
@@ -342,7 +349,7 @@ def test_a_wo_rule_names_what_defeats_it():
         bom(mat("010121", "100.00"), mat("010121", "50.00"), wholly_obtained=True),
         rules=t,
     )
-    assert not d.originating and d.rule_code == "01" and d.rule_level == "chapter"
+    assert d.originating is False and d.rule_code == "01" and d.rule_level == "chapter"
     assert d.reasons == [
         "Rule: RCEP chapter 01: 'WO' (source: t; rule table 2099.1).",
         "WO: the BOM declares the good wholly obtained but lists 2 non-originating "
@@ -409,7 +416,7 @@ def test_the_general_rule_takes_the_agreements_general_criteria():
         ),
         rules=t,
     )
-    assert not no_up.originating and no_up.rvc_build_up_percent is None
+    assert no_up.originating is False and no_up.rvc_build_up_percent is None
     assert no_up.reasons[3] == (
         "RVC40: build-down RVC (AJCEP Art. 27) = (FOB 1000.00 − VNM 700.00) / FOB 1000.00 × "
         "100 = 30.00 %, less than 40 %: fails."
@@ -536,7 +543,7 @@ def test_a_de_minimis_this_build_cannot_apply_is_a_decision():
         "whether the materials failing CC are within the de minimis allowance of JVEPA Art. 28 "
         "(not in this build)"
     )
-    assert not d.originating and d.verdict == "needs-decision"
+    assert d.originating is False and d.verdict == "needs-decision"
     assert d.needs_decision == [
         {"location": "/materials", "hs": None, "candidates": ["200190"], "question": question}
     ]
@@ -641,7 +648,7 @@ def test_de_minimis_by_weight_at_and_over_its_bound():
         "Verdict: originating under RCEP (CTC, DMI).",
     ]
     over = determine("RCEP", "530911", bom(*materials, weight_kg="9.99"), rules=t)
-    assert not over.originating
+    assert over.originating is False
     assert over.reasons[2] == (
         "De minimis (RCEP Art. 3.7): by value, the non-originating materials failing the "
         "tariff change are worth 300.00 USD = 30.00 % of FOB (over 10 %); by weight (Chapters "
@@ -652,7 +659,7 @@ def test_de_minimis_by_weight_at_and_over_its_bound():
     ]
     # a good of no weight: only the value test is stated
     zero = determine("RCEP", "530911", bom(*materials, weight_kg="0"), rules=t)
-    assert not zero.originating
+    assert zero.originating is False
     assert zero.reasons[2] == (
         "De minimis (RCEP Art. 3.7): by value, the non-originating materials failing the "
         "tariff change are worth 300.00 USD = 30.00 % of FOB (over 10 %): does not apply."
@@ -666,7 +673,7 @@ def test_de_minimis_by_weight_at_and_over_its_bound():
     t85 = rule("heading", "8538", "CTH")
     heavy = [mat("853890", "300.00", weight_kg="0.1")]
     other = determine("RCEP", "853890", bom(*heavy, weight_kg="10.0"), rules=t85)
-    assert not other.originating and "by weight" not in other.reasons[2]
+    assert other.originating is False and "by weight" not in other.reasons[2]
 
 
 def test_jtepa_de_minimis_by_value_is_for_listed_chapters_only():
@@ -674,7 +681,7 @@ def test_jtepa_de_minimis_by_value_is_for_listed_chapters_only():
     d = determine(
         "JTEPA", "140490", bom(mat("140110", "50.00"), exporting="TH", importing="JP"), rules=t
     )
-    assert not d.originating
+    assert d.originating is False
     assert d.reasons[2] == (
         "De minimis (JTEPA Art. 30 and Annex 2 Section 1 note (e)): by value, not available for "
         "goods of chapter 14 under "
@@ -688,7 +695,7 @@ def test_an_exception_names_the_excluded_code_a_material_comes_from():
         "050400",
         bom(mat("010290", "300.00", description="cattle"), mat("050400", "100.00")),
     )
-    assert not d.originating
+    assert d.originating is False
     assert d.reasons[1:] == [
         "CC except from Chapter 01: every non-originating material must be classified outside "
         "chapter 05 and not come from the excluded codes; fails for material 1 'cattle' (HS "
@@ -794,7 +801,27 @@ def test_a_material_failing_the_same_way_twice_is_listed_with_that_reason_once()
         bom(mat("853890", "400.00")),
         rules=rule("heading", "8538", "CTH or (CTH and SP(moulding))"),
     )
-    assert not d.originating
+    assert d.originating is False
     assert d.failing_materials == [
         failure(0, "853890", "400.00", "CTH: same heading 85.38 as the product")
     ]
+
+
+def test_the_general_rule_takes_its_own_rvc_criterion_code(monkeypatch):
+    # AJCEP writes "RVC" for the general and the product-specific value test alike; with its own
+    # code for the general one, that code is what the Determination gives
+    import documents.origin.evaluate as evaluate
+    from documents.origin.agreements import AJCEP
+
+    codes = {**AJCEP.criterion_codes, "GENERAL_RVC": "RVC (Art. 26.1)"}
+    monkeypatch.setattr(evaluate, "get_profile", lambda code: replace(AJCEP, criterion_codes=codes))
+    t = table(
+        "",
+        agreement="AJCEP",
+        coverage={"94": {"status": "full", "note": "no Annex 2 row"}},
+        general_rule={"rule": "CTH or RVC40", "source": "AJCEP Art. 26.1"},
+    )
+    d = determine(
+        "AJCEP", "940360", bom(mat("940390", "500.00"), exporting="TH", importing="JP"), rules=t
+    )
+    assert d.criteria == ["RVC (Art. 26.1)"]
