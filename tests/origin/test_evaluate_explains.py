@@ -825,3 +825,25 @@ def test_the_general_rule_takes_its_own_rvc_criterion_code(monkeypatch):
         "AJCEP", "940360", bom(mat("940390", "500.00"), exporting="TH", importing="JP"), rules=t
     )
     assert d.criteria == ["RVC (Art. 26.1)"]
+
+
+def test_each_ambiguous_material_is_its_own_question():
+    d = determine(
+        "RCEP",
+        "853890",
+        bom(mat("852990", "300.00"), mat("852990", "400.00"), hs_edition="HS2022"),
+        rules=rule("heading", "8538", "CTH"),
+    )
+    questions = [
+        f"which HS2012 subheading material {n} falls in decides whether it changes heading (the "
+        "correlation is many-to-many)"
+        for n in (1, 2)
+    ]
+    assert d.originating is False and [q["question"] for q in d.needs_decision] == questions
+    assert d.reasons[-2:] == [
+        "CTH: the HS2012 classification of material 1 (HS 852990, origin CN), material 2 (HS "
+        "852990, origin CN) is ambiguous (several correlated subheadings, some inside and some "
+        "outside the product's heading): needs a decision.",
+        f"Verdict: needs a decision ({questions[0]}; {questions[1]}) before origin can be "
+        "determined; not originating until then.",
+    ]
