@@ -76,7 +76,8 @@ else
       tests/ledger/test_chain.py)
     ;;
   documents/origin/evaluate.py)
-    # All of tests/origin (4 s): test_claims.py and test_cli.py (origin check) reach it too.
+    # Every file of tests/origin that reaches it (all of them run in 4 s): test_claims.py and
+    # test_cli.py (origin check) too; not test_hs.py or test_parser.py, which do not import it.
     candidates=(tests/origin/test_evaluate.py tests/origin/test_rules.py
       tests/origin/test_properties.py tests/origin/test_japan_epa_tables.py
       tests/origin/test_claims.py tests/origin/test_cli.py tests/origin/test_evaluate_explains.py)
