@@ -76,8 +76,11 @@ else
       tests/ledger/test_chain.py)
     ;;
   documents/origin/evaluate.py)
+    # Every file of tests/origin that reaches it (all of them run in 4 s): test_claims.py and
+    # test_cli.py (origin check) too; not test_hs.py or test_parser.py, which do not import it.
     candidates=(tests/origin/test_evaluate.py tests/origin/test_rules.py
-      tests/origin/test_properties.py tests/origin/test_japan_epa_tables.py)
+      tests/origin/test_properties.py tests/origin/test_japan_epa_tables.py
+      tests/origin/test_claims.py tests/origin/test_cli.py tests/origin/test_evaluate_explains.py)
     ;;
   ledger/*) candidates=(tests/ledger) ;;
   *) candidates=("tests/${package}") ;;
@@ -105,18 +108,22 @@ if [ $again = 0 ]; then
   rm -rf "$work"
 fi
 mkdir -p "$work"
-for link in "$package" tests; do
+links=("$package" tests)
+# documents/ reads its reference data (HS correlations, rule tables) from schemas/ next to the
+# package, found from __file__: mutmut must copy it next to its copy of the package (also_copy).
+if [ "$package" = documents ]; then links+=(schemas scripts); fi # scripts: test_rules.py
+for link in "${links[@]}"; do
   ln -sfn "$root/$link" "$work/$link"
 done
 # The project's pyproject.toml with [tool.mutmut] completed for this module.
-.venv/bin/python - "$work/pyproject.toml" "$module" "$package" "${tests[@]}" <<'EOF'
+.venv/bin/python - "$work/pyproject.toml" "$module" "$package" "${links[*]:2}" "${tests[@]}" <<'EOF'
 import json
 import re
 import sys
 import tomllib
 from pathlib import Path
 
-out, module, package, *tests = sys.argv[1:]
+out, module, package, also_copy, *tests = sys.argv[1:]
 text = Path("pyproject.toml").read_text()
 conf = tomllib.loads(text)["tool"]["mutmut"]
 conf.update(
@@ -124,6 +131,8 @@ conf.update(
     only_mutate=[module],
     pytest_add_cli_args_test_selection=tests,
 )
+if also_copy:
+    conf["also_copy"] = also_copy.split()
 # Drop the original table (up to the next table header) and write the completed one instead.
 text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", text)
 table = "".join(f"{key} = {json.dumps(value)}\n" for key, value in conf.items())
