@@ -165,7 +165,8 @@ _MAX_DECIMAL_DIGITS = 19  # 2^63 - 1 has 19 digits; sizes and heights are signed
 _EXTENSIONS = ("height", "block", "time")
 
 
-def _decimal(text: str, what: str) -> int:
+def parse_decimal(text: str, what: str) -> int:
+    """A size or height as tlog-checkpoint writes it: ASCII digits, no leading zero, below 2^63."""
     if len(text) > _MAX_DECIMAL_DIGITS or not _DECIMAL.fullmatch(text):
         raise CheckpointInvalid(
             f"the checkpoint {what} is not ASCII decimal without leading zeros: {text[:24]!r}"
@@ -229,9 +230,9 @@ def parse_checkpoint_body(body: str) -> CheckpointBody:
         raise CheckpointInvalid(exc.detail) from exc
     return CheckpointBody(
         origin=lines[0],
-        tree_size=_decimal(lines[1], "tree size"),
+        tree_size=parse_decimal(lines[1], "tree size"),
         root_hash=_hash_b64(lines[2], "root hash"),
-        height=_decimal(values["height"], "height"),
+        height=parse_decimal(values["height"], "height"),
         block_hash=_hash_b64(values["block"], "block hash"),
         time=values["time"],
     )

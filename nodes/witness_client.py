@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from ledger.blocks import Checkpoint
-from ledger.cosignature import CosignerKey, parse_signature_line
-from ledger.errors import ConfigurationError, TradeLedgerError
+from ledger.blocks import Checkpoint, parse_decimal
+from ledger.cosignature import CosignerKey, verify_cosignature_line
+from ledger.errors import CheckpointInvalid, ConfigurationError, TradeLedgerError
 from ledger.witnessing import format_add_checkpoint
 from nodes.home import check_public_url
 
@@ -154,20 +154,19 @@ class WitnessSubmitter:
         return self._client.post(witness.url + "/add-checkpoint", content=body)
 
     def _keep(self, witness: ConfiguredWitness, height: int, body: str, text: str) -> None:
+        cosigner = witness.cosigner
         for line in text.splitlines(keepends=True):
-            parsed = parse_signature_line(line)
-            if parsed is None:
-                continue
-            name, key_id, payload = parsed
-            cosigner = witness.cosigner
             # only a valid cosignature by the key configured for this witness is kept
-            if (
-                cosigner.matches(name, key_id)
-                and cosigner.verify_payload(body, payload) is not None
-            ):
-                self._store_cosignature(height, name, line if line.endswith("\n") else line + "\n")
+            if verify_cosignature_line(body, line, cosigner.name, cosigner.public_key) is not None:
+                self._store_cosignature(
+                    height, cosigner.name, line if line.endswith("\n") else line + "\n"
+                )
 
 
 def _size_of(text: str) -> int | None:
-    value = text.strip()
-    return int(value) if value.isdigit() and len(value) < 20 else None
+    """The tree size a witness's 409 answer names, spelled as a checkpoint's size line must be
+    (``str.isdigit`` also takes fullwidth and Arabic-Indic digits); None if it is not one."""
+    try:
+        return parse_decimal(text.strip(), "size")
+    except CheckpointInvalid:
+        return None
