@@ -19,7 +19,7 @@ from sqlalchemy import text
 from ledger.blocks import Checkpoint
 from ledger.chain import BlockSummary
 from ledger.errors import InvalidInput, NotFound, StoreInconsistent
-from ledger.merkle import CompactRange, inclusion_proof, node_hash
+from ledger.merkle import inclusion_proof, node_hash, range_hash
 from nodes.store import LedgerStore
 
 
@@ -57,12 +57,7 @@ class MemoryTree:
 
     def root(self) -> bytes:
         """The RFC 9162 root of the whole tree, from its complete-subtree peaks."""
-        size, peaks, base = self.size, [], 0
-        for level in reversed(range(size.bit_length())):
-            if size & (1 << level):
-                peaks.append(self.levels[level][base >> level])
-                base += 1 << level
-        return CompactRange.from_state(size, peaks).root()
+        return range_hash(self, 0, self.size)
 
 
 class MemoryKnownEntries:
