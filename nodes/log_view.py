@@ -143,12 +143,16 @@ class LogView:
         for e in summary.entries:
             self.tree.append(e.entry_hash)
         self._sizes.append(h.tree_size)
-        self._checkpoints[h.height] = summary.checkpoint.to_text()
-        self._publish_head(h.height)
+        text_ = summary.checkpoint.to_text()
+        self._checkpoints[h.height] = text_
+        # the writer has just verified this checkpoint: no need to parse its text again
+        self._set_head(h.height, summary.checkpoint, text_)
 
     def _publish_head(self, height: int) -> None:
         text_ = self.checkpoint_text(height)
-        cp = Checkpoint.from_text(text_)
+        self._set_head(height, Checkpoint.from_text(text_), text_)
+
+    def _set_head(self, height: int, cp: Checkpoint, text_: str) -> None:
         head = Head(
             height=height,
             tree_size=cp.tree_size,
