@@ -128,6 +128,16 @@ class DocumentInfo:
         countries = frozenset(c for c in (self.exporting_country, self.importing_country) if c)
         return DocumentAccess(self.document_id, self.parties, countries)
 
+    def proves_possession(self, claimed: object) -> bool:
+        """Whether ``claimed`` is this document's digest: what only a holder of the document (or
+        of the QR code printed on it) knows. Never the payload digest, which every entry
+        envelope and the public ``POST /v1/verify`` answer carry."""
+        return (
+            isinstance(claimed, str)
+            and self.document_digest is not None
+            and hmac.compare_digest(claimed.encode(), self.document_digest.encode())
+        )
+
     def status_on(self, today: date) -> str:
         """The status shown to users: ``expired`` once a current certificate's year is over."""
         if self.status == "current" and self.valid_until and self.valid_until < today.isoformat():
@@ -483,15 +493,9 @@ class DocumentIndex:
             ws.put(doc)
         elif etype == "bank.presentation":
             co = referred_certificate(subject)
-            claimed = payload.get("co_digest")
             # the bank becomes a party only by proving it holds the certificate (its document
             # digest, which no envelope carries); presented_by never makes anyone a party
-            if (
-                co is not None
-                and isinstance(claimed, str)
-                and co.document_digest is not None
-                and hmac.compare_digest(claimed, co.document_digest)
-            ):
+            if co is not None and co.proves_possession(payload.get("co_digest")):
                 ws.put(self._add_parties(co, {author}))
 
         for doc_id in concerned:

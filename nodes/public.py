@@ -13,7 +13,6 @@ Read-only: everything comes from the node's index, its in-memory tree and its st
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -151,13 +150,6 @@ def check_digest(digest: str) -> str:
     return digest.strip().lower()
 
 
-def _digests_of(info: DocumentInfo) -> list[str]:
-    """The digests that prove possession of a certificate given as ``d``: only its document
-    digest. The payload digest is in the entry's envelope, which members and the public
-    ``POST /v1/verify`` answer carry, so it proves nothing."""
-    return [info.document_digest] if info.document_digest else []
-
-
 def digest_for_print(info: DocumentInfo) -> str | None:
     """The digest a printed certificate's QR code carries: the document digest (the same for
     the JSON and XML forms), or none where the ``documents`` package cannot compute one."""
@@ -175,9 +167,7 @@ class PublicCertificates:
         info = self._certificate(document_id)
         if info is None:
             return self._unknown(document_id)
-        holder = digest is not None and any(
-            hmac.compare_digest(digest, d) for d in _digests_of(info)
-        )
+        holder = digest is not None and info.proves_possession(digest)
         view = self._view(info, holder=holder)
         if holder:
             self._reveal(view, info, "digest")
@@ -318,7 +308,7 @@ class PublicCertificates:
         """The PDF for a visitor who proves possession with the document digest; 404 (the same
         answer whether the certificate or the digest is wrong) otherwise."""
         info = self._certificate(document_id)
-        if info is None or not any(hmac.compare_digest(digest, d) for d in _digests_of(info)):
+        if info is None or not info.proves_possession(digest):
             raise NotFound(f"no certificate {document_id!r} with this digest")
         return self.pdf(info, base_url)
 

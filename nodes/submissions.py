@@ -16,7 +16,6 @@ them, are in docs/threat-model.md.
 
 from __future__ import annotations
 
-import hmac
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -502,12 +501,7 @@ class SubmissionPipeline:
             return False
         if may_read(caller, info.access(), self._membership()):
             return True
-        claimed = fields.get("co_digest")
-        return (
-            isinstance(claimed, str)
-            and info.document_digest is not None
-            and hmac.compare_digest(claimed, info.document_digest)
-        )
+        return info.proves_possession(fields.get("co_digest"))
 
 
 @dataclass(frozen=True, slots=True)
