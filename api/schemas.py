@@ -57,6 +57,28 @@ class Health(_Model):
     pending: int = Field(description="Entries acknowledged but not yet in a block.", examples=[3])
     consortium_id: str = Field(examples=["tradeledger-dev"])
     org_id: str = Field(description="The organisation running this node.", examples=["jp-jcci"])
+    ordering: Literal["embedded", "etcd"] = Field(
+        default="embedded",
+        description="Who orders entries: this node alone, or the consortium's etcd cluster.",
+    )
+    built_height: int | None = Field(
+        default=None,
+        description="Consortium nodes: the last block this node built and stored; `height` is "
+        "the last final one (cosigned by the consortium's checkpoint quorum).",
+    )
+    cutter: bool | None = Field(
+        default=None, description="Consortium nodes: whether this node writes the cut markers now."
+    )
+    skipped_entries: int | None = Field(
+        default=None,
+        description="Consortium nodes: entries in the order that failed the chain's rules and "
+        "were left out of blocks (by every honest node alike) since this node started.",
+    )
+    conflicting_headers: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Evidence: members' signatures on a different header than this node's for "
+        "the same height (equivocation or a diverged node). Empty when all agree.",
+    )
 
 
 class CheckpointSignature(_Model):
@@ -115,6 +137,12 @@ class BlockResponse(_Model):
         description="Signed-note text with cosignatures.", examples=[_CHECKPOINT]
     )
     entries: list[BlockEntry]
+    order_revision: int | None = Field(
+        default=None,
+        description="Consortium nodes only: the ordering service (etcd) revision of the cut "
+        "that made this block, where a node that fetched it resumes reading the order.",
+        examples=[18342],
+    )
 
 
 class InclusionProof(_Model):

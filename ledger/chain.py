@@ -410,7 +410,10 @@ class ChainState:
             checkpoint = Checkpoint.from_text(checkpoint_text)
             if checkpoint.body != checkpoint_body(self.origin, header):
                 raise CheckpointInvalid("the checkpoint does not describe this block")
-            signers = checkpoint.verify(self.membership, required={header.proposer: header.key_id})
+            # One member's valid signature stores a block; the consortium's checkpoint quorum
+            # makes it final (``finality``). Members build and cosign the same header
+            # independently, so no one signature (not even the proposer's) is special.
+            signers = checkpoint.verify(self.membership, quorum=1)
         except (CheckpointInvalid, EncodingError, ValueError) as exc:
             detail = exc.detail if isinstance(exc, TradeLedgerError) else str(exc)
             raise CheckpointInvalid(f"checkpoint: {detail}", height=height) from exc
@@ -440,26 +443,34 @@ class ChainState:
 
         The caller then applies it with :meth:`apply_block`, the same path replay takes.
         """
+        header = self.next_header(entries, proposer, key.key_id, time)
+        checkpoint = Checkpoint(checkpoint_body(self.origin, header)).signed_by(proposer, key)
+        return header.to_bytes(), checkpoint.to_text()
+
+    def next_header(
+        self, entries: Sequence[Entry], proposer: str, key_id: str, time: datetime
+    ) -> BlockHeader:
+        """The header of the next block holding ``entries`` (already checked), cut by
+        ``proposer`` at ``time`` (never earlier than the head's time). Deterministic: every
+        member of a consortium that cuts the same entries at the same time builds these bytes."""
         tree = self.tree.copy()
         for entry in entries:
             tree.append(entry.entry_hash)
         block_time = max(
             format_time(time), self.head_time or ""
         )  # equal-width strings compare chronologically
-        header = BlockHeader(
+        return BlockHeader(
             consortium=self.consortium.hash.hex(),
             height=self.height + 1,
             prev_hash=self.head_hash.hex(),
             time=block_time,
             proposer=proposer,
-            key_id=key.key_id,
+            key_id=key_id,
             first_index=self.tree.size,
             entry_count=len(entries),
             tree_size=tree.size,
             tree_root=tree.root().hex(),
         )
-        checkpoint = Checkpoint(checkpoint_body(self.origin, header)).signed_by(proposer, key)
-        return header.to_bytes(), checkpoint.to_text()
 
 
 def _hours(span: timedelta) -> str:

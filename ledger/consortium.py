@@ -27,7 +27,11 @@ from ledger.errors import (
 from ledger.keys import PublicKey, SigningKey
 from ledger.timefmt import format_time, now, parse_time
 
-ROLES: frozenset[str] = frozenset({"issuing_authority", "exporter", "customs", "bank", "auditor"})
+#: ``node``: the organisation runs a ledger node of a consortium; its peers' tokens in that role
+#: read every block in full (each node holds the whole ledger), and nothing else.
+ROLES: frozenset[str] = frozenset(
+    {"issuing_authority", "exporter", "customs", "bank", "auditor", "node"}
+)
 CONFIG_TYPE = "config.update"
 # fullmatch only: "$" would also match before a final "\n"
 ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")

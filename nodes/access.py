@@ -21,6 +21,8 @@ from ledger.errors import Forbidden
 from nodes.tokens import Caller
 
 AUDITOR = "auditor"
+#: a peer node of the consortium: reads every block in full, to hold its own copy
+NODE = "node"
 CUSTOMS = "customs"
 
 

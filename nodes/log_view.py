@@ -111,6 +111,9 @@ class LogView:
         self._sizes: list[int] = []  # tree size after each block, by height - 1
         self._checkpoints: dict[int, str] = {}
         self._head_lock = threading.Lock()
+        self._genesis_hash = genesis_hash
+        #: consortium nodes serve only final blocks: the head is the last final one
+        self.head_is_final_block = False
         #: replaced whole (never mutated), so a reader that took it sees one consistent head
         self.head = Head(0, 0, hashlib.sha256(b"").digest(), genesis_hash, "", "")
 
@@ -145,8 +148,20 @@ class LogView:
         self._sizes.append(h.tree_size)
         text_ = summary.checkpoint.to_text()
         self._checkpoints[h.height] = text_
+        if self.head_is_final_block:
+            return  # the head moves when the block becomes final (publish_final)
         # the writer has just verified this checkpoint: no need to parse its text again
         self._set_head(h.height, summary.checkpoint, text_)
+
+    def publish_final(self, height: int) -> None:
+        """Consortium nodes: make block ``height`` (final: cosigned by the checkpoint quorum)
+        the head that reads and proofs are served against."""
+        if height == 0:
+            with self._head_lock:
+                self.head = Head(0, 0, hashlib.sha256(b"").digest(), self._genesis_hash, "", "")
+            return
+        self._checkpoints.pop(height, None)  # read the cosignatures gathered so far
+        self._publish_head(height)
 
     def _publish_head(self, height: int) -> None:
         text_ = self.checkpoint_text(height)
@@ -173,6 +188,11 @@ class LogView:
             # only the head of this height is updated: a newer block's head is never replaced
             if self.head.height == height:
                 self.head = replace(self.head, checkpoint=full)
+
+    @property
+    def built_height(self) -> int:
+        """The last block stored (the head, or above it while blocks await finality)."""
+        return len(self._sizes)
 
     def checkpoint_text(self, height: int) -> str:
         cached = self._checkpoints.get(height)

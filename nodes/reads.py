@@ -24,7 +24,7 @@ from ledger.errors import InvalidInput, NotFound
 from ledger.merkle import consistency_proof
 from nodes import documents_bridge as bridge
 from nodes import origin_gate
-from nodes.access import AUDITOR, may_read, may_read_entry
+from nodes.access import AUDITOR, NODE, may_read, may_read_entry
 from nodes.index import DocumentIndex, DocumentInfo
 from nodes.log_view import LogView
 from nodes.store import LedgerStore, StoredEntry
@@ -122,11 +122,12 @@ class LedgerReads:
         raw = self.store.block(height)
         entries = [parse_entry(env, pl) for env, pl in raw.entries]
         readable = self._readable_entries(caller, entries)
-        return {
+        result = {
             "height": raw.height,
             "header": b64(raw.header),
             "header_json": json.loads(raw.header),
-            "checkpoint": raw.checkpoint,
+            # with the cosignatures gathered since the block was stored
+            "checkpoint": self.log.checkpoint_text(height),
             "entries": [
                 {
                     "entry_hash": e.hash_hex,
@@ -136,9 +137,13 @@ class LedgerReads:
                 for e, ok in zip(entries, readable, strict=True)
             ],
         }
+        revision = self.store.order_revision(height)
+        if revision is not None:
+            result["order_revision"] = revision
+        return result
 
     def _readable_entries(self, caller: Caller, entries: list[Entry]) -> list[bool]:
-        if caller.role == AUDITOR:
+        if caller.role in (AUDITOR, NODE):
             return [True] * len(entries)
         membership = self._membership()
         docs = self.index.documents(e.subject for e in entries if e.subject)

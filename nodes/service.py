@@ -34,6 +34,7 @@ from ledger.chain import BlockSummary
 from ledger.consortium import Membership
 from ledger.entries import Entry, parse_entry
 from ledger.errors import (
+    ConfigurationError,
     EncodingError,
     Forbidden,
     TradeLedgerError,
@@ -41,6 +42,7 @@ from ledger.errors import (
 from ledger.keys import SigningKey
 from ledger.merkle import consistency_proof
 from nodes import documents_bridge as bridge
+from nodes.etcd_orderer import COMPACTION_SLACK, CosignedHeights, EtcdOrderer, Peer
 from nodes.home import NodeHome, current_key
 from nodes.index import DocumentIndex, DocumentInfo, IndexedEntry
 from nodes.log_view import Head, LogView, MemoryKnownEntries, MemoryTree
@@ -110,15 +112,37 @@ class LedgerNode:
         self.journal.create_schema()
         create_token_schema(self.store.engine)
         self.token_lookup = TokenLookup(self.store)
-        # the embedded in-process sequencer; an etcd orderer is to go beside it (nodes.ordering)
-        self.orderer: Orderer = Sequencer(
-            self.writer,
-            self.journal,
-            self._on_block,
-            interval=block_interval,
-            max_entries=block_max_entries,
-            max_backlog=block_max_backlog,
-        )
+        ordering = consortium_ordering(home)
+        self.orderer: Orderer
+        if ordering is None:  # one node: the embedded in-process sequencer
+            self.orderer = Sequencer(
+                self.writer,
+                self.journal,
+                self._on_block,
+                interval=block_interval,
+                max_entries=block_max_entries,
+                max_backlog=block_max_backlog,
+            )
+        else:  # a consortium: the one order in etcd, blocks built and cosigned here
+            endpoints, peers, slack = ordering
+            self.log.head_is_final_block = True
+            self.orderer = EtcdOrderer(
+                writer=self.writer,
+                store=self.store,
+                cosigned=CosignedHeights(self.journal.engine),
+                endpoints=endpoints,
+                org_id=self.org_id,
+                signing_key=lambda membership: self._current_key(self.org_id, membership),
+                on_block=self._on_block,
+                checkpoint_text=self.log.checkpoint_text,
+                add_cosignature=self.log.add_cosignature,
+                on_final=self._on_final,
+                peers=peers,
+                compaction_slack=slack,
+                interval=block_interval,
+                max_entries=block_max_entries,
+                max_backlog=block_max_backlog,
+            )
         self.submissions = SubmissionPipeline(
             consortium_id=self.consortium.consortium_id,
             origin_home=home.path,
@@ -212,8 +236,14 @@ class LedgerNode:
         )
         self.log.apply(summary)
         self.submissions.release_indexed(summary.entries)
-        if self.witnesses.witnesses:
+        if self.witnesses.witnesses and not self.log.head_is_final_block:
             self.witnesses.offer(h.height)
+
+    def _on_final(self, height: int) -> None:
+        """Consortium nodes: block ``height`` is final; reads and proofs move on to it."""
+        self.log.publish_final(height)
+        if self.witnesses.witnesses and height:
+            self.witnesses.offer(height)
 
     @property
     def head(self) -> Head:
@@ -330,7 +360,7 @@ class LedgerNode:
 
     def health(self) -> dict[str, Any]:
         head = self.log.head
-        return {
+        result: dict[str, Any] = {
             "status": "ok",
             "height": head.height,
             "tree_size": head.tree_size,
@@ -340,6 +370,53 @@ class LedgerNode:
             "root_hash": head.root_hash.hex(),
             "uptime_seconds": round(time.time() - self.started, 1),
         }
+        if isinstance(self.orderer, EtcdOrderer):
+            result.update(
+                ordering="etcd",
+                built_height=self.log.built_height,
+                cutter=self.orderer.is_cutter,
+                skipped_entries=self.orderer.skipped,
+                conflicting_headers=[
+                    {"height": e["height"], "signer": e["signer"], "seen": e["seen"]}
+                    for e in self.store.evidence()
+                ],
+            )
+        return result
+
+
+def consortium_ordering(home: NodeHome) -> tuple[list[str], list[Peer], int] | None:
+    """node.json's ``ordering`` (a consortium node) as (etcd endpoints, peers, compaction
+    slack), or None (the embedded sequencer). Shape: ``{"etcd": [client URLs], "peers":
+    [{"url", "token"}], "compaction_slack": blocks kept in etcd below the final head}``."""
+    settings = home.settings()
+    ordering = settings.get("ordering")
+    if ordering is None:
+        return None
+    where = f"ordering in {home.settings_file}"
+    if not isinstance(ordering, dict):
+        raise ConfigurationError(f"{where} must be an object")
+    endpoints = ordering.get("etcd")
+    if (
+        not isinstance(endpoints, list)
+        or not endpoints
+        or not all(isinstance(e, str) and e.startswith(("http://", "https://")) for e in endpoints)
+    ):
+        raise ConfigurationError(f"{where}: etcd must be a non-empty list of http(s) URLs")
+    peers_raw = ordering.get("peers", [])
+    if not isinstance(peers_raw, list):
+        raise ConfigurationError(f"{where}: peers must be a list")
+    peers = []
+    for i, p in enumerate(peers_raw):
+        if not isinstance(p, dict) or not isinstance(p.get("url"), str):
+            raise ConfigurationError(f"{where}: peers[{i}] needs a url")
+        token = p.get("token")
+        if token is not None and not isinstance(token, str):
+            raise ConfigurationError(f"{where}: peers[{i}].token must be a string")
+        peers.append(Peer(p["url"], token))
+    slack = ordering.get("compaction_slack", COMPACTION_SLACK)
+    if not isinstance(slack, int) or isinstance(slack, bool) or slack < 1:
+        raise ConfigurationError(f"{where}: compaction_slack must be a positive integer")
+    return endpoints, peers, slack
 
 
 def _first_index(header: bytes) -> int:

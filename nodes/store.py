@@ -84,6 +84,27 @@ class CheckpointSignatureRow(SQLModel, table=True):
     line: str
 
 
+class BlockOrderRow(SQLModel, table=True):
+    """Node metadata, not ledger data: the ordering service's revision of the cut that made
+    each block (consortium nodes only), where reading the order resumes after a restart."""
+
+    __tablename__ = "node_block_order"
+    height: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    revision: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class EvidenceRow(SQLModel, table=True):
+    """Two different headers signed by members for one height: kept for the auditors."""
+
+    __tablename__ = "node_evidence"
+    id: int | None = Field(default=None, primary_key=True)
+    height: int = Field(sa_column=Column(BigInteger, nullable=False))
+    signer: str
+    ours: str
+    theirs: str
+    seen: str
+
+
 @dataclass(frozen=True)
 class RawBlock:
     """A block as stored: what replay and the API hand on, verifiable from its bytes."""
@@ -137,7 +158,10 @@ class LedgerStore:
     def create_schema(self) -> None:
         """Create tables and the append-only triggers (idempotent)."""
         try:
-            SQLModel.metadata.create_all(self.engine, tables=_ledger_tables())
+            SQLModel.metadata.create_all(
+                self.engine,
+                tables=[*_ledger_tables(), BlockOrderRow.__table__, EvidenceRow.__table__],  # type: ignore[list-item]
+            )
             with self.engine.begin() as conn:
                 for statement in _sqlite_triggers() if self.is_sqlite else _postgres_triggers():
                     conn.execute(text(statement))
@@ -176,8 +200,17 @@ class LedgerStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def append_block(self, summary: BlockSummary, header: bytes, checkpoint: str) -> None:
-        """Write a verified block, its entries and its new tree nodes in one transaction."""
+    def append_block(
+        self,
+        summary: BlockSummary,
+        header: bytes,
+        checkpoint: str,
+        *,
+        order_revision: int | None = None,
+    ) -> None:
+        """Write a verified block, its entries and its new tree nodes in one transaction
+        (with, in a consortium, the ordering service's revision of the cut that made it: where
+        this node resumes reading the order after a restart)."""
         h = summary.header
         entry_rows = [
             {
@@ -212,6 +245,11 @@ class LedgerStore:
                 conn.execute(EntryRow.__table__.insert(), entry_rows)
                 if node_rows:
                     conn.execute(TreeNodeRow.__table__.insert(), node_rows)
+                if order_revision is not None:
+                    conn.execute(
+                        BlockOrderRow.__table__.insert(),
+                        {"height": h.height, "revision": order_revision},
+                    )
         except SAIntegrityError as exc:
             raise DuplicateEntry(
                 f"block {h.height} conflicts with stored data: {exc.orig}"
@@ -228,6 +266,41 @@ class LedgerStore:
                 )
         except SAIntegrityError:
             return  # the same member cosigned twice: keep the first, nothing to add
+
+    def add_evidence(self, height: int, signer: str, ours: str, theirs: str, seen: str) -> bool:
+        """Keep a conflicting signed header (once); True if it was new."""
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                text(
+                    "SELECT 1 FROM node_evidence WHERE height = :h AND signer = :s AND theirs = :t"
+                ),
+                {"h": height, "s": signer, "t": theirs},
+            ).first()
+            if exists:
+                return False
+            conn.execute(
+                EvidenceRow.__table__.insert(),
+                {"height": height, "signer": signer, "ours": ours, "theirs": theirs, "seen": seen},
+            )
+        return True
+
+    def evidence(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT height, signer, ours, theirs, seen FROM node_evidence ORDER BY id")
+            ).all()
+        return [
+            {"height": int(r[0]), "signer": r[1], "ours": r[2], "theirs": r[3], "seen": r[4]}
+            for r in rows
+        ]
+
+    def order_revision(self, height: int) -> int | None:
+        """The ordering revision of the cut that made block ``height`` (None: not recorded)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                text("SELECT revision FROM node_block_order WHERE height = :h"), {"h": height}
+            ).scalar()
+        return None if value is None else int(value)
 
     # -- reading -------------------------------------------------------------------------
 

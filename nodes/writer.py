@@ -34,7 +34,7 @@ from ledger.errors import (
 )
 from ledger.keys import SigningKey
 from ledger.merkle import CompactRange
-from ledger.timefmt import now
+from ledger.timefmt import format_time, now, parse_time
 from nodes.store import LedgerStore, StoreKnownEntries
 
 
@@ -43,7 +43,7 @@ def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
 
     The node does not take its head on trust, though: before it signs anything on top of it,
     the Merkle frontier read from the stored subtree hashes must give the root its last signed
-    header commits to, and that header's checkpoint must carry its proposer's valid signature
+    header commits to, and that header's checkpoint must carry a member's valid signature
     (:func:`check_head`). Membership is rebuilt from the stored config entries."""
     state = ChainState.genesis(consortium, known=StoreKnownEntries(store))
     height, size = store.head()
@@ -83,7 +83,7 @@ def check_head(
 ) -> None:
     """Raise :class:`StoreInconsistent` unless the stored head is what was signed: the header
     counts ``size`` entries, ``root`` (from the stored leaves or subtree hashes) is its tree
-    root, and its checkpoint describes it with the proposer's valid signature."""
+    root, and its checkpoint describes it with a member's valid signature."""
     where = f"at height {header.height}"
     if header.tree_size != size:
         raise StoreInconsistent(
@@ -102,7 +102,7 @@ def check_head(
         checkpoint = Checkpoint.from_text(checkpoint_text)
         if checkpoint.body != checkpoint_body(origin, header):
             raise CheckpointInvalid("it does not describe the stored header")
-        checkpoint.verify(membership, required={header.proposer: header.key_id})
+        checkpoint.verify(membership, quorum=1)
     except (CheckpointInvalid, EncodingError, ValueError) as exc:
         detail = exc.detail if isinstance(exc, TradeLedgerError) else str(exc)
         raise StoreInconsistent(
@@ -168,6 +168,7 @@ class LedgerWriter:
         *,
         at: datetime | None = None,
         margin: timedelta = ADMISSION_MARGIN,
+        pending: Callable[[bytes], bool] | None = None,
     ) -> CheckedEntry:
         """Check one entry against the head and the entries waiting for the next block. A
         :class:`CheckedEntry` names signatures already known good (the node's own, made a
@@ -180,7 +181,7 @@ class LedgerWriter:
             signers = self.state.check_entry(
                 entry,
                 reference_time=at or now(),
-                pending=self._pending_hashes.__contains__,
+                pending=pending or self._pending_hashes.__contains__,
                 config_base=base,
                 backdating=MAX_BACKDATING - margin,
             )
@@ -268,6 +269,80 @@ class LedgerWriter:
             self._write(summary, header, checkpoint)
             return summary
 
+    def build_ordered(
+        self,
+        items: Sequence[Entry | CheckedEntry],
+        *,
+        time: datetime,
+        proposer: str,
+        proposer_key_id: str,
+        sign: Callable[[Checkpoint], Checkpoint],
+        order_revision: int | None = None,
+    ) -> tuple[BlockSummary | None, list[tuple[Entry, TradeLedgerError]]]:
+        """The consortium's block: ``items`` in the order the ordering service gave them, cut
+        by ``proposer`` at ``time``. Every entry is checked against the chain exactly as
+        replay will (reference time: the block's own time, no admission margin); one that
+        fails is left out and returned with the reason — every honest node leaves out the same
+        ones, since they all check the same entries against the same chain. The checkpoint is
+        signed by ``sign`` (this node's cosignature). Returns (None, skipped) when no entry
+        passes: no block."""
+        with self._commit_lock:
+            with self._lock:
+                self._raise_if_failed()
+                block_time = max(format_time(time), self.state.head_time or "")
+                reference = parse_time(block_time)
+                pending: set[bytes] = set()
+                base = self.state.membership
+                accepted: list[CheckedEntry] = []
+                skipped: list[tuple[Entry, TradeLedgerError]] = []
+                for item in items:
+                    entry = entry_of(item)
+                    try:
+                        self.state.check_entry(
+                            item,
+                            reference_time=reference,
+                            pending=pending.__contains__,
+                            config_base=base,
+                        )
+                        if entry.type == CONFIG_TYPE:
+                            base = base.apply(config_changes(entry))
+                    except TradeLedgerError as exc:
+                        skipped.append((entry, exc))
+                        continue
+                    pending.add(entry.entry_hash)
+                    accepted.append(
+                        CheckedEntry(entry, frozenset(k for k, _ in entry.signatures), frozenset())
+                    )
+                if not accepted:
+                    return None, skipped
+                header = self.state.next_header(
+                    [c.entry for c in accepted], proposer, proposer_key_id, reference
+                )
+                checkpoint = sign(Checkpoint(checkpoint_body(self.state.origin, header))).to_text()
+                header_bytes = header.to_bytes()
+                summary = self.state.apply_block(header_bytes, checkpoint, checked=accepted)
+            self._write(summary, header_bytes, checkpoint, order_revision)
+            return summary, skipped
+
+    def apply_fetched(
+        self,
+        header: bytes,
+        checkpoint: str,
+        entries: Sequence[tuple[bytes, bytes | None]],
+        *,
+        order_revision: int | None = None,
+    ) -> BlockSummary:
+        """A block fetched from a peer (catch-up): verified by the same fold as replay, every
+        signature included, and stored only if all of it holds."""
+        with self._commit_lock:
+            with self._lock:
+                self._raise_if_failed()
+                if self._pending:
+                    raise DuplicateEntry("entries are waiting for a block; cut it first")
+                summary = self.state.apply_block(header, checkpoint, list(entries))
+            self._write(summary, header, checkpoint, order_revision)
+            return summary
+
     def _advance(
         self, batch: Sequence[CheckedEntry], time: datetime | None
     ) -> tuple[bytes, str, BlockSummary]:
@@ -287,9 +362,15 @@ class LedgerWriter:
             )
         return key
 
-    def _write(self, summary: BlockSummary, header: bytes, checkpoint: str) -> None:
+    def _write(
+        self,
+        summary: BlockSummary,
+        header: bytes,
+        checkpoint: str,
+        order_revision: int | None = None,
+    ) -> None:
         try:
-            self.store.append_block(summary, header, checkpoint)
+            self.store.append_block(summary, header, checkpoint, order_revision=order_revision)
         except Exception as exc:
             # Fail-stop: the state already counts this block and later entries may build on
             # it, so nothing more is accepted until a restart reloads the state from the store

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ledger.errors import TradeLedgerError
-from nodes.cli import audit, consortium, doc, node, origin, pdf, proof, witness
+from nodes.cli import audit, consortium, doc, network, node, origin, pdf, proof, witness
 
 
 class TradeLedgerGroup(TyperGroup):
@@ -41,6 +41,7 @@ pdf.register(doc.app)
 app.add_typer(origin.app, name="origin", help="Rules-of-origin determinations.")
 app.add_typer(proof.app, name="proof", help="Check proofs offline.")
 app.add_typer(consortium.app, name="consortium", help="What the consortium file says.")
+app.add_typer(network.app, name="network", help="Run a local multi-node consortium.")
 app.add_typer(
     witness.app, name="witness", help="Witness other consortia's logs (C2SP tlog-witness)."
 )

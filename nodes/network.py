@@ -1,0 +1,231 @@
+"""A local consortium on one machine: ``tradeledger network up``.
+
+``create_network`` lays out ``DIR/node<i>`` homes — one organisation each, its own key and
+database — around one signed genesis, with a 3-member etcd cluster as the ordering service;
+``NetworkProcesses`` starts etcd and the nodes as processes on 127.0.0.1 and stops them. The
+organisations are the parties of a Japan → Viet Nam / Thailand trade lane; nodes beyond them are
+further banks. Organisations that run no node (the exporter, the auditor) are signed for by
+node 0, as a chamber of commerce hosting its members would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ledger.consortium import FoundingMember, create_genesis
+from ledger.errors import ConfigurationError
+from ledger.keys import SigningKey
+from nodes.etcd_cluster import EtcdCluster
+from nodes.home import NodeHome
+
+CONSORTIUM_ID = "tradeledger-local"
+
+#: (org id, legal name, country, roles) of the organisations that run nodes, in node order
+NODE_ORGS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("jp-jcci", "The Japan Chamber of Commerce and Industry", "JP", ("issuing_authority",)),
+    ("vn-customs", "General Department of Viet Nam Customs", "VN", ("customs",)),
+    ("th-customs", "The Customs Department of Thailand", "TH", ("customs",)),
+    ("jp-sakura-bank", "Sakura Trade Bank, Ltd.", "JP", ("bank",)),
+    ("jp-customs", "Japan Customs, Tokyo Customs Headquarters", "JP", ("customs",)),
+    ("vn-vietcombank", "Joint Stock Commercial Bank for Foreign Trade of Vietnam", "VN", ("bank",)),
+    ("th-bangkok-bank", "Bangkok Bank Public Company Limited", "TH", ("bank",)),
+)
+#: organisations without a node of their own (signed for by node 0)
+HOSTED_ORGS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("jp-tanaka-machinery", "Tanaka Precision Machinery Co., Ltd.", "JP", ("exporter",)),
+    ("jp-kanto-audit", "Kanto Trade Assurance LLC", "JP", ("auditor",)),
+)
+
+
+def bft_quorum(nodes: int) -> int:
+    """2f+1 of 3f+1: the cosignatures that make a checkpoint final when up to f = ⌊(n-1)/3⌋
+    nodes may be faulty (n=3 or 4: 3; n=7: 5)."""
+    return nodes - (nodes - 1) // 3
+
+
+@dataclass(frozen=True)
+class NetworkLayout:
+    root: Path
+    nodes: int
+    base_port: int
+
+    @property
+    def etcd_client_port(self) -> int:
+        return self.base_port + 100
+
+    @property
+    def etcd_peer_port(self) -> int:
+        return self.base_port + 200
+
+    def home(self, i: int) -> Path:
+        return self.root / f"node{i}"
+
+    def url(self, i: int) -> str:
+        return f"http://127.0.0.1:{self.base_port + i}"
+
+    def org(self, i: int) -> str:
+        return NODE_ORGS[i][0]
+
+    def etcd(self) -> EtcdCluster:
+        return EtcdCluster(
+            self.root / "etcd",
+            size=3,
+            client_port=self.etcd_client_port,
+            peer_port=self.etcd_peer_port,
+            token=f"tradeledger-{self.base_port}",
+        )
+
+
+def create_network(root: Path, nodes: int, base_port: int = 8100) -> NetworkLayout:
+    """Lay out a new consortium of ``nodes`` organisations' nodes under ``root`` (or check
+    that the one there has that many); return its layout."""
+    if not 1 <= nodes <= len(NODE_ORGS):
+        raise ConfigurationError(f"--nodes must be between 1 and {len(NODE_ORGS)}")
+    layout = NetworkLayout(root, nodes, base_port)
+    marker = root / "network.json"
+    if marker.exists():
+        existing = json.loads(marker.read_text())
+        if existing.get("nodes") != nodes or existing.get("base_port") != base_port:
+            raise ConfigurationError(
+                f"{root} holds a network of {existing.get('nodes')} nodes on base port "
+                f"{existing.get('base_port')}; use those, or another --home"
+            )
+        return layout
+    if root.exists() and any(root.iterdir()):
+        raise ConfigurationError(
+            f"{root} exists and is not a tradeledger network; use another --home"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    orgs = NODE_ORGS[:nodes] + HOSTED_ORGS
+    keys = {org[0]: SigningKey.generate() for org in orgs}
+    members = [
+        FoundingMember(
+            org_id,
+            name,
+            country,
+            roles + (("node",) if i < nodes else ()),
+            keys[org_id],
+            (layout.url(i),) if i < nodes else (),
+        )
+        for i, (org_id, name, country, roles) in enumerate(orgs)
+    ]
+    consortium = create_genesis(
+        CONSORTIUM_ID,
+        "tradeledger local consortium (Japan–ASEAN)",
+        members,
+        checkpoint_quorum=bft_quorum(nodes),
+        config_quorum=bft_quorum(nodes),
+    )
+    homes = [NodeHome(layout.home(i)) for i in range(nodes)]
+    for i, home in enumerate(homes):
+        home.path.mkdir(parents=True)
+        home.write_consortium(consortium)
+        org_id = layout.org(i)
+        signs_for = [org_id] + ([o[0] for o in HOSTED_ORGS] if i == 0 else [])
+        for org in signs_for:
+            home.save_key(org, keys[org])
+        home.write_settings(org_id, signs_for, None)
+    # Each node fetches missing blocks from its peers with a token each peer issued to it.
+    from nodes.tokens import create_token
+
+    tokens: dict[tuple[int, int], str] = {}  # (issuing node, holder node) -> token
+    for j, home in enumerate(homes):
+        store = home.open_store()
+        try:
+            for i in range(nodes):
+                if i != j:
+                    tokens[(j, i)] = create_token(store, consortium, layout.org(i), "node")
+        finally:
+            store.dispose()
+    etcd_urls = layout.etcd().client_urls
+    for i, home in enumerate(homes):
+        settings = json.loads(home.settings_file.read_text())
+        settings["public_url"] = layout.url(i)
+        settings["ordering"] = {
+            "etcd": etcd_urls,
+            "peers": [
+                {"url": layout.url(j), "token": tokens[(j, i)]} for j in range(nodes) if j != i
+            ],
+        }
+        home.settings_file.write_text(json.dumps(settings, indent=2) + "\n")
+    marker.write_text(json.dumps({"nodes": nodes, "base_port": base_port}) + "\n")
+    return layout
+
+
+class NetworkProcesses:
+    """etcd and the nodes of a :class:`NetworkLayout`, as child processes."""
+
+    def __init__(self, layout: NetworkLayout, *, log_level: str = "info") -> None:
+        self.layout = layout
+        self.etcd = layout.etcd()
+        self.nodes: list[subprocess.Popen[bytes] | None] = [None] * layout.nodes
+        self.log_level = log_level
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        self.etcd.start(timeout=timeout)
+        for i in range(self.layout.nodes):
+            self.start_node(i)
+        for i in range(self.layout.nodes):
+            self.wait_node(i, timeout=timeout)
+
+    def start_node(self, i: int) -> None:
+        log = open(self.layout.root / f"node{i}.log", "ab")  # noqa: SIM115 - the process owns it
+        self.nodes[i] = subprocess.Popen(
+            [
+                sys.executable, "-m", "nodes.cli.main", "serve",
+                "--home", str(self.layout.home(i)),
+                "--port", str(self.layout.base_port + i),
+                "--log-level", self.log_level,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        log.close()
+
+    def wait_node(self, i: int, *, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = self.layout.url(i) + "/v1/health"
+        while time.monotonic() < deadline:
+            p = self.nodes[i]
+            if p is not None and p.poll() is not None:
+                raise ConfigurationError(
+                    f"node {i} exited with code {p.returncode}; see {self.layout.root}/node{i}.log"
+                )
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise ConfigurationError(f"node {i} did not answer within {timeout:.0f} s")
+
+    def kill_node(self, i: int) -> None:
+        p = self.nodes[i]
+        if p is not None and p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+    def stop(self) -> None:
+        for p in self.nodes:
+            if p is not None and p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGTERM)
+        for p in self.nodes:
+            if p is not None:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+        self.etcd.stop()

@@ -1,0 +1,236 @@
+"""Fault tests of the consortium: processes killed with SIGKILL while clients submit.
+
+What must hold afterwards: every acknowledged entry is on every live node at the same leaf
+index; restarted nodes catch up to the identical head and cosign it; without an etcd majority
+nothing is acknowledged (503); a node whose database was altered refuses to sign, naming the
+height; ``audit replay`` passes on every node's store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+
+import httpx
+
+from ledger.blocks import Checkpoint
+from nodes.etcd import EtcdClient
+from nodes.etcd_orderer import cosignature_key
+from nodes.home import NodeHome
+from tests.consortium.conftest import (
+    Network,
+    Submitter,
+    audit_replay,
+    certificate,
+    import_declaration,
+    leaf_indexes,
+)
+
+
+def _submitters(net: Network) -> list[Submitter]:
+    jcci = net.token(0, "jp-jcci", "issuing_authority")
+    vn = net.token(1, "vn-customs", "customs")
+    return [
+        Submitter(net.url(0), jcci, "co.issued", certificate).start(),
+        Submitter(net.url(1), vn, "customs.import_declaration", import_declaration).start(),
+    ]
+
+
+def _cosigners(net: Network, i: int, height: int) -> set[str]:
+    text = httpx.get(f"{net.url(i)}/v1/checkpoint", timeout=5).json()["checkpoint"]
+    cp = Checkpoint.from_text(text)
+    assert cp.height == height
+    return {s.name.split(":")[0] for s in cp.signatures}
+
+
+def test_kill_nodes_and_the_etcd_leader_while_clients_submit(network_factory) -> None:  # type: ignore[no-untyped-def]
+    net: Network = network_factory(3)
+    clients = _submitters(net)
+    time.sleep(3)
+    # the node that cuts blocks now dies first
+    cutter = next(i for i in range(3) if net.health(i)["cutter"])
+    net.processes.kill_node(cutter)
+    time.sleep(3)
+    leader = net.processes.etcd.leader_index()
+    assert leader is not None
+    net.processes.etcd.kill(leader)
+    time.sleep(4)
+    net.processes.etcd.start_member(leader)
+    net.processes.start_node(cutter)
+    net.processes.wait_node(cutter)
+    time.sleep(3)
+    for c in clients:
+        c.stop()
+    acknowledged = [h for c in clients for h in c.acknowledged]
+    assert len(acknowledged) > 50, [c.refused for c in clients]
+    height = net.settled([0, 1, 2])
+    auditor = {i: net.token(i, "jp-kanto-audit", "auditor") for i in range(3)}
+    positions = [leaf_indexes(net, i, auditor[i], acknowledged) for i in range(3)]
+    assert positions[0] == positions[1] == positions[2]
+    assert len(set(positions[0].values())) == len(acknowledged)
+    # the restarted node cosigned the final head like the others
+    assert _cosigners(net, cutter, height) == {"jp-jcci", "vn-customs", "th-customs"}
+    net.processes.stop()
+    for i in range(3):
+        result = audit_replay(net.layout.home(i))
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_an_etcd_majority_nothing_is_acknowledged(network_factory) -> None:  # type: ignore[no-untyped-def]
+    net: Network = network_factory(3)
+    token = net.token(0, "jp-jcci", "issuing_authority")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def submit(number: str) -> httpx.Response:
+        return httpx.post(
+            f"{net.url(0)}/v1/documents",
+            params={"event": "co.issued"},
+            content=certificate(number),
+            headers=headers,
+            timeout=60,
+        )
+
+    assert submit("MAJ-1").status_code == 201
+    before = net.settled([0, 1, 2])
+    net.processes.etcd.kill(1)
+    net.processes.etcd.kill(2)
+    refused = submit("MAJ-2")
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    net.processes.etcd.start_member(1)
+    net.processes.etcd.start_member(2)
+    net.processes.etcd.wait_ready(timeout=60)
+    assert submit("MAJ-3").status_code == 201
+    after = net.settled([0, 1, 2])
+    assert after > before
+    # A write etcd could not commit in time was not acknowledged, but Raft may still commit it
+    # once the majority is back (the lone member had it in its log). Either way the client can
+    # tell by submitting again: 201 if it is not on the ledger, 409 if it is, never twice.
+    auditor = net.token(0, "jp-kanto-audit", "auditor")
+    listed = httpx.get(
+        f"{net.url(0)}/v1/documents/jp-jcci%2FMAJ-2/provenance",
+        headers={"Authorization": f"Bearer {auditor}"},
+        timeout=10,
+    )
+    assert listed.status_code in (200, 404)
+    again = submit("MAJ-2")
+    assert again.status_code == (409 if listed.status_code == 200 else 201), again.text
+    net.settled([0, 1, 2])
+    events = httpx.get(
+        f"{net.url(0)}/v1/documents/jp-jcci%2FMAJ-2/provenance",
+        headers={"Authorization": f"Bearer {auditor}"},
+        timeout=10,
+    ).json()["events"]
+    assert [e["event"] for e in events] == ["co.issued"]
+
+
+def test_a_node_whose_database_was_altered_refuses_to_sign(network_factory) -> None:  # type: ignore[no-untyped-def]
+    net: Network = network_factory(3)
+    token = net.token(0, "jp-jcci", "issuing_authority")
+    for n in range(3):
+        r = httpx.post(
+            f"{net.url(0)}/v1/documents",
+            params={"event": "co.issued"},
+            content=certificate(f"ALT-{n}"),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert r.status_code == 201
+    height = net.settled([0, 1, 2])
+    net.processes.kill_node(2)
+    db = NodeHome(net.layout.home(2)).path / "ledger.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS ledger_tree_nodes_no_update")
+        conn.execute("DROP TRIGGER IF EXISTS ledger_entries_no_update")
+        conn.execute("UPDATE ledger_entries SET entry_hash = zeroblob(32) WHERE idx = 0")
+    net.processes.start_node(2)
+    node = net.processes.nodes[2]
+    assert node is not None
+    assert node.wait(timeout=60) != 0
+    log = (net.layout.root / "node2.log").read_text()
+    assert f"at height {height}" in log and "refusing" in log
+    # the other two go on
+    r = httpx.post(
+        f"{net.url(0)}/v1/documents",
+        params={"event": "co.issued"},
+        content=certificate("ALT-9"),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 201
+    result = audit_replay(net.layout.home(2))
+    assert result.returncode == 1
+
+
+def test_a_node_behind_etcd_compaction_catches_up_from_peers_and_a_new_node_joins_from_genesis(
+    network_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    net: Network = network_factory(4, slack=2)
+    net.processes.kill_node(3)
+    clients = _submitters(net)
+    # three of four cosign: blocks become final, and etcd's history is compacted below them
+    net.wait(lambda: net.health(0)["height"] > 12, 120, "a dozen final blocks")
+    time.sleep(6)  # the cutter compacts every 5 s
+    for c in clients:
+        c.stop()
+    acknowledged = [h for c in clients for h in c.acknowledged]
+    net.processes.start_node(3)
+    net.processes.wait_node(3)
+    height = net.settled([0, 1, 2, 3])
+    assert net.health(3)["height"] == height
+    log = (net.layout.root / "node3.log").read_text()
+    assert "caught up from a peer" in log
+    auditor = {i: net.token(i, "jp-kanto-audit", "auditor") for i in (0, 3)}
+    assert leaf_indexes(net, 0, auditor[0], acknowledged) == leaf_indexes(
+        net, 3, auditor[3], acknowledged
+    )
+    # A node with an empty database (a new organisation's node, or one rebuilt) joins from
+    # genesis the same way: from its peers, every block verified.
+    net.processes.kill_node(3)
+    for f in net.layout.home(3).glob("*.db*"):
+        f.unlink()
+    net.processes.start_node(3)
+    net.processes.wait_node(3, timeout=120)
+    assert net.settled([0, 1, 2, 3], timeout=120) >= height
+    assert "jp-sakura-bank" in _cosigners(net, 0, net.health(0)["height"])
+
+
+def test_a_member_signing_two_headers_for_one_height_is_kept_as_evidence(network_factory) -> None:  # type: ignore[no-untyped-def]
+    net: Network = network_factory(3)
+    token = net.token(0, "jp-jcci", "issuing_authority")
+    r = httpx.post(
+        f"{net.url(0)}/v1/documents",
+        params={"event": "co.issued"},
+        content=certificate("EQ-1"),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 201
+    height = net.settled([0, 1, 2])
+    # Thai customs' key signs a second, different header for the same height
+    home = NodeHome(net.layout.home(2))
+    key = home.signing_key("th-customs")
+    text = httpx.get(f"{net.url(0)}/v1/checkpoint", timeout=5).json()["checkpoint"]
+    body = Checkpoint.from_text(text).body
+    forged_body = re.sub(r"\ntime (\S+)\n", "\ntime 2030-01-01T00:00:00.000000Z\n", body)
+    assert forged_body != body
+    forged = Checkpoint(forged_body).cosigned_by("th-customs", key, int(time.time()))
+    line = forged.to_text()[len(forged_body) + 1 :]
+    etcd = EtcdClient(net.processes.etcd.client_urls)
+    etcd.put(
+        cosignature_key("tradeledger-local", "th-customs"),
+        json.dumps({"height": height, "body": forged_body, "line": line}).encode(),
+    )
+    etcd.close()
+    net.wait(
+        lambda: any(
+            e["signer"] == "th-customs" and e["height"] == height
+            for e in net.health(0)["conflicting_headers"]
+        ),
+        30,
+        "the evidence to be reported",
+    )
+    # the final checkpoint is untouched: the forged line is not added to it
+    assert _cosigners(net, 0, height) == {"jp-jcci", "vn-customs", "th-customs"}
