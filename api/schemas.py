@@ -74,6 +74,11 @@ class Health(_Model):
         description="Consortium nodes: entries in the order that failed the chain's rules and "
         "were left out of blocks (by every honest node alike) since this node started.",
     )
+    blocks_from_peers: int | None = Field(
+        default=None,
+        description="Consortium nodes: blocks this node fetched from peers and verified since it "
+        "started (catch-up after downtime or after etcd compacted the order it needed).",
+    )
     conflicting_headers: list[dict[str, Any]] | None = Field(
         default=None,
         description="Evidence: members' signatures on a different header than this node's for "

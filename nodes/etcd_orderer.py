@@ -486,7 +486,7 @@ class EtcdOrderer:
             return
         self._after_block(summary)
 
-    def _after_block(self, summary: BlockSummary) -> None:
+    def _after_block(self, summary: BlockSummary, *, fetched: bool = False) -> None:
         self.blocks_cut += 1
         for listener in list(self._cut_listeners):
             try:
@@ -500,6 +500,8 @@ class EtcdOrderer:
                 "indexing block failed", extra={"height": summary.header.height, "error": str(exc)}
             )
         height = summary.header.height
+        if fetched:  # verified, not built here: cosign it now (after the log view has it)
+            self._cosign_fetched(summary)
         self._publish_cosignature(height)
         for cosig in self._early_cosigs.pop(height, []):
             self._apply_cosignature(cosig)
@@ -734,10 +736,9 @@ class EtcdOrderer:
                 with self._lock:
                     for e in summary.entries:
                         self._own.pop(e.entry_hash, None)
-                self._cosign_fetched(summary)
                 self.caught_up_blocks += 1
                 got = True
-                self._after_block(summary)
+                self._after_block(summary, fetched=True)
         if got:
             log.info(
                 "caught up from a peer", extra={"peer": peer.url, "height": self.writer.height}

@@ -376,6 +376,7 @@ class LedgerNode:
                 built_height=self.log.built_height,
                 cutter=self.orderer.is_cutter,
                 skipped_entries=self.orderer.skipped,
+                blocks_from_peers=self.orderer.caught_up_blocks,
                 conflicting_headers=[
                     {"height": e["height"], "signer": e["signer"], "seen": e["seen"]}
                     for e in self.store.evidence()
