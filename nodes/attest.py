@@ -611,3 +611,53 @@ def _fast_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=OFF")
     cursor.execute("PRAGMA synchronous=OFF")
     cursor.close()
+
+
+def check_index_at_start(engine: Engine, leaves: Sequence[bytes], sizes: Sequence[int]) -> None:
+    """The node's cheap check of its index before it serves (not a rebuild: ``audit replay``
+    compares every value). The index must not claim blocks the chain lacks, and every event
+    row must name the verified leaf at its index and that leaf's block: ``leaves`` and
+    ``sizes`` (tree size after each block) are the log view's, already checked against the
+    last signed header. One pass over the events, no parsing, no signature."""
+    import bisect
+
+    with engine.connect() as conn:
+        value = conn.execute(
+            text("SELECT value FROM node_meta WHERE key = 'indexed_height'")
+        ).scalar()
+        indexed = int(value) if value is not None and str(value).isdigit() else -1
+        if value is not None and not 0 <= indexed <= len(sizes):
+            raise mismatch(
+                "node_meta",
+                "key",
+                "indexed_height",
+                "value",
+                len(sizes),
+                f"the index claims height {value!r}, the chain ends at {len(sizes)}; "
+                "refusing to serve from it",
+            )
+        rows = conn.execute(
+            text("SELECT document_id, idx, height, entry_hash FROM node_document_events")
+        )
+        for document_id, idx, height, entry_hash in rows:
+            key = f"{document_id},{idx}"
+            i = int(idx)
+            if not 0 <= i < len(leaves) or bytes(entry_hash) != leaves[i]:
+                raise mismatch(
+                    "node_document_events",
+                    "document_id,idx",
+                    key,
+                    "entry_hash",
+                    int(height),
+                    "not the verified leaf at that index; refusing to serve from the index",
+                )
+            if int(height) != bisect.bisect_right(sizes, i) + 1:
+                raise mismatch(
+                    "node_document_events",
+                    "document_id,idx",
+                    key,
+                    "height",
+                    int(height),
+                    "not the height of the block holding that entry; refusing to serve from "
+                    "the index",
+                )
