@@ -15,12 +15,15 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.chain import ChainState, CheckedEntry, EntryFailure, describe_failure, preverify_batch
 from ledger.consortium import Consortium
 from ledger.errors import IntegrityError
 from nodes.store import RawBlock
+
+if TYPE_CHECKING:
+    from nodes.attest import StoreAttestation
 
 BATCH_ENTRIES = 1024
 
@@ -72,12 +75,18 @@ def replay(
     *,
     workers: int = 1,
     on_block: Callable[[ReplayReport], None] | None = None,
+    attest: StoreAttestation | None = None,
 ) -> ReplayReport:
-    """Verify ``blocks`` from genesis; never raises for an invalid chain, reports it instead."""
+    """Verify ``blocks`` from genesis; never raises for an invalid chain, reports it instead.
+
+    With ``attest``, every stored row the node reads besides the verified bytes is compared
+    with what the chain says (``nodes.attest``)."""
     state = ChainState.genesis(consortium)
     report = ReplayReport(workers=workers, consortium_id=consortium.consortium_id)
     started = time.perf_counter()
     try:
+        if attest is not None:
+            attest.begin()
         for raw, checked in _checked_blocks(blocks, state, workers):
             if raw.height != state.height + 1:
                 # The source skipped a height (a deleted block): say which one is missing.
@@ -87,7 +96,10 @@ def replay(
                     f"block {state.height + 1} is missing (next stored is {raw.height})",
                     height=state.height + 1,
                 )
+            before = state.membership
             summary = state.apply_block(raw.header, raw.checkpoint, checked=checked)
+            if attest is not None:
+                attest.block(raw, summary, before, state.membership)
             report.blocks += 1
             report.entries += len(summary.entries)
             report.checkpoint_signers = summary.signers
@@ -95,12 +107,23 @@ def replay(
             report.tree_size = state.tree_size
             if on_block is not None:
                 on_block(report)
+        if attest is not None:
+            attest.finish(state.height, state.tree_size)
     except IntegrityError as exc:
         report.valid = False
         report.failure = describe_failure(exc)
+        # a stored row that differs from the chain: which table, row and column
+        report.failure.update(
+            {k: exc.extra[k] for k in ("table", "row", "column") if k in exc.extra}
+        )
+        if "table" in exc.extra and report.failure["height"] is None:
+            report.failure["height"] = state.height
         report.failure.setdefault("height", state.height + 1)
         if report.failure["height"] is None:
             report.failure["height"] = state.height + 1
+    finally:
+        if attest is not None:
+            attest.close()
     report.seconds = time.perf_counter() - started
     report.height = state.height
     report.tree_size = state.tree_size

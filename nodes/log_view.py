@@ -216,6 +216,10 @@ class LogView:
         self._checkpoints[height] = full
         return full
 
+    def block_sizes(self) -> list[int]:
+        """The tree size after each block, by height - 1."""
+        return self._sizes
+
     def height_of_size(self, tree_size: int, what: str = "tree_size") -> int:
         """The height of the block whose tree size is ``tree_size`` (422 if none is)."""
         sizes = self._sizes

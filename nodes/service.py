@@ -42,6 +42,7 @@ from ledger.errors import (
 from ledger.keys import SigningKey
 from ledger.merkle import consistency_proof
 from nodes import documents_bridge as bridge
+from nodes.attest import check_index_at_start
 from nodes.etcd_orderer import COMPACTION_SLACK, CosignedHeights, EtcdOrderer, Peer
 from nodes.home import NodeHome, current_key
 from nodes.index import DocumentIndex, DocumentInfo, IndexedEntry
@@ -176,6 +177,8 @@ class LedgerNode:
         bridge.load_reference_data()
         self._catch_up_index()
         self.log.load()
+        # the index's rows against the leaves just checked against the last signed header
+        check_index_at_start(self.store.engine, self.log.tree.levels[0], self.log.block_sizes())
         # The writer's duplicate and reference checks ask "is this hash on the ledger?" for
         # every entry offered and again for every entry of every block; the store answers
         # with a query each time. The tree in memory already holds every entry hash.

@@ -19,6 +19,7 @@ from nodes.home import NodeHome
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from nodes.attest import StoreAttestation
     from nodes.audit import ReplayReport
     from nodes.store import RawBlock
 
@@ -48,6 +49,7 @@ def replay_command(
 ) -> None:
     """Verify every block link, signature, Merkle root and checkpoint from genesis."""
     # imported here so that the CLI's other commands start without SQLAlchemy
+    from nodes.attest import StoreAttestation
     from nodes.audit import default_workers, replay
     from nodes.store import LedgerStore
 
@@ -60,13 +62,26 @@ def replay_command(
     workers = workers or default_workers()
     err = Console(stderr=True)
     close = None
+    attest = None
     if home is not None:
+        from nodes.witness_client import parse_witnesses
+
         node_home = NodeHome(home)
         consortium = node_home.consortium()
         store = LedgerStore(node_home.database_url())
         total, _ = store.head()
         blocks = store.iter_blocks()
         close = store.dispose
+        # every stored row is checked too; witness lines by the node's own witnesses verify
+        configured = parse_witnesses(
+            node_home.settings().get("witnesses"), str(node_home.settings_file)
+        )
+        attest = StoreAttestation(
+            store,
+            consortium,
+            node_home.consortium_file.read_bytes(),
+            witnesses=[*witnesses, *(w.cosigner for w in configured)],
+        )
     elif db is not None:
         assert genesis is not None
         consortium = _read_genesis(genesis)
@@ -74,6 +89,7 @@ def replay_command(
         total, _ = store.head()
         blocks = store.iter_blocks()
         close = store.dispose
+        attest = StoreAttestation(store, consortium, genesis.read_bytes(), witnesses=witnesses)
     else:
         from nodes.remote import RemoteLedger
 
@@ -99,9 +115,9 @@ def replay_command(
     blocks = remembering(blocks)
     try:
         if sys.stderr.isatty():
-            report = _with_progress(consortium, blocks, workers, total)
+            report = _with_progress(consortium, blocks, workers, total, attest)
         else:
-            report = replay(consortium, blocks, workers=workers)
+            report = replay(consortium, blocks, workers=workers, attest=attest)
     finally:
         close()
     if report.valid and needed:
@@ -126,6 +142,8 @@ def replay_command(
         raise typer.Exit(0)
     f = report.failure or {}
     where = f"block {f.get('height')}"
+    if f.get("table"):
+        where += f", {f['table']}"
     if f.get("entry_index") is not None:
         where += f", entry {f['entry_index']}"
     if f.get("entry_hash"):
@@ -142,7 +160,11 @@ def _read_genesis(path: Path) -> Consortium:
 
 
 def _with_progress(
-    consortium: Consortium, blocks: object, workers: int, total: int
+    consortium: Consortium,
+    blocks: object,
+    workers: int,
+    total: int,
+    attest: StoreAttestation | None,
 ) -> ReplayReport:
     from rich.progress import (
         BarColumn,
@@ -168,4 +190,4 @@ def _with_progress(
         def on_block(r: ReplayReport) -> None:
             progress.update(task, completed=r.blocks, rate=f"{r.entries:,} entries")
 
-        return replay(consortium, blocks, workers=workers, on_block=on_block)  # type: ignore[arg-type]
+        return replay(consortium, blocks, workers=workers, on_block=on_block, attest=attest)  # type: ignore[arg-type]

@@ -84,3 +84,10 @@ def test_serve_on_a_tampered_store_says_why_in_one_line_and_exits_2(home: NodeHo
 
 def test_an_untouched_store_starts(home: NodeHome) -> None:
     LedgerNode.open(home).close()
+
+
+def test_an_index_event_that_names_another_entry_stops_the_node(home: NodeHome) -> None:
+    LedgerNode.open(home).close()  # builds the index
+    _tamper(home, "UPDATE node_document_events SET entry_hash = zeroblob(32) WHERE idx = 3")
+    refused = _refused(home)
+    assert "node_document_events" in refused.detail and refused.extra["height"] == 1
