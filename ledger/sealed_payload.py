@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -70,6 +69,8 @@ from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
+from ledger.consortium import ORG_ID
+from ledger.entries import HEX32
 from ledger.errors import NotARecipient, SealedPayloadInvalid
 from ledger.keys import DecryptionKey, EncryptionKey
 
@@ -101,9 +102,6 @@ TAG_GRANT = b"tradeledger/v1/payload-key-grant\n"
 
 SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 
-_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")  # consortium and organisation ids (§3)
-_NONCE = re.compile(r"[0-9a-f]{32}")  # an entry's nonce (§4.1)
-
 
 @dataclass(frozen=True)
 class PayloadBinding:
@@ -116,9 +114,9 @@ class PayloadBinding:
 
     def __post_init__(self) -> None:
         for name, value, pattern in (
-            ("consortium_id", self.consortium_id, _ID),
-            ("author", self.author, _ID),
-            ("nonce", self.nonce, _NONCE),
+            ("consortium_id", self.consortium_id, ORG_ID),
+            ("author", self.author, ORG_ID),
+            ("nonce", self.nonce, HEX32),
         ):
             if not isinstance(value, str) or not pattern.fullmatch(value):
                 raise SealedPayloadInvalid(f"the binding's {name} is not valid")
