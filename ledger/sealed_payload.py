@@ -328,7 +328,7 @@ def parse_sealed_payload(data: bytes) -> SealedPayload:
 
 
 def parse_key_grant(data: bytes) -> PayloadKeyGrant:
-    """Read a key grant's layout strictly (§11.3); no key needed."""
+    """Read a key grant's layout strictly (§11, "Sharing later"); no key needed."""
     data = _bytes(data, "a key grant")
     what = "the key grant"
     count = _version_and_count(data, what)
@@ -429,7 +429,7 @@ def grant_payload_key(
     recipients: Iterable[EncryptionKey],
     binding: PayloadBinding,
 ) -> bytes:
-    """A key grant (§11.3): the payload secret of ``sealed`` wrapped for more ``recipients``.
+    """A key grant (§11, "Sharing later"): ``sealed``'s payload secret wrapped for ``recipients``.
 
     ``binding`` is the binding of the entry that carries ``sealed`` (not of the grant's own
     entry). The grant is refused unless ``payload_secret`` opens ``sealed``, so a grant never
