@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from ledger.encoding import Tag, b64decode, b64encode, canonical_bytes, parse_canonical, tagged_hash
 from ledger.errors import (
     ConfigurationError,
@@ -24,9 +26,12 @@ from ledger.errors import (
     SignatureInvalid,
     UnknownKey,
 )
-from ledger.keys import PublicKey, SigningKey
+from ledger.keys import EncryptionKey, PublicKey, SigningKey
 from ledger.timefmt import format_time, now, parse_time
 
+#: What an X25519 key is exchanged with to check it is not a low-order point (any scalar does).
+_PROBE = bytes([1] * 32)
+ENCRYPTION_KEY_STATUSES = ("active", "retired")
 #: ``node``: the organisation runs a ledger node of a consortium; its peers' tokens in that role
 #: read every block in full (each node holds the whole ledger), and nothing else.
 ROLES: frozenset[str] = frozenset(
@@ -84,6 +89,41 @@ class MemberKey:
 
 
 @dataclass(frozen=True)
+class MemberEncryptionKey:
+    """An organisation's X25519 key that payloads are sealed to (§4.5), ``active`` or
+    ``retired``. A retired key is never sealed to again; what was sealed to it stays readable by
+    its holder."""
+
+    public_key: EncryptionKey
+    status: str = "active"
+
+    @property
+    def key_id(self) -> str:
+        return self.public_key.key_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "public_key": self.public_key.to_b64(),
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> MemberEncryptionKey:
+        _require_keys(data, {"key_id", "public_key", "status"}, where)
+        key = EncryptionKey.from_b64(_str(data["public_key"], f"{where}/public_key"))
+        if data["key_id"] != key.key_id:
+            raise EncodingError("key_id does not match the public key", location=where)
+        if data["status"] not in ENCRYPTION_KEY_STATUSES:
+            raise EncodingError("encryption key status must be active or retired", location=where)
+        try:  # a low-order point gives an all-zero shared secret: nothing can be sealed to it
+            X25519PrivateKey.from_private_bytes(_PROBE).exchange(key.x25519())
+        except ValueError as exc:
+            raise EncodingError("not a usable X25519 public key", location=where) from exc
+        return cls(key, data["status"])
+
+
+@dataclass(frozen=True)
 class Organisation:
     id: str
     legal_name: str
@@ -91,9 +131,11 @@ class Organisation:
     roles: frozenset[str]
     keys: Mapping[str, MemberKey]
     endpoints: tuple[str, ...] = ()
+    #: X25519 keys payloads are sealed to, by key id; absent from the file when there are none.
+    encryption_keys: Mapping[str, MemberEncryptionKey] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "legal_name": self.legal_name,
             "country": self.country,
@@ -101,10 +143,27 @@ class Organisation:
             "keys": [k.to_dict() for k in sorted(self.keys.values(), key=lambda k: k.key_id)],
             "endpoints": list(self.endpoints),
         }
+        if self.encryption_keys:
+            out["encryption_keys"] = [
+                self.encryption_keys[kid].to_dict() for kid in sorted(self.encryption_keys)
+            ]
+        return out
+
+    def active_encryption_keys(self) -> tuple[EncryptionKey, ...]:
+        return tuple(
+            self.encryption_keys[kid].public_key
+            for kid in sorted(self.encryption_keys)
+            if self.encryption_keys[kid].status == "active"
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> Organisation:
-        _require_keys(data, {"id", "legal_name", "country", "roles", "keys", "endpoints"}, where)
+        _require_keys(
+            data,
+            {"id", "legal_name", "country", "roles", "keys", "endpoints"},
+            where,
+            optional={"encryption_keys"},
+        )
         org_id = _str(data["id"], f"{where}/id")
         if not ORG_ID.fullmatch(org_id):
             raise EncodingError(f"organisation id {org_id!r} is not valid", location=where)
@@ -122,7 +181,34 @@ class Organisation:
         endpoints = data["endpoints"]
         if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
             raise EncodingError("endpoints must be a list of URLs", location=f"{where}/endpoints")
-        return cls(org_id, _str(data["legal_name"], where), country, roles, keys, tuple(endpoints))
+        return cls(
+            org_id,
+            _str(data["legal_name"], where),
+            country,
+            roles,
+            keys,
+            tuple(endpoints),
+            _encryption_keys(data.get("encryption_keys"), f"{where}/encryption_keys"),
+        )
+
+
+def _encryption_keys(value: Any, where: str) -> dict[str, MemberEncryptionKey]:
+    """An organisation's ``encryption_keys``: absent for none, else a non-empty list sorted by
+    key id with no key twice (one encoding per state)."""
+    if value is None:
+        return {}
+    if not isinstance(value, list) or not value:
+        raise EncodingError(
+            "encryption_keys must be a non-empty list (leave it out when there are none)",
+            location=where,
+        )
+    keys = [MemberEncryptionKey.from_dict(k, f"{where}/{i}") for i, k in enumerate(value)]
+    ids = [k.key_id for k in keys]
+    if ids != sorted(ids) or len(set(ids)) != len(ids):
+        raise EncodingError(
+            "encryption_keys must be sorted by key_id with no key twice", location=where
+        )
+    return {k.key_id: k for k in keys}
 
 
 @dataclass(frozen=True)
@@ -136,14 +222,24 @@ class Membership:
     config_quorum: int
     _key_owner: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
+    _encryption_key_owner: Mapping[str, str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
     def __post_init__(self) -> None:
         owners: dict[str, str] = {}
+        encryption_owners: dict[str, str] = {}
         for org in self.organisations.values():
             for key_id in org.keys:
                 if key_id in owners:
                     raise EncodingError(f"key {key_id} is listed for two organisations")
                 owners[key_id] = org.id
+            for key_id in org.encryption_keys:
+                if key_id in encryption_owners:
+                    raise EncodingError(f"encryption key {key_id} is listed for two organisations")
+                encryption_owners[key_id] = org.id
         object.__setattr__(self, "_key_owner", owners)
+        object.__setattr__(self, "_encryption_key_owner", encryption_owners)
 
     # -- look-ups ------------------------------------------------------------------------
 
@@ -173,6 +269,29 @@ class Membership:
         if key.status != "active":
             raise KeyRevoked(f"key {key_id} of {org_id} was revoked")
         return key
+
+    def encryption_keys(self, org_id: str) -> tuple[EncryptionKey, ...]:
+        """The active encryption keys of ``org_id`` (sorted by key id): what a payload for it is
+        sealed to. Empty if it has none; UnknownKey if it is not a member."""
+        org = self.organisations.get(org_id)
+        if org is None:
+            raise UnknownKey(f"organisation {org_id!r} is not a member of the consortium")
+        return org.active_encryption_keys()
+
+    def encryption_key_owner(self, key_id: str) -> str | None:
+        """The organisation an encryption key (active or retired) belongs to."""
+        return self._encryption_key_owner.get(key_id)
+
+    def recipient_keys(self, org_ids: Iterable[str]) -> tuple[EncryptionKey, ...]:
+        """Every active encryption key of every organisation in ``org_ids`` (sorted by key id,
+        each once); UnknownKey if one of them is not a member or has no active encryption key."""
+        keys: dict[str, EncryptionKey] = {}
+        for org_id in org_ids:
+            active = self.encryption_keys(org_id)
+            if not active:
+                raise UnknownKey(f"{org_id} has no active encryption key to seal a payload to")
+            keys.update((k.key_id, k) for k in active)
+        return tuple(keys[kid] for kid in sorted(keys))
 
     def check_author(self, org_id: str, key_id: str, entry_type: str) -> None:
         self.active_key(org_id, key_id)
@@ -243,6 +362,41 @@ class Membership:
                         raise EntryRejected(f"{org.id} has no key {kid}")
                     revoked = replace(org.keys[kid], status="revoked")
                     orgs[org.id] = replace(org, keys={**org.keys, kid: revoked})
+                elif op == "add_encryption_key":
+                    org = _org(orgs, change)
+                    ekey = MemberEncryptionKey.from_dict(change.get("key", {}), f"{where}/key")
+                    if ekey.status != "active":
+                        raise EntryRejected("a new encryption key must be active")
+                    other = next(
+                        (
+                            o.id
+                            for o in orgs.values()
+                            if o.id != org.id and ekey.key_id in o.encryption_keys
+                        ),
+                        None,
+                    )
+                    if other is not None:
+                        raise EntryRejected(f"encryption key {ekey.key_id} is {other}'s")
+                    if ekey.key_id in org.encryption_keys:
+                        raise EntryRejected(
+                            f"{org.id} already has encryption key {ekey.key_id} "
+                            f"({org.encryption_keys[ekey.key_id].status}); a retired key "
+                            "cannot come back"
+                        )
+                    orgs[org.id] = replace(
+                        org, encryption_keys={**org.encryption_keys, ekey.key_id: ekey}
+                    )
+                elif op == "retire_encryption_key":
+                    org = _org(orgs, change)
+                    kid = change.get("key_id")
+                    if not isinstance(kid, str) or kid not in org.encryption_keys:
+                        raise EntryRejected(f"{org.id} has no encryption key {kid}")
+                    if org.encryption_keys[kid].status != "active":
+                        raise EntryRejected(f"encryption key {kid} of {org.id} is already retired")
+                    retired = replace(org.encryption_keys[kid], status="retired")
+                    orgs[org.id] = replace(
+                        org, encryption_keys={**org.encryption_keys, kid: retired}
+                    )
                 elif op == "set_roles":
                     org = _org(orgs, change)
                     orgs[org.id] = replace(org, roles=_roles(change.get("roles"), where))
@@ -394,6 +548,8 @@ class FoundingMember:
     roles: Iterable[str]
     signing_key: SigningKey
     endpoints: Sequence[str] = ()
+    #: the X25519 key payloads are sealed to, if the organisation has one from the start
+    encryption_key: EncryptionKey | None = None
 
 
 def create_genesis(
@@ -420,6 +576,9 @@ def create_genesis(
                 frozenset(m.roles),
                 {m.signing_key.key_id: MemberKey(m.signing_key.public_key)},
                 tuple(m.endpoints),
+                {}
+                if m.encryption_key is None
+                else {m.encryption_key.key_id: MemberEncryptionKey(m.encryption_key)},
             ).to_dict()
             for m in sorted(members, key=lambda m: m.id)
         ],
@@ -445,11 +604,14 @@ def _id(org: Organisation) -> str:
     return org.id
 
 
-def _require_keys(data: Any, keys: set[str], where: str) -> None:
+def _require_keys(
+    data: Any, keys: set[str], where: str, *, optional: frozenset[str] | set[str] = frozenset()
+) -> None:
+    """``data`` is an object with every one of ``keys``, any of ``optional``, and nothing else."""
     if not isinstance(data, dict):
         raise EncodingError("expected an object", location=where or "/")
     missing = keys - data.keys()
-    extra = data.keys() - keys
+    extra = data.keys() - keys - optional
     if missing:
         raise EncodingError(f"missing {', '.join(sorted(missing))}", location=where or "/")
     if extra:

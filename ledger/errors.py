@@ -20,11 +20,13 @@ The tree, at a glance::
     │   ├── UnreadableInput           422  not the kind of file asked for (CLI exit 2)
     │   ├── DocumentInvalid           422  a trade document fails its schema or business rules
     │   ├── OriginInputError          422  a bill of materials or rule table is unusable
+    │   ├── SealedPayloadInvalid      422  a sealed payload is malformed or does not open
     │   └── PayloadTooLarge           413
     ├── NoRuleData                    422  no rule data for a product (CLI exit 3)
     ├── OriginNotSupported            422  a CO's origin claim is not supported by its evidence
     ├── Unauthenticated               401
     ├── Forbidden                     403
+    │   └── NotARecipient             403  a sealed payload was not sealed to this key
     ├── NotFound                      404
     ├── Conflict                      409
     │   └── DuplicateEntry            409  an entry already on the ledger (or the same nonce)
@@ -135,6 +137,14 @@ class OriginInputError(InvalidInput):
     title = "The origin input is not usable"
 
 
+class SealedPayloadInvalid(InvalidInput):
+    """A sealed payload or key grant (``ledger.sealed_payload``) that is malformed, altered,
+    bound to another entry, or does not open with the key given."""
+
+    code = "sealed-payload-invalid"
+    title = "The sealed payload is not valid"
+
+
 class PayloadTooLarge(InvalidInput):
     code = "payload-too-large"
     title = "The request body is too large"
@@ -182,6 +192,13 @@ class Forbidden(TradeLedgerError):
     title = "Not allowed for this role"
     status = 403
     exit_code = 2
+
+
+class NotARecipient(Forbidden):
+    """The sealed payload (or key grant) has no wrapped key for the decryption key given."""
+
+    code = "not-a-recipient"
+    title = "Not a recipient of the sealed payload"
 
 
 class NotFound(TradeLedgerError):
