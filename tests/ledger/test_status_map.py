@@ -384,3 +384,26 @@ def test_the_store_is_pluggable() -> None:
         }
     )
     assert Counting.reads > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(sorted(["unknown", "current", "superseded", "revoked"])),
+    st.integers(1, 2**53 - 1),
+    st.binary(min_size=32, max_size=32),
+    st.sampled_from(["co.issued", "co.amended", "customs.import_declaration"]),
+    st.none() | st.text(min_size=1, max_size=200),
+    st.none() | st.dates().map(lambda d: d.isoformat()).filter(lambda t: len(t) == 10),
+)
+def test_state_bytes_are_the_canonical_encoding(
+    status: str, events: int, digest: bytes, etype: str, by: str | None, until: str | None
+) -> None:
+    from ledger.encoding import canonical_bytes
+
+    try:
+        s = DocumentState(status, events, digest, digest[::-1], etype, by, until)
+    except InvalidInput:
+        return  # a superseded_by with a lone surrogate (not text) is refused
+    expected = canonical_bytes(s.to_json())
+    assert s.to_bytes() == expected
+    assert DocumentState.from_bytes(expected) == s
