@@ -63,6 +63,11 @@ class Tag(bytes, Enum):
     CONSORTIUM = b"tradeledger/v1/consortium\n"
     DOCUMENT = b"tradeledger/v1/document\n"
     DETERMINATION = b"tradeledger/v1/origin-determination\n"
+    STATUS_KEY = b"tradeledger/v1/status-key\n"
+    STATUS_STATE = b"tradeledger/v1/status-state\n"
+    STATUS_LEAF = b"tradeledger/v1/status-leaf\n"
+    STATUS_NODE = b"tradeledger/v1/status-node\n"
+    STATUS_EVENTS = b"tradeledger/v1/status-events\n"
 
 
 def _pointer_token(key: str) -> str:
