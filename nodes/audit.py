@@ -72,9 +72,12 @@ def replay(
     *,
     workers: int = 1,
     on_block: Callable[[ReplayReport], None] | None = None,
+    state: ChainState | None = None,
 ) -> ReplayReport:
-    """Verify ``blocks`` from genesis; never raises for an invalid chain, reports it instead."""
-    state = ChainState.genesis(consortium)
+    """Verify ``blocks`` from genesis, or from ``state`` (a resumed audit: ``blocks`` then start
+    at ``state.height + 1``, and ``state`` is advanced in place); never raises for an invalid
+    chain, reports it instead."""
+    state = ChainState.genesis(consortium) if state is None else state
     report = ReplayReport(workers=workers, consortium_id=consortium.consortium_id)
     started = time.perf_counter()
     try:
