@@ -1,4 +1,5 @@
-"""``tradeledger audit replay``: verify the whole chain from genesis."""
+"""``tradeledger audit replay``: verify the whole chain from genesis (or from a saved state);
+``tradeledger audit watch``: follow a node's checkpoints and keep evidence of a split view."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ledger.errors import (
     WitnessQuorumNotMet,
 )
 from ledger.witnessing import check_witness_quorum, parse_witness_policy
+from nodes.cli.trusted import CONSORTIUM_OPTION, HOME_OPTION, trusted_consortium
 from nodes.home import NodeHome
 
 if TYPE_CHECKING:
@@ -181,6 +183,54 @@ def replay_command(
         where += f" ({f['entry_hash']})"
     print(f"invalid: {where}: [{f.get('reason')}] {f.get('detail')}", file=sys.stderr)
     raise typer.Exit(1)
+
+
+@app.command("watch")
+def watch_command(
+    node: str = typer.Option(..., "--node", help="The node's URL."),
+    state_file: Path = typer.Option(
+        ..., "--state", help="Where the last checkpoint seen is kept (created on first use)."
+    ),
+    consortium: Path | None = CONSORTIUM_OPTION,
+    home: Path | None = HOME_OPTION,
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="TRADELEDGER_TOKEN",
+        help="Bearer token of a member (the consistency proof is for members).",
+    ),
+    interval: float = typer.Option(
+        60.0, "--interval", min=0.1, help="Seconds between polls (without --once)."
+    ),
+    once: bool = typer.Option(False, "--once", help="Poll once and exit."),
+) -> None:
+    """Poll a node's checkpoint, check each one for consistency with the last one seen, and
+    keep any inconsistent pair as evidence. Exit 0 consistent (--once), 1 split view or
+    invalid checkpoint, 2 usage or I/O error."""
+    import time
+
+    from api.client import NodeUnreachable, TradeLedgerClient
+    from nodes.watch import poll
+
+    trusted = trusted_consortium(consortium, home)
+    with TradeLedgerClient(node, token) as client:
+        while True:
+            try:
+                seen = poll(client, trusted, state_file)
+            except NodeUnreachable as exc:
+                if once:
+                    raise
+                print(f"{exc.one_line()} (retrying in {interval:g} s)", file=sys.stderr)
+            else:
+                cp = seen.checkpoint
+                print(
+                    f"{seen.status}: height {cp.height}, tree size {cp.tree_size}, "
+                    f"root {cp.root_hash.hex()}",
+                    flush=True,
+                )
+            if once:
+                raise typer.Exit(0)
+            time.sleep(interval)
 
 
 def _read_genesis(path: Path) -> Consortium:
