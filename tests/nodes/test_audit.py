@@ -82,9 +82,7 @@ def test_parallel_replay_gives_the_same_result(
     assert (report["root"], report["head_hash"]) == (one["root"], one["head_hash"])
 
 
-def test_worker_pool_reports_the_failing_entry(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_worker_pool_reports_the_failing_entry(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import nodes.audit
 
     monkeypatch.setattr(nodes.audit, "INLINE_ENTRIES", 0)
