@@ -130,6 +130,28 @@ class TruncatedHashSet:
     def __len__(self) -> int:
         return self._count
 
+    def to_bytes(self) -> bytes:
+        """The table itself (``16 × slots`` bytes), for an auditor's saved state; with
+        :attr:`len` it is all :meth:`from_bytes` needs, so resuming costs one read, no re-hash."""
+        return bytes(self._table)
+
+    @classmethod
+    def from_bytes(cls, table: bytes, count: int) -> TruncatedHashSet:
+        """A set from :meth:`to_bytes` and its length. Only the shape is checked here (a power
+        of two of at least 1,024 slots, at most half full): the caller binds the bytes to what
+        it trusts, e.g. by their digest."""
+        width = cls._WIDTH
+        slots, rest = divmod(len(table), width)
+        if rest or slots < 1024 or slots & (slots - 1):
+            raise ValueError(f"{len(table)} bytes is not a hash-set table")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= slots // 2:
+            raise ValueError(f"a table of {slots} slots cannot hold {count!r} hashes")
+        known = cls()
+        known._table = bytearray(table)
+        known._mask = slots - 1
+        known._count = count
+        return known
+
 
 @dataclass(frozen=True, slots=True)
 class CheckedEntry:

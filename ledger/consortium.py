@@ -431,6 +431,35 @@ class Membership:
             "config_quorum": self.config_quorum,
         }
 
+    @classmethod
+    def from_dict(cls, consortium_id: str, data: Any, where: str = "") -> Membership:
+        """The inverse of :meth:`to_dict` (which leaves the consortium id out), with the same
+        checks a genesis file's organisations and policy get; an
+        :class:`~ledger.errors.EncodingError` names the first thing wrong."""
+        _require_keys(
+            data, {"organisations", "policy", "checkpoint_quorum", "config_quorum"}, where
+        )
+        if not ORG_ID.fullmatch(_str(consortium_id, f"{where}/consortium_id")):
+            raise EncodingError("consortium_id is not a valid id", location=where or "/")
+        if not isinstance(data["organisations"], list) or not data["organisations"]:
+            raise EncodingError("there must be at least one organisation", location=where or "/")
+        orgs: dict[str, Organisation] = {}
+        for i, o in enumerate(data["organisations"]):
+            org = Organisation.from_dict(o, f"{where}/organisations/{i}")
+            if org.id in orgs:
+                raise EncodingError(f"organisation {org.id} is listed twice", location=where)
+            orgs[org.id] = org
+        if not isinstance(data["policy"], dict):
+            raise EncodingError("policy must be an object", location=f"{where}/policy")
+        policy = {t: _roles(r, f"{where}/policy/{t}") for t, r in data["policy"].items()}
+        return cls(
+            consortium_id,
+            orgs,
+            policy,
+            _quorum(data["checkpoint_quorum"]),
+            _quorum(data["config_quorum"]),
+        )
+
 
 @dataclass(frozen=True)
 class Consortium:

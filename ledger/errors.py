@@ -37,7 +37,9 @@ The tree, at a glance::
     ├── IntegrityError                     the ledger's bytes do not verify (audit exit 1)
     │   ├── BlockInvalid, MerkleRootMismatch, ChainBroken, CheckpointInvalid
     │   ├── ProofInvalid
-    │   └── WitnessQuorumNotMet        too few trusted witnesses cosigned a checkpoint
+    │   ├── WitnessQuorumNotMet        too few trusted witnesses cosigned a checkpoint
+    │   ├── AuditStateInvalid          an auditor's saved state is corrupted or not this log's
+    │   └── SplitView                  two signed checkpoints that are not consistent
     ├── WitnessRefused           4xx  a witness will not cosign (status per C2SP tlog-witness)
     │   ├── MalformedWitnessRequest 400 / UnknownLog 404 / CheckpointUntrusted 403
     │   └── WitnessSizeMismatch 409 / CheckpointInconsistent 422
@@ -315,6 +317,25 @@ class ProofInvalid(IntegrityError):
 class WitnessQuorumNotMet(IntegrityError):
     code = "witness-quorum-not-met"
     title = "Too few trusted witnesses cosigned the checkpoint"
+    status = 422
+
+
+class AuditStateInvalid(IntegrityError):
+    """An auditor's saved state (``audit replay --state``, ``audit watch --state``) that is
+    corrupted, edited, or made for another consortium or node: nothing it vouches for is
+    taken, and it is left as it is."""
+
+    code = "audit-state-invalid"
+    title = "The saved audit state cannot be used"
+    status = 422
+
+
+class SplitView(IntegrityError):
+    """Two checkpoints of one log, both properly signed, that no single append-only log can
+    have produced (a fork shown to different readers, or a rollback)."""
+
+    code = "split-view"
+    title = "Two signed checkpoints are not consistent"
     status = 422
 
 

@@ -2,7 +2,7 @@
 
 The fold itself is pure (``ledger.chain``); this module only feeds it. Signature checks, the
 expensive part, run ahead of the fold in ``workers`` processes (:func:`ledger.chain.preverify`);
-with one worker they run in-process. At most a few batches are in flight, so memory stays flat
+the main process only reads and folds. At most a few batches are in flight, so memory stays flat
 in chain length apart from the set of entry hashes seen (needed to refuse duplicates and
 references to unknown entries).
 """
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from nodes.attest import StoreAttestation
 
 BATCH_ENTRIES = 1024
+#: Entries verified in the main process before the worker pool starts: starting it costs about
+#: as much as verifying this many, so short runs (a few new blocks) do without.
+INLINE_ENTRIES = 2048
 
 
 @dataclass
@@ -76,12 +79,15 @@ def replay(
     workers: int = 1,
     on_block: Callable[[ReplayReport], None] | None = None,
     attest: StoreAttestation | None = None,
+    state: ChainState | None = None,
 ) -> ReplayReport:
-    """Verify ``blocks`` from genesis; never raises for an invalid chain, reports it instead.
+    """Verify ``blocks`` from genesis, or from ``state`` (a resumed audit: ``blocks`` then start
+    at ``state.height + 1``, and ``state`` is advanced in place); never raises for an invalid
+    chain, reports it instead.
 
     With ``attest``, every stored row the node reads besides the verified bytes is compared
     with what the chain says (``nodes.attest``)."""
-    state = ChainState.genesis(consortium)
+    state = ChainState.genesis(consortium) if state is None else state
     report = ReplayReport(workers=workers, consortium_id=consortium.consortium_id)
     started = time.perf_counter()
     try:
@@ -135,10 +141,23 @@ def replay(
 def _checked_blocks(
     blocks: Iterable[RawBlock], state: ChainState, workers: int
 ) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure]]]:
-    """Pair each block with its pre-verified entries, verifying ``workers`` batches at a time."""
-    if workers <= 1:
-        for raw in blocks:
-            yield raw, preverify_batch(raw.entries, state.membership.raw_keys())
+    """Pair each block with its pre-verified entries, verifying ``workers`` batches at a time.
+
+    Parsing and signature checks run in ``workers`` processes, in batches of about
+    :data:`BATCH_ENTRIES` entries, and come back slim (no entry bytes); the main process only
+    reads the source and folds. Even one worker is a process of its own: it parses and verifies
+    while the main process reads and folds, which is most of a second core's worth of work.
+    The first :data:`INLINE_ENTRIES` entries are verified in this process, before a pool
+    is worth starting (an incremental audit of a few blocks, a small chain); ``workers=0``
+    verifies everything here."""
+    blocks = iter(blocks)
+    inline = 0
+    for raw in blocks:
+        yield raw, preverify_batch(raw.entries, state.membership.raw_keys())
+        inline += len(raw.entries)
+        if workers >= 1 and inline >= INLINE_ENTRIES:
+            break
+    else:
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         inflight: deque[tuple[list[RawBlock], Future[list[CheckedEntry | EntryFailure]]]] = deque()

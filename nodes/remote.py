@@ -32,19 +32,27 @@ class RemoteLedger:
         """Blocks ``start..stop`` (default: up to the height when iteration starts)."""
         last = self.height() if stop is None else stop
         for height in range(start, last + 1):
-            block = self.client.block(height)
-            yield RawBlock(
-                height=block.height,
-                header=base64.b64decode(block.header),
-                checkpoint=block.checkpoint,
-                entries=[
-                    (
-                        base64.b64decode(e.envelope),
-                        None if e.payload is None else base64.b64decode(e.payload),
-                    )
-                    for e in block.entries
-                ],
-            )
+            yield self.block(height)
+
+    def block(self, height: int) -> RawBlock:
+        block = self.client.block(height)
+        return RawBlock(
+            height=block.height,
+            header=base64.b64decode(block.header),
+            checkpoint=block.checkpoint,
+            entries=[
+                (
+                    base64.b64decode(e.envelope),
+                    None if e.payload is None else base64.b64decode(e.payload),
+                )
+                for e in block.entries
+            ],
+        )
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """The node's RFC 9162 proof between two block tree sizes (to be verified by the
+        caller against roots it trusts)."""
+        return [bytes.fromhex(h) for h in self.client.consistency_proof(first, second).hashes]
 
     def close(self) -> None:
         self.client.close()

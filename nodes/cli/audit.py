@@ -1,4 +1,5 @@
-"""``tradeledger audit replay``: verify the whole chain from genesis."""
+"""``tradeledger audit replay``: verify the whole chain from genesis (or from a saved state);
+``tradeledger audit watch``: follow a node's checkpoints and keep evidence of a split view."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ import typer
 from rich.console import Console
 
 from ledger.blocks import Checkpoint
+from ledger.chain import ChainState, describe_failure
 from ledger.consortium import Consortium
-from ledger.errors import ConfigurationError, TradeLedgerError, WitnessQuorumNotMet
+from ledger.errors import (
+    ConfigurationError,
+    IntegrityError,
+    TradeLedgerError,
+    WitnessQuorumNotMet,
+)
 from ledger.witnessing import check_witness_quorum, parse_witness_policy
+from nodes.cli.trusted import CONSORTIUM_OPTION, HOME_OPTION, trusted_consortium
 from nodes.home import NodeHome
 
 if TYPE_CHECKING:
@@ -21,6 +29,7 @@ if TYPE_CHECKING:
 
     from nodes.attest import StoreAttestation
     from nodes.audit import ReplayReport
+    from nodes.remote import RemoteLedger
     from nodes.store import RawBlock
 
 app = typer.Typer(no_args_is_help=True)
@@ -46,11 +55,18 @@ def replay_command(
         min=0,
         help="How many --witness keys must have cosigned the head block's checkpoint (default 1).",
     ),
+    state_file: Path | None = typer.Option(
+        None,
+        "--state",
+        help="Resume from the verified state in FILE (created on first use); verify only the "
+        "new blocks and update FILE after a valid run.",
+    ),
 ) -> None:
     """Verify every block link, signature, Merkle root and checkpoint from genesis."""
     # imported here so that the CLI's other commands start without SQLAlchemy
+    from nodes import audit_state
     from nodes.attest import StoreAttestation
-    from nodes.audit import default_workers, replay
+    from nodes.audit import ReplayReport, default_workers, replay
     from nodes.store import LedgerStore
 
     sources = [s for s in (home, db, node) if s is not None]
@@ -61,23 +77,21 @@ def replay_command(
     witnesses, needed = parse_witness_policy(witness, witness_quorum)
     workers = workers or default_workers()
     err = Console(stderr=True)
-    close = None
-    attest = None
+    source: LedgerStore | RemoteLedger
+    attest: StoreAttestation | None = None
     if home is not None:
         from nodes.witness_client import parse_witnesses
 
         node_home = NodeHome(home)
         consortium = node_home.consortium()
-        store = LedgerStore(node_home.database_url())
-        total, _ = store.head()
-        blocks = store.iter_blocks()
-        close = store.dispose
+        source = LedgerStore(node_home.database_url())
+        total, _ = source.head()
         # every stored row is checked too; witness lines by the node's own witnesses verify
         configured = parse_witnesses(
             node_home.settings().get("witnesses"), str(node_home.settings_file)
         )
         attest = StoreAttestation(
-            store,
+            source,
             consortium,
             node_home.consortium_file.read_bytes(),
             witnesses=[*witnesses, *(w.cosigner for w in configured)],
@@ -85,25 +99,21 @@ def replay_command(
     elif db is not None:
         assert genesis is not None
         consortium = _read_genesis(genesis)
-        store = LedgerStore(db)
-        total, _ = store.head()
-        blocks = store.iter_blocks()
-        close = store.dispose
-        attest = StoreAttestation(store, consortium, genesis.read_bytes(), witnesses=witnesses)
+        source = LedgerStore(db)
+        total, _ = source.head()
+        attest = StoreAttestation(source, consortium, genesis.read_bytes(), witnesses=witnesses)
     else:
         from nodes.remote import RemoteLedger
 
         assert node is not None
-        remote = RemoteLedger(node, token)
-        consortium = _read_genesis(genesis) if genesis else remote.consortium()
+        source = RemoteLedger(node, token)
+        consortium = _read_genesis(genesis) if genesis else source.consortium()
         if genesis is None:
             err.print(
                 f"note: trusting the consortium file served by {node} "
                 f"(hash {consortium.hash.hex()}); pass --genesis to check it against your own copy"
             )
-        total = remote.height()
-        blocks = remote.iter_blocks()
-        close = remote.close
+        total = source.height()
     # the witness policy applies to the head block's checkpoint, the last one replay reads
     head_checkpoint: list[str] = []
 
@@ -112,14 +122,49 @@ def replay_command(
             head_checkpoint[:] = [raw.checkpoint]
             yield raw
 
-    blocks = remembering(blocks)
+    state = None
     try:
-        if sys.stderr.isatty():
-            report = _with_progress(consortium, blocks, workers, total, attest)
+        saved = None if state_file is None else audit_state.load(state_file, consortium)
+        if saved is not None:
+            state = saved.state
+            err.print(f"resuming from height {state.height} (tree size {state.tree.size})")
+            # A resumed audit verifies the new blocks and a consistency proof; the stored rows
+            # beside them (index, derived columns) are attested by a full run from genesis.
+            attest = None
+        elif state_file is not None:
+            state = ChainState.genesis(consortium)
+        first_height = 0 if state is None else state.height
+        first_size = 0 if state is None else state.tree.size
+        first_root = None if state is None else state.tree.root()
+        try:
+            if saved is not None:
+                resumed = audit_state.check_source(saved, source, total)
+                if resumed is not None:
+                    head_checkpoint[:] = [resumed]
+        except IntegrityError as exc:
+            report = ReplayReport(workers=workers, consortium_id=consortium.consortium_id)
+            report.valid, report.failure = False, describe_failure(exc)
+            report.height, report.tree_size = first_height, first_size
         else:
-            report = replay(consortium, blocks, workers=workers, attest=attest)
+            blocks = remembering(source.iter_blocks(first_height + 1))
+            todo = total - first_height
+            if sys.stderr.isatty():
+                report = _with_progress(consortium, blocks, workers, todo, state, attest)
+            else:
+                report = replay(consortium, blocks, workers=workers, state=state, attest=attest)
+            if report.valid and state is not None and first_root is not None:
+                try:
+                    audit_state.check_consistency(
+                        source, first_size, first_root, state.tree.size, state.tree.root()
+                    )
+                except IntegrityError as exc:
+                    report.valid, report.failure = False, describe_failure(exc)
+                    report.failure["height"] = state.height
     finally:
-        close()
+        if isinstance(source, LedgerStore):
+            source.dispose()
+        else:
+            source.close()
     if report.valid and needed:
         try:
             if not head_checkpoint:
@@ -129,11 +174,20 @@ def replay_command(
             report.valid = False
             report.failure = {"height": report.height, "reason": exc.code, "detail": exc.detail}
     if json_out is not None:
+        data = report.to_dict()
+        if state_file is not None:
+            data["resumed_from"] = (
+                None if saved is None else {"height": first_height, "tree_size": first_size}
+            )
         try:
-            json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+            json_out.write_text(json.dumps(data, indent=2) + "\n")
         except OSError as exc:
             raise ConfigurationError(f"cannot write the report to {json_out}: {exc}") from exc
     if report.valid:
+        if state_file is not None:
+            if state is None:
+                raise AssertionError("a valid replay has a state")
+            audit_state.save(state_file, state, head_checkpoint[0] if head_checkpoint else None)
         print(
             f"valid: {report.entries} entries in {report.blocks} blocks; height {report.height}, "
             f"tree size {report.tree_size}\nroot {report.root}\nhead {report.head_hash}\n"
@@ -152,6 +206,54 @@ def replay_command(
     raise typer.Exit(1)
 
 
+@app.command("watch")
+def watch_command(
+    node: str = typer.Option(..., "--node", help="The node's URL."),
+    state_file: Path = typer.Option(
+        ..., "--state", help="Where the last checkpoint seen is kept (created on first use)."
+    ),
+    consortium: Path | None = CONSORTIUM_OPTION,
+    home: Path | None = HOME_OPTION,
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="TRADELEDGER_TOKEN",
+        help="Bearer token of a member (the consistency proof is for members).",
+    ),
+    interval: float = typer.Option(
+        60.0, "--interval", min=0.1, help="Seconds between polls (without --once)."
+    ),
+    once: bool = typer.Option(False, "--once", help="Poll once and exit."),
+) -> None:
+    """Poll a node's checkpoint, check each one for consistency with the last one seen, and
+    keep any inconsistent pair as evidence. Exit 0 consistent (--once), 1 split view or
+    invalid checkpoint, 2 usage or I/O error."""
+    import time
+
+    from api.client import NodeUnreachable, TradeLedgerClient
+    from nodes.watch import poll
+
+    trusted = trusted_consortium(consortium, home)
+    with TradeLedgerClient(node, token) as client:
+        while True:
+            try:
+                seen = poll(client, trusted, state_file)
+            except NodeUnreachable as exc:
+                if once:
+                    raise
+                print(f"{exc.one_line()} (retrying in {interval:g} s)", file=sys.stderr)
+            else:
+                cp = seen.checkpoint
+                print(
+                    f"{seen.status}: height {cp.height}, tree size {cp.tree_size}, "
+                    f"root {cp.root_hash.hex()}",
+                    flush=True,
+                )
+            if once:
+                raise typer.Exit(0)
+            time.sleep(interval)
+
+
 def _read_genesis(path: Path) -> Consortium:
     try:
         return Consortium.from_bytes(path.read_bytes())
@@ -164,6 +266,7 @@ def _with_progress(
     blocks: object,
     workers: int,
     total: int,
+    state: ChainState | None,
     attest: StoreAttestation | None,
 ) -> ReplayReport:
     from rich.progress import (
@@ -190,4 +293,6 @@ def _with_progress(
         def on_block(r: ReplayReport) -> None:
             progress.update(task, completed=r.blocks, rate=f"{r.entries:,} entries")
 
-        return replay(consortium, blocks, workers=workers, on_block=on_block, attest=attest)  # type: ignore[arg-type]
+        return replay(  # type: ignore[arg-type]
+            consortium, blocks, workers=workers, on_block=on_block, state=state, attest=attest
+        )

@@ -85,3 +85,31 @@ def test_the_table_holds_16_bytes_a_slot_at_a_load_of_at_most_one_half() -> None
 def test_an_all_zero_prefix_cannot_be_stored() -> None:
     with pytest.raises(ValueError, match=r"^an all-zero hash prefix cannot be stored$"):
         TruncatedHashSet().add(bytes(16) + b"\x01" * 16)
+
+
+def test_table_round_trips_through_bytes() -> None:
+    import os
+
+    known = TruncatedHashSet()
+    hashes = [os.urandom(32) for _ in range(3000)]  # grows past the first table
+    for h in hashes:
+        known.add(h)
+    again = TruncatedHashSet.from_bytes(known.to_bytes(), len(known))
+    assert len(again) == 3000 and all(h in again for h in hashes)
+    assert os.urandom(32) not in again
+    again.add(b"\x01" * 32)
+    assert b"\x01" * 32 in again and b"\x01" * 32 not in known
+
+
+@pytest.mark.parametrize(
+    ("table", "count"),
+    [
+        (bytes(16 * 1000), 0),
+        (bytes(16 * 1024 + 1), 0),
+        (bytes(16 * 1024), 513),
+        (bytes(16 * 1024), -1),
+    ],
+)
+def test_from_bytes_refuses_what_is_not_a_table(table: bytes, count: int) -> None:
+    with pytest.raises(ValueError):
+        TruncatedHashSet.from_bytes(table, count)

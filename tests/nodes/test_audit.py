@@ -67,11 +67,32 @@ def test_valid_chain_replays(home: Path) -> None:
     assert report["entries"] == ENTRIES and report["height"] == 3
 
 
-def test_parallel_replay_gives_the_same_result(home: Path) -> None:
-    code, _, report = replay(home, "--workers", "2")
+@pytest.mark.parametrize("inline", [0, 600])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_parallel_replay_gives_the_same_result(
+    home: Path, monkeypatch: pytest.MonkeyPatch, workers: str, inline: int
+) -> None:
+    import nodes.audit
+
+    one = replay(home)[2]  # short enough to run in this process
+    monkeypatch.setattr(nodes.audit, "INLINE_ENTRIES", inline)  # the rest in the pool
+    code, _, report = replay(home, "--workers", workers)
     assert code == 0
-    one = replay(home)[2]
+    assert report["entries"] == ENTRIES
     assert (report["root"], report["head_hash"]) == (one["root"], one["head_hash"])
+
+
+def test_worker_pool_reports_the_failing_entry(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nodes.audit
+
+    monkeypatch.setattr(nodes.audit, "INLINE_ENTRIES", 0)
+    store = store_of(home)
+    data = bytes(read_column(store, "ledger_entries", "idx", 777, "envelope"))  # type: ignore[arg-type]
+    update_column(store, "ledger_entries", "idx", 777, "envelope", flip_byte(data, 20))
+    store.dispose()
+    code, out, report = replay(home, "--workers", "2")
+    assert code == 1, out
+    assert (report["first_failure"]["height"], report["first_failure"]["entry_index"]) == (2, 777)
 
 
 def block_of(index: int) -> int:
