@@ -87,7 +87,8 @@ def _resolve(words: list[str]) -> tuple[Any, list[str]] | None:
 
 def _cli_text() -> tuple[str, str]:
     text = CLI_MD.read_text(encoding="utf-8")
-    assert PLANNED in text, "docs/cli.md has lost its '## Planned' section"
+    if PLANNED not in text:  # nothing planned: every contracted command exists
+        return text, ""
     reference, planned = text.split(PLANNED, 1)
     return reference, planned
 
@@ -192,7 +193,7 @@ def test_planned_commands_do_not_exist_yet() -> None:
     """A planned command or option that now exists must move into the reference."""
     _, planned = _cli_text()
     rows = re.findall(r"^\| `tradeledger ([^`]+)`", planned, flags=re.M)
-    assert rows, "the Planned section of docs/cli.md lists nothing"
+    assert rows or not planned, "the Planned section of docs/cli.md lists nothing: drop it"
     for row in rows:
         words = [w for w in row.split() if not w.startswith("-") and not w.isupper()]
         options = {w for w in row.split() if w.startswith("-")}
