@@ -171,6 +171,17 @@ class EtcdClient:
         data = self._call("/v3/kv/range", body)
         return [_kv(kv) for kv in data.get("kvs", [])], int(data["header"]["revision"])
 
+    def count_changed(self, prefix: bytes, since_revision: int) -> int:
+        """How many keys under ``prefix`` were written after ``since_revision``."""
+        body = {
+            "key": _b64(prefix),
+            "range_end": _b64(prefix_end(prefix)),
+            "count_only": True,
+            "min_mod_revision": str(since_revision + 1),
+            "serializable": True,  # the member's own view: a hint, not a decision
+        }
+        return int(self._call("/v3/kv/range", body).get("count", 0))
+
     def put_if(
         self, key: bytes, value: bytes, *, create_revision: int, lease: int = 0
     ) -> tuple[bool, int]:

@@ -214,6 +214,7 @@ class EtcdOrderer:
         self.prefix = order_prefix(cid)
         self._stop = threading.Event()
         self._reader: EtcdClient | None = None
+        self._publisher: EtcdClient | None = None  # the reader thread's, for cosignatures
         self._threads: list[threading.Thread] = []
         self._cut_listeners: list[Callable[[], None]] = []
         # submissions: admitted here, not yet in a block (for duplicates, backlog, skip reports)
@@ -398,6 +399,8 @@ class EtcdOrderer:
                     self._stop.wait(0.5)
         finally:
             client.close()
+            if self._publisher is not None:
+                self._publisher.close()
 
     def _handle(self, event: WatchEvent) -> None:
         if event.kind == "DELETE":
@@ -437,7 +440,6 @@ class EtcdOrderer:
             self._uncut_since = time.monotonic()
 
     def _cut(self, value: bytes, revision: int) -> None:
-        self._marker_sent = None
         membership = self.writer.state.membership
         try:
             marker = CutMarker.parse(value)
@@ -458,6 +460,7 @@ class EtcdOrderer:
             self.cosigned.record(checkpoint.height, checkpoint.block_hash)
             return checkpoint.cosigned_by(self.org_id, key, int(time.time()))
 
+        started = time.monotonic()
         summary, skipped = self.writer.build_ordered(
             items,
             time=parse_time(marker.time),
@@ -484,7 +487,19 @@ class EtcdOrderer:
                     self._own.pop(e.entry_hash, None)
         if summary is None:
             return
+        built = time.monotonic()
         self._after_block(summary)
+        log.info(
+            "block",
+            extra={
+                "height": summary.header.height,
+                "entries": summary.header.entry_count,
+                "build_ms": round((built - started) * 1000, 1),
+                "apply_ms": round((time.monotonic() - built) * 1000, 1),
+                # how long after the cutter wrote the marker this node had the block applied
+                "behind_cut_ms": round((now() - parse_time(marker.time)).total_seconds() * 1000, 1),
+            },
+        )
 
     def _after_block(self, summary: BlockSummary, *, fetched: bool = False) -> None:
         self.blocks_cut += 1
@@ -493,16 +508,19 @@ class EtcdOrderer:
                 listener()
             except Exception as exc:
                 log.error("cut listener failed", extra={"error": str(exc)})
+        height = summary.header.height
+        if not fetched:
+            # Stored and cosigned: tell the others now, so that their finality does not wait
+            # for this node's indexing. (Our own finality check comes after our indexing: the
+            # cosignatures are read on this same thread, after this block is applied.)
+            self._publish_cosignature(height)
         try:
             self.on_block(summary)
         except Exception as exc:  # stored; the index catches up on restart
-            log.error(
-                "indexing block failed", extra={"height": summary.header.height, "error": str(exc)}
-            )
-        height = summary.header.height
+            log.error("indexing block failed", extra={"height": height, "error": str(exc)})
         if fetched:  # verified, not built here: cosign it now (after the log view has it)
             self._cosign_fetched(summary)
-        self._publish_cosignature(height)
+            self._publish_cosignature(height)
         for cosig in self._early_cosigs.pop(height, []):
             self._apply_cosignature(cosig)
         self._check_final(height)
@@ -517,15 +535,14 @@ class EtcdOrderer:
             return
         line = _line_of(text_, cp.body, mine[0].name)
         value = json.dumps({"height": height, "body": cp.body, "line": line}).encode()
-        client = EtcdClient(self.endpoints)
+        if self._publisher is None:
+            self._publisher = EtcdClient(self.endpoints)
         try:
-            client.put(cosignature_key(self.consortium_id, self.org_id), value)
+            self._publisher.put(cosignature_key(self.consortium_id, self.org_id), value)
         except TradeLedgerError as exc:
             log.warning(
                 "could not publish our cosignature", extra={"height": height, "error": exc.detail}
             )
-        finally:
-            client.close()
 
     def _take_cosignature(self, value: bytes) -> None:
         try:
@@ -599,6 +616,7 @@ class EtcdOrderer:
         renewed = 0.0
         compacted_to = 0
         last_compaction = time.monotonic()
+        last_cut = 0  # the revision of our last cut marker
         try:
             while not self._stop.is_set():
                 try:
@@ -619,14 +637,15 @@ class EtcdOrderer:
                         if client.lease_keepalive(lease) <= 0:
                             raise StorageError("our cutter lease expired")
                         renewed = time.monotonic()
-                    if self._should_cut():
+                    if self._should_cut(client, last_cut):
                         key = self.signing_key(self.writer.state.membership)
                         if key is not None:
                             marker = CutMarker.make(self.consortium_id, self.org_id, key)
-                            ok, _ = self._put_marker(client, cutter_key, held_since, marker)
+                            ok, revision = self._put_marker(client, cutter_key, held_since, marker)
                             if not ok:
                                 raise StorageError("we no longer hold the cutter key")
                             self._marker_sent = time.monotonic()
+                            last_cut = revision
                     if time.monotonic() - last_compaction > 5.0:
                         last_compaction = time.monotonic()
                         compacted_to = self._compact(client, compacted_to)
@@ -644,14 +663,22 @@ class EtcdOrderer:
             self.is_cutter = False
             client.close()
 
-    def _should_cut(self) -> bool:
-        since = self._uncut_since
-        if since is None:
+    def _should_cut(self, client: EtcdClient, last_cut: int) -> bool:
+        """Cut when this node's reader holds ``max_entries`` uncut entries, or every
+        ``interval`` when any node has written entries since our last marker. The second
+        question goes to etcd, not to our reader: a reader that lags behind (a busy node) must
+        not hold the whole consortium's blocks back."""
+        now_ = time.monotonic()
+        if len(self._uncut) >= self.max_entries and (
+            self._marker_sent is None or now_ - self._marker_sent > self.interval
+        ):
+            return True
+        if self._marker_sent is not None and now_ - self._marker_sent < self.interval:
             return False
-        sent = self._marker_sent
-        if sent is not None and time.monotonic() - sent < 2.0:
-            return False  # a marker is on its way; its arrival resets the count
-        return len(self._uncut) >= self.max_entries or time.monotonic() - since >= self.interval
+        if self._uncut_since is None and last_cut == 0:
+            return False  # nothing read yet since we took the role
+        since = last_cut or self.read_revision
+        return client.count_changed(self.prefix + b"order/", since) > 0
 
     def _put_marker(
         self, client: EtcdClient, cutter_key: bytes, held_since: int, marker: CutMarker

@@ -128,6 +128,7 @@ def import_declaration(number: str) -> bytes:
     doc = json.loads((EXAMPLES / "vn-import-declaration.json").read_text())
     doc["number"] = number
     doc.pop("co_reference", None)
+    doc["preference_claimed"] = False  # on its own: no certificate to name
     return json.dumps(doc).encode()
 
 
