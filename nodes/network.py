@@ -87,10 +87,8 @@ class NetworkLayout:
 
 
 def create_network(root: Path, nodes: int, base_port: int = 8100) -> NetworkLayout:
-    """Lay out a new consortium of ``nodes`` organisations' nodes under ``root`` (or check
-    that the one there has that many); return its layout."""
-    if not 1 <= nodes <= len(NODE_ORGS):
-        raise ConfigurationError(f"--nodes must be between 1 and {len(NODE_ORGS)}")
+    """Lay out a new local consortium of ``nodes`` organisations' nodes under ``root`` (or
+    check that the one there has that many); return its layout."""
     layout = NetworkLayout(root, nodes, base_port)
     marker = root / "network.json"
     if marker.exists():
@@ -101,6 +99,31 @@ def create_network(root: Path, nodes: int, base_port: int = 8100) -> NetworkLayo
                 f"{existing.get('base_port')}; use those, or another --home"
             )
         return layout
+    init_network(
+        root,
+        nodes,
+        node_urls=[layout.url(i) for i in range(nodes)],
+        etcd_urls=layout.etcd().client_urls,
+    )
+    marker.write_text(json.dumps({"nodes": nodes, "base_port": base_port}) + "\n")
+    return layout
+
+
+def init_network(
+    root: Path, nodes: int, *, node_urls: list[str], etcd_urls: list[str]
+) -> list[Path]:
+    """Write the homes ``root/node<i>`` of a new consortium: one signed genesis, each node's
+    organisation with its own key, and ``node.json`` naming the etcd cluster, the node's public
+    URL and its peers. Peers fetch missing blocks from each other with ``node``-role tokens:
+    each home lists the hashes of the tokens it issued (``ordering.peer_tokens``, turned into
+    token rows when the node starts) and the tokens it holds (``ordering.peers``). No database
+    is touched, so the homes can be made before any exists (containers, other machines)."""
+    if not 1 <= nodes <= len(NODE_ORGS):
+        raise ConfigurationError(f"--nodes must be between 1 and {len(NODE_ORGS)}")
+    if len(node_urls) != nodes:
+        raise ConfigurationError(f"give one node URL per node ({nodes}), not {len(node_urls)}")
+    if not etcd_urls:
+        raise ConfigurationError("give at least one etcd client URL")
     if root.exists() and any(root.iterdir()):
         raise ConfigurationError(
             f"{root} exists and is not a tradeledger network; use another --home"
@@ -115,7 +138,7 @@ def create_network(root: Path, nodes: int, base_port: int = 8100) -> NetworkLayo
             country,
             roles + (("node",) if i < nodes else ()),
             keys[org_id],
-            (layout.url(i),) if i < nodes else (),
+            (node_urls[i],) if i < nodes else (),
         )
         for i, (org_id, name, country, roles) in enumerate(orgs)
     ]
@@ -126,40 +149,36 @@ def create_network(root: Path, nodes: int, base_port: int = 8100) -> NetworkLayo
         checkpoint_quorum=bft_quorum(nodes),
         config_quorum=bft_quorum(nodes),
     )
-    homes = [NodeHome(layout.home(i)) for i in range(nodes)]
-    for i, home in enumerate(homes):
+    from nodes.tokens import new_token, token_hash
+
+    # tokens[(j, i)]: issued by node j (it checks it), held by node i (it presents it to j)
+    tokens = {(j, i): new_token() for j in range(nodes) for i in range(nodes) if i != j}
+    homes = []
+    for i in range(nodes):
+        org_id = NODE_ORGS[i][0]
+        home = NodeHome(root / f"node{i}")
         home.path.mkdir(parents=True)
         home.write_consortium(consortium)
-        org_id = layout.org(i)
         signs_for = [org_id] + ([o[0] for o in HOSTED_ORGS] if i == 0 else [])
         for org in signs_for:
             home.save_key(org, keys[org])
         home.write_settings(org_id, signs_for, None)
-    # Each node fetches missing blocks from its peers with a token each peer issued to it.
-    from nodes.tokens import create_token
-
-    tokens: dict[tuple[int, int], str] = {}  # (issuing node, holder node) -> token
-    for j, home in enumerate(homes):
-        store = home.open_store()
-        try:
-            for i in range(nodes):
-                if i != j:
-                    tokens[(j, i)] = create_token(store, consortium, layout.org(i), "node")
-        finally:
-            store.dispose()
-    etcd_urls = layout.etcd().client_urls
-    for i, home in enumerate(homes):
         settings = json.loads(home.settings_file.read_text())
-        settings["public_url"] = layout.url(i)
+        settings["public_url"] = node_urls[i]
         settings["ordering"] = {
             "etcd": etcd_urls,
             "peers": [
-                {"url": layout.url(j), "token": tokens[(j, i)]} for j in range(nodes) if j != i
+                {"url": node_urls[j], "token": tokens[(j, i)]} for j in range(nodes) if j != i
+            ],
+            "peer_tokens": [
+                {"org_id": NODE_ORGS[k][0], "token_sha256": token_hash(tokens[(i, k)])}
+                for k in range(nodes)
+                if k != i
             ],
         }
         home.settings_file.write_text(json.dumps(settings, indent=2) + "\n")
-    marker.write_text(json.dumps({"nodes": nodes, "base_port": base_port}) + "\n")
-    return layout
+        homes.append(home.path)
+    return homes
 
 
 class NetworkProcesses:

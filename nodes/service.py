@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -58,7 +59,13 @@ from nodes.submissions import (
     PreparedEntries,
     SubmissionPipeline,
 )
-from nodes.tokens import Caller, TokenLookup, create_token_schema, require_in_force
+from nodes.tokens import (
+    Caller,
+    TokenLookup,
+    create_token_schema,
+    ensure_peer_tokens,
+    require_in_force,
+)
 from nodes.witness_client import WitnessSubmitter, parse_witnesses
 from nodes.writer import LedgerWriter
 
@@ -114,6 +121,7 @@ class LedgerNode:
         create_token_schema(self.store.engine)
         self.token_lookup = TokenLookup(self.store)
         ordering = consortium_ordering(home)
+        self._peer_tokens: list[tuple[str, str]] = []
         self.orderer: Orderer
         if ordering is None:  # one node: the embedded in-process sequencer
             self.orderer = Sequencer(
@@ -125,7 +133,7 @@ class LedgerNode:
                 max_backlog=block_max_backlog,
             )
         else:  # a consortium: the one order in etcd, blocks built and cosigned here
-            endpoints, peers, slack = ordering
+            endpoints, peers, slack, self._peer_tokens = ordering
             self.log.head_is_final_block = True
             self.orderer = EtcdOrderer(
                 writer=self.writer,
@@ -175,6 +183,8 @@ class LedgerNode:
 
     def start(self) -> None:
         bridge.load_reference_data()
+        if self._peer_tokens:  # the node-role tokens this node issued to its peers
+            ensure_peer_tokens(self.store, self.membership, self._peer_tokens)
         self._catch_up_index()
         self.log.load()
         # the index's rows against the leaves just checked against the last signed header
@@ -388,7 +398,9 @@ class LedgerNode:
         return result
 
 
-def consortium_ordering(home: NodeHome) -> tuple[list[str], list[Peer], int] | None:
+def consortium_ordering(
+    home: NodeHome,
+) -> tuple[list[str], list[Peer], int, list[tuple[str, str]]] | None:
     """node.json's ``ordering`` (a consortium node) as (etcd endpoints, peers, compaction
     slack), or None (the embedded sequencer). Shape: ``{"etcd": [client URLs], "peers":
     [{"url", "token"}], "compaction_slack": blocks kept in etcd below the final head}``."""
@@ -418,9 +430,20 @@ def consortium_ordering(home: NodeHome) -> tuple[list[str], list[Peer], int] | N
             raise ConfigurationError(f"{where}: peers[{i}].token must be a string")
         peers.append(Peer(p["url"], token))
     slack = ordering.get("compaction_slack", COMPACTION_SLACK)
+    issued = ordering.get("peer_tokens", [])
+    if not isinstance(issued, list) or not all(
+        isinstance(t, dict)
+        and isinstance(t.get("org_id"), str)
+        and isinstance(t.get("token_sha256"), str)
+        and re.fullmatch(r"[0-9a-f]{64}", t["token_sha256"])
+        for t in issued
+    ):
+        raise ConfigurationError(
+            f"{where}: peer_tokens must be a list of {{org_id, token_sha256 (64 hex)}}"
+        )
     if not isinstance(slack, int) or isinstance(slack, bool) or slack < 1:
         raise ConfigurationError(f"{where}: compaction_slack must be a positive integer")
-    return endpoints, peers, slack
+    return endpoints, peers, slack, [(t["org_id"], t["token_sha256"]) for t in issued]
 
 
 def _first_index(header: bytes) -> int:

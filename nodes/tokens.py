@@ -32,6 +32,7 @@ from ledger.errors import Forbidden, InvalidInput, StorageError, Unauthenticated
 from ledger.timefmt import format_time, now
 from nodes.store import LedgerStore
 
+NODE_ROLE = "node"  # a peer node of the consortium (nodes.access.NODE)
 TOKEN_PREFIX = "tl_"
 
 
@@ -175,7 +176,7 @@ def create_token(
         raise InvalidExpiry(
             f"the expiry {format_time(expires)} is not after now ({format_time(created)})"
         )
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = new_token()
     create_token_schema(store.engine)
     with store.engine.begin() as conn:
         conn.execute(
@@ -190,6 +191,49 @@ def create_token(
             },
         )
     return token
+
+
+def new_token() -> str:
+    """A fresh bearer token (what ``create_token`` hands out; only its hash is stored)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return _hash(token)
+
+
+def ensure_peer_tokens(
+    store: LedgerStore, membership: Membership, peer_tokens: list[tuple[str, str]]
+) -> int:
+    """Make sure the ``node``-role tokens this node issued to its peers exist, given as
+    (org id, SHA-256 hex of the token) from ``node.json`` (``ordering.peer_tokens``): a
+    consortium's homes are laid out before any database exists. A row already there is left as
+    it is (a revoked peer token stays revoked). Returns how many rows were added."""
+    create_token_schema(store.engine)
+    table = ApiToken.__table__  # type: ignore[attr-defined]
+    added = 0
+    with store.engine.begin() as conn:
+        for org_id, digest in peer_tokens:
+            org = membership.organisations.get(org_id)
+            if org is None or NODE_ROLE not in org.roles:
+                raise UnknownOrgOrRole(f"peer token for {org_id!r}, which runs no node")
+            exists = conn.execute(
+                select(table.c.token_hash).where(table.c.token_hash == digest)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    table.insert(),
+                    {
+                        "token_hash": digest,
+                        "org_id": org_id,
+                        "role": NODE_ROLE,
+                        "created": format_time(now()),
+                        "expires": None,
+                        "revoked": None,
+                    },
+                )
+                added += 1
+    return added
 
 
 # -- revoking -------------------------------------------------------------------------------

@@ -47,3 +47,29 @@ def up(
     finally:
         processes.stop()
     print("network stopped", flush=True)
+
+
+@app.command("init")
+def init(
+    home: Path = typer.Option(..., "--home", help="Directory for the homes (new or empty)."),
+    nodes: int = typer.Option(..., "--nodes", min=1, help="How many organisations' nodes."),
+    node_url: list[str] = typer.Option(
+        ..., "--node-url", help="Node i's URL as its peers reach it; once per node, in order."
+    ),
+    etcd: list[str] = typer.Option(
+        ..., "--etcd", help="An etcd member's client URL; repeat for each member."
+    ),
+) -> None:
+    """Write the homes DIR/node<i> of a new consortium for nodes that run elsewhere (containers,
+    other machines): one genesis, each organisation's key, node.json with the etcd cluster, the
+    node's URL and its peers. Start each with `tradeledger serve --home DIR/node<i>`."""
+    from nodes.home import check_public_url
+    from nodes.network import NODE_ORGS, init_network
+
+    for url in node_url:
+        check_public_url(url, "--node-url")
+    for url in etcd:
+        check_public_url(url, "--etcd")
+    for path in init_network(home, nodes, node_urls=node_url, etcd_urls=etcd):
+        i = int(path.name.removeprefix("node"))
+        print(f"node {i} {NODE_ORGS[i][0]} {path}")

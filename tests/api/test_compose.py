@@ -1,9 +1,11 @@
-"""The container setup: docker-compose.yml's node on PostgreSQL, run here without Docker.
+"""The container setup: docker-compose.yml's consortium, run here without Docker.
 
-These machines have no Docker engine. The first test runs what the compose file's ``node``
-service runs (the same command and the same ``TRADELEDGER_DATABASE_URL`` form) against a local
-PostgreSQL server; the others read docker-compose.yml and the Dockerfile and check that they
-still say exactly that, so the files cannot drift away from what was tested.
+These machines have no Docker engine. The first test runs what the compose file's node services
+run (the same command; for ``node3`` the same ``TRADELEDGER_DATABASE_URL`` form) against a local
+PostgreSQL server; another runs the ``init`` service's ``tradeledger network init`` call; the
+others read docker-compose.yml and the Dockerfile and check that they still say exactly that, so
+the files cannot drift away from what was tested. (The consortium itself — etcd and several
+nodes as processes — is tested in ``tests/consortium``.)
 """
 
 from __future__ import annotations
@@ -167,24 +169,82 @@ def _provenance_when_in_block(h: httpx.Client, document_id: str) -> dict[str, An
         time.sleep(0.05)
 
 
-def test_compose_node_service_is_what_the_test_runs() -> None:
+def test_compose_node_services_are_what_the_tests_run() -> None:
     services = compose()["services"]
-    node, db = services["node"], services["db"]
-    assert node["command"] == NODE_COMMAND
-    url = node["environment"]["TRADELEDGER_DATABASE_URL"]
+    nodes = [services[f"node{i}"] for i in range(4)]
+    for i, node in enumerate(nodes):
+        assert node["command"] == NODE_COMMAND
+        assert node["build"] == "."
+        # each node its own volume (home, key, SQLite database)
+        assert node["volumes"] == [f"node{i}-home:/var/lib/tradeledger"]
+        assert node["depends_on"]["init"] == {"condition": "service_completed_successfully"}
+        for m in range(3):
+            assert node["depends_on"][f"etcd{m}"] == {"condition": "service_healthy"}
+    # one node keeps its ledger in PostgreSQL, the others in their own SQLite files
+    on_postgres = [n for n in nodes if "TRADELEDGER_DATABASE_URL" in n.get("environment", {})]
+    assert on_postgres == [nodes[3]]
+    db = services["db"]
+    url = nodes[3]["environment"]["TRADELEDGER_DATABASE_URL"]
     url = url.replace("${TRADELEDGER_DB_PASSWORD:-tradeledger}", "tradeledger")
     m = DATABASE_URL.match(url)
     assert m, url
-    assert node["depends_on"] == {"db": {"condition": "service_healthy"}}
-    assert node["build"] == "."
-    assert any(v.startswith("node-home:/var/lib/tradeledger") for v in node["volumes"])
+    assert nodes[3]["depends_on"]["db"] == {"condition": "service_healthy"}
     # the database the node's URL names is the one the postgres image creates
     assert db["image"].split(":")[0] == "postgres"
     assert db["environment"]["POSTGRES_USER"] == m["user"]
     assert db["environment"]["POSTGRES_DB"] == m["db"]
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     assert any(v.startswith("pgdata:/var/lib/postgresql/data") for v in db["volumes"])
-    assert set(compose()["volumes"]) == {"pgdata", "node-home"}
+    assert set(compose()["volumes"]) == {
+        *(f"etcd{i}-data" for i in range(3)),
+        *(f"node{i}-home" for i in range(4)),
+        "pgdata",
+    }
+
+
+def test_compose_runs_a_three_member_etcd_cluster() -> None:
+    services = compose()["services"]
+    cluster = "etcd0=http://etcd0:2380,etcd1=http://etcd1:2380,etcd2=http://etcd2:2380"
+    for i in range(3):
+        etcd = services[f"etcd{i}"]
+        assert etcd["image"].startswith("quay.io/coreos/etcd:v3.")
+        args = etcd["command"]
+        option = {args[k]: args[k + 1] for k in range(1, len(args) - 1, 2)}
+        assert option["--name"] == f"etcd{i}"
+        assert option["--advertise-client-urls"] == f"http://etcd{i}:2379"
+        assert option["--initial-cluster"] == cluster
+        assert etcd["volumes"] == [f"etcd{i}-data:/etcd-data"]
+
+
+def _init_arguments() -> list[str]:
+    script = compose()["services"]["init"]["command"][2]
+    call = script.split("tradeledger network init", 1)[1].split("&&", 1)[0]
+    return ["network", "init", *call.split()]
+
+
+def test_the_compose_init_command_lays_out_homes_naming_etcd_and_the_peers(
+    tmp_path: Path,
+) -> None:
+    args = _init_arguments()
+    home = tmp_path / "network"
+    args[args.index("--home") + 1] = str(home)
+    done = subprocess.run([*_executable(), *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    services = compose()["services"]
+    for i in range(4):
+        settings = json.loads((home / f"node{i}" / "node.json").read_text())
+        assert settings["public_url"] == f"http://node{i}:8000"
+        assert settings["ordering"]["etcd"] == [f"http://etcd{m}:2379" for m in range(3)]
+        assert sorted(p["url"] for p in settings["ordering"]["peers"]) == [
+            f"http://node{j}:8000" for j in range(4) if j != i
+        ]
+        assert services["init"]["volumes"][i] == f"node{i}-home:/homes/node{i}"
+    # the home the init script copies into each volume is where the node command looks
+    assert (
+        "cp -a /tmp/network/node$$i/. /homes/node$$i/home/"
+        in compose()["services"]["init"]["command"][2]
+    )
+    assert NODE_COMMAND[NODE_COMMAND.index("--home") + 1] == "/var/lib/tradeledger/home"
 
 
 def test_dockerfile_runs_the_same_command_as_non_root() -> None:
