@@ -107,6 +107,10 @@ class CosignedHeights:
             return int(conn.execute(text("SELECT MAX(height) FROM node_cosigned")).scalar() or 0)
 
 
+class _NotAMemberYet(Exception):
+    """The chain's membership at this height does not hold this node's organisation."""
+
+
 @dataclass
 class _Ticket:
     entries: list[Entry]
@@ -381,6 +385,10 @@ class EtcdOrderer:
                         for event in events:
                             self._handle(event)
                             self.read_revision = event.kv.mod_revision
+                except _NotAMemberYet:
+                    self._uncut, self._uncut_since = [], None
+                    if not self.catch_up():
+                        self._stop.wait(1.0)
                 except WatchCompacted as exc:
                     log.warning(
                         "etcd no longer holds the order from our last block; catching up from "
@@ -454,7 +462,10 @@ class EtcdOrderer:
             return
         key = self.signing_key(membership)
         if key is None:
-            raise StorageError(f"this node holds no active key of {self.org_id} to cosign with")
+            # Not a member yet at this height (an organisation that joined later): this node
+            # cannot sign what it builds, so it takes these blocks, final, from its peers.
+            self._uncut = items
+            raise _NotAMemberYet(membership.consortium_id)
 
         def cosign(checkpoint: Checkpoint) -> Checkpoint:
             self.cosigned.record(checkpoint.height, checkpoint.block_hash)

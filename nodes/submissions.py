@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import CheckedEntry
-from ledger.consortium import Membership
+from ledger.chain import CheckedEntry, config_changes
+from ledger.consortium import CONFIG_TYPE, Membership
 from ledger.entries import Entry, build_entry, parse_entry
 from ledger.errors import (
     Conflict,
@@ -315,6 +315,8 @@ class SubmissionPipeline:
                 f"the entry's author is {entry.author}; a user of {caller.org_id} may submit "
                 f"only its own organisation's entries"
             )
+        if entry.type == CONFIG_TYPE:
+            return self._prepare_membership_change(caller, entry)
         require_role_for(caller, entry.type, self._membership())
         origin_gate.refuse_presigned(entry.type, payload, entry.content_type)
         if self._entry_by_hash(entry.entry_hash) is not None:
@@ -339,6 +341,29 @@ class SubmissionPipeline:
                 location="/signed/refs",
             )
         self.prepared.remember([entry], admitted.prepared(signed_here=False))
+        return entry
+
+    def _prepare_membership_change(self, caller: Caller, entry: Entry) -> Entry:
+        """A ``config.update`` the consortium's members signed (how an organisation joins, a
+        key is rotated, a quorum changes): any member may hand it in, provided its own
+        organisation is among the signers; the chain's rules then require the configuration
+        quorum of valid signatures and changes that apply (``LedgerWriter.check``, the same
+        rule replay uses) before anything is ordered."""
+        membership = self._membership()
+        signers = {membership.key_owner(key_id) for key_id, _ in entry.signatures}
+        if caller.org_id not in signers:
+            raise Forbidden(
+                f"a user of {caller.org_id} may submit a membership change only once "
+                f"{caller.org_id} has signed it"
+            )
+        if self._entry_by_hash(entry.entry_hash) is not None:
+            raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
+        if entry.subject is not None or entry.refs:
+            raise InvalidInput(
+                "a membership change has no subject and no refs", location="/signed/subject"
+            )
+        config_changes(entry)  # its payload reads as {"changes": [...]}
+        self.prepared.remember([entry], _Prepared(signed_here=False))
         return entry
 
     def admit(self, caller: Caller, event: str, body: bytes, media: str) -> _Admitted:

@@ -143,7 +143,10 @@ class LedgerWriter:
         """``key`` signs the blocks' checkpoints; ``key_for``, if given, chooses the key for
         each block from the membership in force instead, so that a rotated proposer key is
         not used after its revocation (which would make every later block invalid)."""
-        if consortium.membership.key_owner(key.key_id) != proposer:
+        owner = consortium.membership.key_owner(key.key_id)
+        # None: an organisation that joined after genesis (its key comes with the chain's
+        # config.update entries; key_for picks it once the membership in force has it)
+        if owner is not None and owner != proposer:
             raise ConfigurationError(f"the proposer key is not a key of {proposer}")
         self.store = store
         self.consortium = consortium

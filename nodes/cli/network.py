@@ -73,3 +73,62 @@ def init(
     for path in init_network(home, nodes, node_urls=node_url, etcd_urls=etcd):
         i = int(path.name.removeprefix("node"))
         print(f"node {i} {NODE_ORGS[i][0]} {path}")
+
+
+@app.command("join")
+def join(
+    home: Path = typer.Option(..., "--home", help="The new node's home (new or empty)."),
+    consortium: Path = typer.Option(..., "--consortium", help="The consortium (genesis) file."),
+    org: str = typer.Option(..., "--org", help="The joining organisation's id."),
+    legal_name: str = typer.Option(..., "--legal-name", help="Its legal name."),
+    country: str = typer.Option(..., "--country", help="Its ISO 3166 alpha-2 country code."),
+    role: list[str] = typer.Option(..., "--role", help="A role it takes; repeat for more."),
+    etcd: list[str] = typer.Option(
+        ..., "--etcd", help="An etcd member's client URL; repeat for each member."
+    ),
+    public_url: str = typer.Option(..., "--public-url", help="This node's URL as peers reach it."),
+) -> None:
+    """Prepare a new organisation's node: its home, its key, and HOME/add-organisation.json,
+    the membership change that admits it (with the `node` role) for the members to propose,
+    sign to the configuration quorum and submit. Start it with `tradeledger serve --home HOME`
+    once the change is final; it then reads the order from etcd, or catches up from the peers
+    named in node.json's ordering.peers (node-role tokens the members issue it)."""
+    import json
+
+    from ledger.consortium import Consortium, MemberKey, Organisation
+    from ledger.errors import ConfigurationError
+    from ledger.keys import SigningKey
+    from nodes.home import NodeHome, check_public_url
+
+    check_public_url(public_url, "--public-url")
+    for url in etcd:
+        check_public_url(url, "--etcd")
+    node_home = NodeHome(home)
+    if home.exists() and any(home.iterdir()):
+        raise ConfigurationError(f"{home} is not empty; use a new --home")
+    genesis = Consortium.from_bytes(consortium.read_bytes())
+    if org in genesis.membership.organisations:
+        raise ConfigurationError(f"{org} is a founding member already")
+    key = SigningKey.generate()
+    organisation = Organisation(
+        org,
+        legal_name,
+        country,
+        frozenset([*role, "node"]),
+        {key.key_id: MemberKey(key.public_key)},
+        (public_url,),
+    )
+    change = {"changes": [{"op": "add_organisation", "organisation": organisation.to_dict()}]}
+    # the change must make sense against the genesis (it may still clash with later changes)
+    genesis.membership.apply(change["changes"])
+    home.mkdir(parents=True, exist_ok=True)
+    node_home.write_consortium(genesis)
+    node_home.save_key(org, key)
+    node_home.write_settings(org, [org], None)
+    settings = json.loads(node_home.settings_file.read_text())
+    settings["public_url"] = public_url
+    settings["ordering"] = {"etcd": etcd, "peers": []}
+    node_home.settings_file.write_text(json.dumps(settings, indent=2) + "\n")
+    change_file = home / "add-organisation.json"
+    change_file.write_text(json.dumps(change, indent=2) + "\n")
+    print(f"home {home} key {key.key_id} change {change_file}")

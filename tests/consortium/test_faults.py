@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 
 import httpx
@@ -236,3 +238,121 @@ def test_a_member_signing_two_headers_for_one_height_is_kept_as_evidence(network
     )
     # the final checkpoint is untouched: the forged line is not added to it
     assert _cosigners(net, 0, height) == {"jp-jcci", "vn-customs", "th-customs"}
+
+
+def test_an_organisation_joins_a_running_consortium(network_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    net: Network = network_factory(3)
+    token = net.token(0, "jp-jcci", "issuing_authority")
+    auth = {"Authorization": f"Bearer {token}"}
+    first = httpx.post(
+        f"{net.url(0)}/v1/documents",
+        params={"event": "co.issued"},
+        content=certificate("JOIN-1"),
+        headers={**auth, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert first.status_code == 201
+    net.settled([0, 1, 2])
+    layout = net.layout
+    port = layout.base_port + 3
+    home = tmp_path / "joining"
+    cli = [sys.executable, "-m", "nodes.cli.main"]
+
+    def run(*args: str) -> str:
+        done = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    etcd_args = [a for url in net.processes.etcd.client_urls for a in ("--etcd", url)]
+    run(
+        "network", "join", "--home", str(home), "--consortium",
+        str(layout.home(0) / "consortium.json"), "--org", "jp-sakura-bank",
+        "--legal-name", "Sakura Trade Bank, Ltd.", "--country", "JP", "--role", "bank",
+        *etcd_args, "--public-url", f"http://127.0.0.1:{port}",
+    )  # fmt: skip
+    change = tmp_path / "change.json"
+    run(
+        "consortium", "change", "propose", str(home / "add-organisation.json"),
+        "--home", str(layout.home(0)), "--org", "jp-jcci", "--out", str(change),
+    )  # fmt: skip
+    # signed by two of three: below the configuration quorum (3), refused before ordering
+    run(
+        "consortium",
+        "change",
+        "sign",
+        str(change),
+        "--home",
+        str(layout.home(1)),
+        "--org",
+        "vn-customs",
+    )
+    short = httpx.post(
+        f"{net.url(0)}/v1/documents",
+        content=change.read_bytes(),
+        headers={**auth, "Content-Type": "application/vnd.tradeledger.entry+json"},
+        timeout=30,
+    )
+    assert short.status_code in (403, 422), short.text
+    assert "needs 3 organisations' signatures, it has 2" in short.json()["detail"]
+    run(
+        "consortium",
+        "change",
+        "sign",
+        str(change),
+        "--home",
+        str(layout.home(2)),
+        "--org",
+        "th-customs",
+    )
+    joined = httpx.post(
+        f"{net.url(0)}/v1/documents",
+        content=change.read_bytes(),
+        headers={**auth, "Content-Type": "application/vnd.tradeledger.entry+json"},
+        timeout=30,
+    )
+    assert joined.status_code == 201, joined.text
+    net.settled([0, 1, 2])
+    # the members issue the new node its peer tokens; it then starts and catches up
+    settings = json.loads((home / "node.json").read_text())
+    settings["ordering"]["peers"] = [
+        {"url": net.url(i), "token": net.token(i, "jp-sakura-bank", "node")} for i in range(3)
+    ]
+    (home / "node.json").write_text(json.dumps(settings))
+    log = (tmp_path / "joining.log").open("ab")
+    proc = subprocess.Popen(
+        [*cli, "serve", "--home", str(home), "--port", str(port), "--log-level", "warning"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        net.wait(
+            lambda: (
+                httpx.get(f"{url}/v1/health", timeout=2).json()["built_height"]
+                == net.health(0)["height"]
+            ),
+            60,
+            "the new node to catch up",
+        )
+        second = httpx.post(
+            f"{net.url(0)}/v1/documents",
+            params={"event": "co.issued"},
+            content=certificate("JOIN-2"),
+            headers={**auth, "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert second.status_code == 201
+        net.wait(
+            lambda: (
+                "jp-sakura-bank" in _cosigners(net, 0, net.health(0)["height"])
+                and net.health(0)["tree_size"] >= 3
+            ),
+            60,
+            "the new member's cosignature on a final checkpoint",
+        )
+        mine = httpx.get(f"{url}/v1/health", timeout=5).json()
+        assert mine["root_hash"] == net.health(0)["root_hash"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
