@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ledger.blocks import consortium_verifier_keys
+from ledger.entries import Entry
 from ledger.notes import ALG_COSIGNATURE_V1, ALG_ED25519
 from nodes.cli.trusted import CONSORTIUM_OPTION, HOME_OPTION, trusted_consortium
 
@@ -81,7 +82,7 @@ def change_propose(
 
 @change_app.command("sign")
 def change_sign(
-    entry_file: Path = typer.Argument(..., help="The proposed entry (JSON from `propose`)."),
+    entry: Path = typer.Argument(..., help="The proposed entry (JSON from `propose`)."),
     home: Path = typer.Option(..., "--home", help="A node home holding your key."),
     org: str = typer.Option(..., "--org", help="Your organisation."),
 ) -> None:
@@ -92,15 +93,15 @@ def change_sign(
     from nodes.home import NodeHome
 
     node_home = NodeHome(home)
-    entry = _read_entry(entry_file)
-    if entry.consortium_id != node_home.consortium().consortium_id:
+    proposed = _read_entry(entry)
+    if proposed.consortium_id != node_home.consortium().consortium_id:
         from ledger.errors import InvalidInput
 
-        raise InvalidInput(f"{entry_file} is a change of another consortium")
-    for change in config_changes(entry):
+        raise InvalidInput(f"{entry} is a change of another consortium")
+    for change in config_changes(proposed):
         typer.echo(f"change: {change}")
-    signed = add_signatures(entry, [node_home.signing_key(org)])
-    _write_entry(entry_file, signed)
+    signed = add_signatures(proposed, [node_home.signing_key(org)])
+    _write_entry(entry, signed)
     typer.echo(f"signed: {signed.hash_hex} by {org}; now {_signers(signed, node_home)}")
 
 
@@ -136,7 +137,7 @@ def _write_entry(path: Path, entry: object) -> None:
     )
 
 
-def _read_entry(path: Path) -> object:
+def _read_entry(path: Path) -> Entry:
     import base64
     import binascii
     import json
