@@ -442,11 +442,11 @@ class SubmissionPipeline:
             readers = self.readers(
                 entry.author, entry.type, admitted.subject, admitted.fields, membership
             )
-            expected = {k.key_id for k in membership.recipient_keys(sorted(readers))}
+            wanted = {k.key_id for k in membership.recipient_keys(sorted(readers))}
             got = set(sealing.sealed_key_ids(payload))
-            if got != expected:
-                missing = sorted(expected - got)
-                extra = sorted(got - expected)
+            if got != wanted:
+                missing = sorted(wanted - got)
+                extra = sorted(got - wanted)
                 raise InvalidInput(
                     "the payload is sealed to the wrong recipients: it must be sealed to the "
                     f"active encryption keys of {', '.join(sorted(readers))}"
