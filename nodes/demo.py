@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ledger.consortium import FoundingMember, create_genesis
 from ledger.entries import Entry, build_entry
-from ledger.keys import SigningKey
+from ledger.keys import DecryptionKey, SigningKey
 from ledger.timefmt import now
 from nodes import documents_bridge as bridge
 from nodes.home import NodeHome
@@ -67,11 +67,14 @@ _CUSTOMS_OFFICES = {
 }
 
 
-def ensure_consortium(home: NodeHome) -> None:
-    """Create the development consortium in ``home`` unless it is already there."""
+def ensure_consortium(home: NodeHome, *, encryption: bool = False) -> None:
+    """Create the development consortium in ``home`` unless it is already there. With
+    ``encryption`` every organisation also gets an X25519 encryption key (its decryption key
+    in the home): the node then seals document payloads (issue 16, ``nodes.sealing``)."""
     if home.exists():
         return
     keys = {org.id: SigningKey.generate() for org in DEMO_ORGS}
+    sealing = {org.id: DecryptionKey.generate() for org in DEMO_ORGS} if encryption else {}
     members = [
         FoundingMember(
             o.id,
@@ -80,6 +83,7 @@ def ensure_consortium(home: NodeHome) -> None:
             o.roles,
             keys[o.id],
             ("http://127.0.0.1:8000",) if o.id == NODE_ORG else (),
+            sealing[o.id].public_key if o.id in sealing else None,
         )
         for o in DEMO_ORGS
     ]
@@ -89,6 +93,8 @@ def ensure_consortium(home: NodeHome) -> None:
     home.write_consortium(consortium)
     for org_id, key in keys.items():
         home.save_key(org_id, key)
+    for org_id, dkey in sealing.items():
+        home.save_decryption_key(org_id, dkey)
     home.write_settings(NODE_ORG, sorted(keys), None)
 
 

@@ -11,6 +11,11 @@ Layout::
                                 further keys of an organisation (``add_key`` names them by key
                                 id): after a rotation the node signs with the key active in the
                                 membership in force (``current_key``), whichever file holds it
+    <home>/keys/<org_id>.<key_id>.x25519
+                                PKCS#8 X25519 private keys (decryption keys) of the
+                                organisations this node runs: it opens the sealed payloads
+                                sealed to them (issue 16; ``nodes.sealing``). Retired keys stay,
+                                to read what was sealed to them before.
     <home>/ledger.db            the embedded SQLite database (unless database_url says otherwise)
 """
 
@@ -26,7 +31,7 @@ from urllib.parse import urlsplit
 
 from ledger.consortium import Consortium, Organisation
 from ledger.errors import ConfigurationError
-from ledger.keys import SigningKey
+from ledger.keys import DecryptionKey, SigningKey
 
 if TYPE_CHECKING:
     from nodes.store import LedgerStore
@@ -159,6 +164,27 @@ class NodeHome:
                 raise ConfigurationError(f"cannot read {path}: {exc}") from exc
             held.setdefault(path.name.split(".", 1)[0], []).append(key)
         return held
+
+    def save_decryption_key(self, org_id: str, key: DecryptionKey) -> Path:
+        """Place a decryption key of ``org_id`` beside its signing keys."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        path = self.keys_dir / f"{org_id}.{key.key_id}.x25519"
+        path.write_bytes(key.to_pem())
+        path.chmod(0o600)
+        return path
+
+    def decryption_keys(self) -> dict[str, DecryptionKey]:
+        """Every decryption key in the home, by key id."""
+        if not self.keys_dir.exists():
+            return {}
+        found: dict[str, DecryptionKey] = {}
+        for path in sorted(self.keys_dir.glob("*.x25519")):
+            try:
+                key = DecryptionKey.from_pem(path.read_bytes())
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+            found[key.key_id] = key
+        return found
 
     def open_store(self) -> LedgerStore:
         from nodes.store import LedgerStore

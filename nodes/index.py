@@ -46,7 +46,7 @@ from documents.rules import validity_end
 from ledger.consortium import Membership
 from ledger.entries import Entry
 from ledger.errors import TradeLedgerError
-from nodes import documents_bridge
+from nodes import documents_bridge, sealing
 from nodes.access import DocumentAccess
 
 log = logging.getLogger("tradeledger.index")
@@ -208,17 +208,21 @@ class IndexedEntry:
 
 def _json(entry: Entry) -> dict[str, Any]:
     """The payload's fields (JSON or XML documents); empty for anything else."""
-    if entry.payload is None:
+    if entry.payload is None or sealing.is_sealed(entry.content_type):
         return {}
-    if "json" in entry.content_type:
+    return _fields(entry.payload, entry.content_type)
+
+
+def _fields(payload: bytes, content_type: str) -> dict[str, Any]:
+    if "json" in content_type:
         try:
-            doc = json.loads(entry.payload)
+            doc = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
             return {}
         return doc if isinstance(doc, dict) else {}
-    if "xml" in entry.content_type:
+    if "xml" in content_type:
         try:
-            return documents_bridge.parse_document(entry.payload, entry.content_type)
+            return documents_bridge.parse_document(payload, content_type)
         except TradeLedgerError:
             return {}
     return {}
@@ -239,7 +243,12 @@ class DocumentIndex:
     ``documents`` package's, over the ``tradeledger/v1/document`` tag); the raw payload digest
     is always indexed too. ``payload_fields`` (optional) gives an entry's payload fields when
     the caller already has them (the node, from checking the submission); otherwise the
-    payload is parsed.
+    payload is parsed. ``open_sealed`` (optional) opens a sealed payload with the node's keys;
+    a sealed entry it cannot open (or with no ``open_sealed``) is indexed *blind*: from its
+    signed envelope only (type, author, subject, refs), with the organisations it is sealed to
+    (the key ids of the sealed payload) as the document's parties. ``blind_documents`` collects
+    the documents whose rows hold such facts (``nodes.attest`` compares only their
+    envelope-derived columns).
     """
 
     CACHE_SIZE = 20_000
@@ -251,8 +260,11 @@ class DocumentIndex:
         *,
         document_digest: Callable[[Entry], str | None] | None = None,
         payload_fields: Callable[[Entry], dict[str, Any] | None] | None = None,
+        open_sealed: Callable[[Entry], sealing.Opened | None] | None = None,
     ) -> None:
         self.engine = engine
+        self.open_sealed = open_sealed
+        self.blind_documents: set[str] = set()
         self.membership = membership
         self.document_digest = document_digest
         self.payload_fields = payload_fields
@@ -352,7 +364,7 @@ class DocumentIndex:
         with self.engine.connect() as conn:
             # self._ids changes only below, on this (the sequencer's) thread: no copy needed
             subjects = {e.entry.entry_hash: e.entry.subject for e in entries}
-            ws = _WorkingSet(conn, subjects, self._ids, self.payload_fields)
+            ws = _WorkingSet(conn, subjects, self._ids, self.payload_fields, self.open_sealed)
             ws.prefetch([e.entry for e in entries])
             for item in entries:
                 for doc_id in self._apply(item.entry, ws):
@@ -369,6 +381,7 @@ class DocumentIndex:
                         }
                     )
         work = ws.work
+        self.blind_documents |= ws.blind_docs
         with self.engine.begin() as conn:
             if work:
                 conn.execute(
@@ -407,8 +420,16 @@ class DocumentIndex:
         name that document's defining entry. Parties come from a certificate's own content and
         from events signed by those entitled to them, never from an entry's author alone."""
         payload = ws.payload(entry)
+        blind = entry.entry_hash in ws.blind
         subject = entry.subject
         referred = [s for s in (ws.ref_subject(r) for r in entry.refs) if s]
+        if blind:
+            # what the envelope says: the documents its refs name stand for the payload's
+            # supersedes / co_reference; its recipients for the parties it names
+            payload = {"supersedes": next(iter(referred), None)}
+            if etype_declares(entry.type):
+                payload = {"co_reference": next(iter(referred), None)}
+            ws.blind_docs.update(d for d in (subject, *referred) if d)
         concerned: list[str] = []
         for doc_id in (subject, *referred):
             if doc_id and doc_id not in concerned:
@@ -446,6 +467,8 @@ class DocumentIndex:
                 | self._members_named(payload.get("exporter"))
                 | self._members_named(importer)
             )
+            if blind:
+                parties |= self._recipients(entry)
             if etype == "co.amended":
                 old = referred_certificate(_str(payload.get("supersedes")))
                 if old is not None and old.issuer == author:
@@ -470,13 +493,20 @@ class DocumentIndex:
                     or _str(co.get("importing_country"))
                     or _country(co.get("importer")),
                 )
-                ws.put(self._add_parties(doc, {author, issuer}))
+                ws.put(
+                    self._add_parties(
+                        doc, {author, issuer} | (self._recipients(entry) if blind else set())
+                    )
+                )
         elif etype in DEFINING_TYPES and subject:
             # declarations (customs, origin): parties and countries follow the certificate
             kind = "origin_declaration" if etype == "origin.declaration" else "customs_declaration"
             doc = self._define(ws.load(subject), entry, payload, kind=kind)
-            doc = replace(doc, issuer=author, status="current", parties=frozenset({author}))
+            own = {author} | (self._recipients(entry) if blind else set())
+            doc = replace(doc, issuer=author, status="current", parties=frozenset(own))
             co = referred_certificate(_str(payload.get("co_reference")))
+            if co is not None and co.document_id in ws.blind_docs and subject:
+                ws.blind_docs.add(subject)
             if co is not None:
                 doc = replace(
                     self._add_parties(doc, co.parties),
@@ -521,10 +551,21 @@ class DocumentIndex:
             document_digest=digest,
         )
 
+    def _recipients(self, entry: Entry) -> set[str]:
+        """The organisations a sealed payload is sealed to (from its key ids; no key)."""
+        try:
+            return sealing.recipient_orgs(entry.payload or b"", self.membership())
+        except TradeLedgerError:
+            return set()
+
     @staticmethod
     def _add_parties(doc: DocumentInfo, orgs: Iterable[str]) -> DocumentInfo:
         new = doc.parties | {o for o in orgs if o}
         return doc if new == doc.parties else replace(doc, parties=new)
+
+    def members_named(self, party: Any) -> set[str]:
+        """Member organisations a document's exporter/importer block names."""
+        return self._members_named(party)
 
     def _members_named(self, party: Any) -> set[str]:
         """Member organisations a document's exporter/importer block names."""
@@ -551,6 +592,11 @@ class DocumentIndex:
             names.setdefault(o.legal_name.strip().casefold(), set()).add(o.id)
         self._names = (orgs, names)
         return names
+
+
+def etype_declares(entry_type: str) -> bool:
+    """Entry types whose payload names a certificate by ``co_reference``."""
+    return entry_type in DEFINING_TYPES and entry_type not in CO_TYPES
 
 
 def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
@@ -582,9 +628,14 @@ class _WorkingSet:
         subjects_in_block: dict[bytes, str | None],
         known_ids: set[str],
         payload_fields: Callable[[Entry], dict[str, Any] | None] | None = None,
+        open_sealed: Callable[[Entry], sealing.Opened | None] | None = None,
     ) -> None:
         self.conn = conn
         self.payload_fields = payload_fields
+        self.open_sealed = open_sealed
+        #: sealed entries this node cannot open, and the documents indexed from them
+        self.blind: set[bytes] = set()
+        self.blind_docs: set[str] = set()
         self.by_hash = subjects_in_block
         self.known_ids = known_ids  # ids with a row already: others need no query
         self.work: dict[str, DocumentInfo] = {}
@@ -595,8 +646,22 @@ class _WorkingSet:
         fields = self._payloads.get(entry.entry_hash)
         if fields is None:
             known = self.payload_fields(entry) if self.payload_fields is not None else None
+            if known is None and sealing.is_sealed(entry.content_type):
+                known = self._sealed_fields(entry)
             fields = self._payloads[entry.entry_hash] = known if known is not None else _json(entry)
         return fields
+
+    def _sealed_fields(self, entry: Entry) -> dict[str, Any]:
+        opened = None
+        if self.open_sealed is not None:
+            try:
+                opened = self.open_sealed(entry)
+            except TradeLedgerError:  # sealed to us but does not open: index it blind
+                log.warning("a sealed payload does not open", extra={"entry": entry.hash_hex})
+        if opened is None:
+            self.blind.add(entry.entry_hash)
+            return {}
+        return _fields(opened.plaintext, opened.media)
 
     def load(self, doc_id: str) -> DocumentInfo:
         if doc_id not in self.work:

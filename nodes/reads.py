@@ -20,13 +20,15 @@ from sqlalchemy import text
 
 from ledger.consortium import Membership
 from ledger.entries import Entry, parse_entry
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import InvalidInput, NotFound, TradeLedgerError
 from ledger.merkle import consistency_proof
+from ledger.sealed_payload import verify_commitment
 from nodes import documents_bridge as bridge
-from nodes import origin_gate
+from nodes import origin_gate, sealing
 from nodes.access import AUDITOR, NODE, may_read, may_read_entry
 from nodes.index import DocumentIndex, DocumentInfo
 from nodes.log_view import LogView
+from nodes.sealing import PayloadOpener
 from nodes.store import LedgerStore, StoredEntry
 from nodes.tokens import Caller
 
@@ -44,8 +46,12 @@ class LedgerReads:
         index: DocumentIndex,
         log: LogView,
         membership: Callable[[], Membership],
+        *,
+        opener: PayloadOpener | None = None,
     ) -> None:
         self.store = store
+        #: opens sealed payloads with the node's keys (None: it holds none)
+        self.opener = opener
         self.index = index
         self.log = log
         #: the membership in force at the head (the writer's), asked afresh on every read
@@ -143,9 +149,11 @@ class LedgerReads:
         return result
 
     def _readable_entries(self, caller: Caller, entries: list[Entry]) -> list[bool]:
-        if caller.role in (AUDITOR, NODE):
+        if caller.role == NODE:  # a peer holds its own copy of every (sealed) byte
             return [True] * len(entries)
         membership = self._membership()
+        if caller.role == AUDITOR:
+            return [self._recipient(caller, e, membership) for e in entries]
         docs = self.index.documents(e.subject for e in entries if e.subject)
         return [
             origin_gate.may_read_evidence_entry(caller, e.author, docs.get(e.subject), membership)
@@ -156,8 +164,20 @@ class LedgerReads:
                 [docs.get(e.subject) and docs[e.subject].access()] if e.subject else [],  # type: ignore[union-attr]
                 membership,
             )
+            and self._recipient(caller, e, membership)
             for e in entries
         ]
+
+    @staticmethod
+    def _recipient(caller: Caller, entry: Entry, membership: Membership) -> bool:
+        """A sealed payload only to an organisation it is sealed to (issue 16): the access
+        policy at the time of reading does not widen who was given the key."""
+        if not sealing.is_sealed(entry.content_type) or entry.payload is None:
+            return True
+        try:
+            return caller.org_id in sealing.recipient_orgs(entry.payload, membership)
+        except TradeLedgerError:
+            return False
 
     def entry(self, entry_hash: str, caller: Caller) -> dict[str, Any]:
         stored = self.entry_by_hash(_entry_hash(entry_hash))
@@ -189,18 +209,37 @@ class LedgerReads:
     def document(self, document_id: str, caller: Caller) -> tuple[bytes, str, DocumentInfo]:
         """The document's current content (payload bytes and media type)."""
         info = self._readable_document(document_id, caller)
-        payload, content_type = self.content_of(info)
+        payload, content_type = self.content_of(info, caller)
         return payload, content_type, info
 
-    def content_of(self, info: DocumentInfo) -> tuple[bytes, str]:
-        """The stored content of a document (payload bytes and media type); the caller has
-        already decided that whoever asks may see it."""
+    def content_of(self, info: DocumentInfo, caller: Caller | None = None) -> tuple[bytes, str]:
+        """The content of a document (payload bytes and media type); the caller has already
+        decided that whoever asks may see it. A sealed payload is opened with the node's keys;
+        with ``caller``, only for an organisation it is sealed to (else: not found)."""
         events = self.index.events(info.document_id)
         source = info.defining_hash or next((e.entry_hash.hex() for e in reversed(events)), None)
         stored = self.entry_by_hash(bytes.fromhex(source)) if source else None
         if stored is None or stored.payload is None:
             raise NotFound(f"document {info.document_id!r} has no content on this node")
-        return stored.payload, parse_entry(stored.envelope).content_type
+        entry = parse_entry(stored.envelope, stored.payload)
+        if not sealing.is_sealed(entry.content_type):
+            return stored.payload, entry.content_type
+        opened = self._open(entry, caller)
+        if opened is None:
+            raise NotFound(f"no document {info.document_id!r} that you may read")
+        return opened.plaintext, opened.media
+
+    def _open(self, entry: Entry, caller: Caller | None) -> sealing.Opened | None:
+        """A sealed entry's plaintext for ``caller`` (None: not a recipient, or this node holds
+        none of the keys it is sealed to)."""
+        if caller is not None and not self._recipient(caller, entry, self._membership()):
+            return None
+        if self.opener is None:
+            return None
+        try:
+            return self.opener.open(entry)
+        except TradeLedgerError:
+            return None
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
         info = self._readable_document(document_id, caller)
@@ -269,17 +308,26 @@ class LedgerReads:
                 break
         if certificate is None or certificate.payload is None:
             raise NotFound(f"no origin evidence for {document_id!r} that you may read")
-        cert = (
-            json.loads(certificate.payload)
-            if "json" in (parse_entry(certificate.envelope).content_type)
-            else {}
-        )
+        cert_entry = parse_entry(certificate.envelope, certificate.payload)
+        cert_bytes, cert_type = certificate.payload, cert_entry.content_type
+        if sealing.is_sealed(cert_type):
+            cert_opened = self._open(cert_entry, None)
+            cert_bytes, cert_type = (
+                (cert_opened.plaintext, cert_opened.media) if cert_opened else (b"{}", "json")
+            )
+        cert = json.loads(cert_bytes) if "json" in cert_type else {}
         if evidence is None or evidence.payload is None:
             raise NotFound(f"{document_id} was recorded without origin evidence")
         entry = parse_entry(evidence.envelope, evidence.payload)
         if info.defining_hash not in entry.refs:
             raise NotFound(f"{document_id} was recorded without origin evidence")
-        body = json.loads(evidence.payload)
+        evidence_bytes = evidence.payload
+        if sealing.is_sealed(entry.content_type):
+            opened = self._open(entry, caller)
+            if opened is None:  # sealed to the issuer and the importing customs only
+                raise NotFound(f"no origin evidence for {document_id!r} that you may read")
+            evidence_bytes = opened.plaintext
+        body = json.loads(evidence_bytes)
         checks = origin_gate.check_recorded(cert, body)
         return {
             "document_id": document_id,
@@ -315,6 +363,7 @@ class LedgerReads:
         info: DocumentInfo | None = None
         match: str | None = None
         presented: DocumentInfo | None = None
+        blind: DocumentInfo | None = None
         if query is not None and "digest" in query:
             digest = query["digest"]
             if not isinstance(digest, str) or len(digest) != 64:
@@ -338,6 +387,11 @@ class LedgerReads:
                 issuer, number = fields.get("issuer"), fields.get("number")
                 if isinstance(issuer, str) and isinstance(number, str):
                     presented = self.index.document(f"{issuer}/{number}")
+                    sealed = self._sealed_match(presented, body)
+                    if sealed is True:
+                        info, match, presented = presented, "commitment", None
+                    elif sealed is None:
+                        blind = presented
         head = self.log.head
         result: dict[str, Any] = {
             "found": info is not None,
@@ -357,7 +411,16 @@ class LedgerReads:
             "reason": None,
         }
         if info is None:
-            if presented is not None and presented.kind == "certificate_of_origin":
+            if blind is not None and blind.kind == "certificate_of_origin":
+                result.update(
+                    document_id=blind.document_id,
+                    status=blind.status_on(datetime.now(UTC).date()),
+                    issuer=blind.issuer,
+                    reason="a certificate with this number is on the ledger, sealed to "
+                    "organisations this node does not run: verify the file at a node of one "
+                    "of them",
+                )
+            elif presented is not None and presented.kind == "certificate_of_origin":
                 result.update(
                     document_id=presented.document_id,
                     status=presented.status_on(datetime.now(UTC).date()),
@@ -387,6 +450,23 @@ class LedgerReads:
                     inclusion_proof=self.log.inclusion(stored.idx, head.tree_size),
                 )
         return result
+
+    def _sealed_match(self, info: DocumentInfo | None, body: bytes) -> bool | None:
+        """For a document whose payload is sealed: whether ``body`` is exactly the plaintext
+        its commitment names (the salt comes from opening it with the node's key); None when
+        this node cannot open it; False when it is not sealed or does not match."""
+        if info is None or not info.defining_hash:
+            return False
+        stored = self.entry_by_hash(bytes.fromhex(info.defining_hash))
+        if stored is None or stored.payload is None:
+            return False
+        entry = parse_entry(stored.envelope, stored.payload)
+        if not sealing.is_sealed(entry.content_type):
+            return False
+        opened = self._open(entry, None)
+        if opened is None:
+            return None
+        return verify_commitment(opened.opened.commitment, opened.opened.salt, body)
 
 
 def _entry_hash(value: str) -> bytes:

@@ -40,7 +40,7 @@ from ledger.errors import (
     Forbidden,
     TradeLedgerError,
 )
-from ledger.keys import SigningKey
+from ledger.keys import DecryptionKey, SigningKey
 from ledger.merkle import consistency_proof
 from nodes import documents_bridge as bridge
 from nodes.attest import check_index_at_start
@@ -51,6 +51,7 @@ from nodes.log_view import Head, LogView, MemoryKnownEntries, MemoryTree
 from nodes.ordering import Orderer
 from nodes.reads import LedgerReads
 from nodes.registry import LedgerRegistry
+from nodes.sealing import PayloadOpener
 from nodes.sequencer import Journal, Sequencer
 from nodes.store import LedgerStore
 from nodes.submissions import (
@@ -103,17 +104,26 @@ class LedgerNode:
         self._held_keys_lock = threading.Lock()
         # what admission knows of each entry it passed, until its block is indexed: the index
         # reads a document's digest and fields from it instead of parsing the document again
-        self.prepared = PreparedEntries()
+        # the decryption keys of the organisations this node runs: it opens the payloads
+        # sealed to them and indexes the others from their envelopes (nodes.sealing)
+        self._decryption_keys: tuple[int, dict[str, DecryptionKey]] | None = None
+        self.opener = PayloadOpener(self.decryption_keys)
+        self.prepared = PreparedEntries(self.opener)
         self.index = DocumentIndex(
             self.store.engine,
             lambda: self.writer.state.membership,
             document_digest=self.prepared.document_digest,
             payload_fields=self.prepared.payload_fields,
+            open_sealed=self.prepared.open_sealed,
         )
         self.index.create_schema()
         self.log = LogView(self.store, self.consortium.hash)
         self.reads = LedgerReads(
-            self.store, self.index, self.log, lambda: self.writer.state.membership
+            self.store,
+            self.index,
+            self.log,
+            lambda: self.writer.state.membership,
+            opener=self.opener,
         )
         self.registry = LedgerRegistry(self.index, self.reads.entry_by_hash)
         self.journal = Journal.beside(self.store.url, self.store.engine)
@@ -172,6 +182,14 @@ class LedgerNode:
         )
         self.started = time.time()
         self._open = False
+
+    def decryption_keys(self) -> dict[str, DecryptionKey]:
+        """The home's decryption keys, read again when a key file is added or removed."""
+        version = self.home.keys_version()
+        cached = self._decryption_keys
+        if cached is None or cached[0] != version:
+            cached = self._decryption_keys = (version, self.home.decryption_keys())
+        return cached[1]
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ them, are in docs/threat-model.md.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,11 +32,13 @@ from ledger.errors import (
     DuplicateEntry,
     Forbidden,
     InvalidInput,
+    NotARecipient,
     TradeLedgerError,
 )
 from ledger.keys import SigningKey
+from ledger.sealed_payload import PayloadBinding, seal_payload
 from nodes import documents_bridge as bridge
-from nodes import origin_gate
+from nodes import origin_gate, sealing
 from nodes.access import may_read, require_own_country, require_role_for
 from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo
 from nodes.ordering import Orderer
@@ -88,8 +91,10 @@ class PreparedEntries:
     again on the block thread, and the orderer takes an entry the node signed with its
     signature marked good."""
 
-    def __init__(self) -> None:
+    def __init__(self, opener: sealing.PayloadOpener | None = None) -> None:
         self._records: dict[bytes, _Prepared] = {}
+        #: opens sealed payloads with the node's keys (None: the node holds none)
+        self.opener = opener
 
     def __contains__(self, entry_hash: object) -> bool:
         return entry_hash in self._records
@@ -114,11 +119,20 @@ class PreparedEntries:
         prepared = self._records.get(entry.entry_hash)
         if prepared is not None and prepared.digest is not None:
             return prepared.digest
+        if sealing.is_sealed(entry.content_type):
+            opened = self.opener.open(entry) if self.opener is not None else None
+            if opened is None:
+                return None  # a node that cannot read the document cannot know its digest
+            return bridge.document_digest(opened.plaintext, opened.media)
         return bridge.document_digest(entry.payload or b"", entry.content_type)
 
     def payload_fields(self, entry: Entry) -> dict[str, Any] | None:
         prepared = self._records.get(entry.entry_hash)
         return None if prepared is None else prepared.fields
+
+    def open_sealed(self, entry: Entry) -> sealing.Opened | None:
+        """For the index: a sealed entry's plaintext, if this node holds a recipient key."""
+        return self.opener.open(entry) if self.opener is not None else None
 
     def offer_form(self, entry: Entry) -> Entry | CheckedEntry:
         """An entry this node signed a moment ago (prepare_document) goes to the writer with
@@ -263,44 +277,122 @@ class SubmissionPipeline:
         body, evidence = origin_gate.take_evidence(body, media, event)
         admitted = self.admit(caller, event, body, media)
         subject, refs = admitted.subject, admitted.refs
-        if evidence is None:
-            entry = build_entry(
-                event,
+        sealed = sealing.sealing_on(membership)
+        readers = (
+            self.readers(caller.org_id, event, subject, admitted.fields, membership)
+            if sealed
+            else None
+        )
+
+        def entry_for(etype: str, plaintext: bytes, ctype: str, to: set[str] | None) -> Entry:
+            """Build and sign; with ``to``, the payload sealed to those organisations first
+            (the plaintext stays in this process: admission's record and the index's)."""
+            payload, nonce = plaintext, None
+            if to is not None:
+                nonce = secrets.token_hex(16)
+                payload = seal_payload(
+                    plaintext,
+                    membership.recipient_keys(sorted(to)),
+                    PayloadBinding(self.consortium_id, caller.org_id, nonce),
+                )
+                ctype = sealing.sealed_content_type(ctype)
+            return build_entry(
+                etype,
                 caller.org_id,
                 key,
-                body,
-                media,
+                payload,
+                ctype,
                 consortium_id=self.consortium_id,
                 subject=subject,
-                refs=refs,
+                refs=refs if etype == event else [co_hash],
+                nonce=nonce,
             )
+
+        co_hash = ""
+        if evidence is None:
+            entry = entry_for(event, body, media, readers)
             return self.prepared.remember([entry], admitted.prepared(signed_here=True))
         require_role_for(caller, origin_gate.EVIDENCE_TYPE, membership)
         gated = origin_gate.gate(admitted.fields, evidence, home=self.origin_home)
-        co = build_entry(
-            event,
-            caller.org_id,
-            key,
-            gated.certificate_bytes(admitted.fields),
-            media,
-            consortium_id=self.consortium_id,
-            subject=subject,
-            refs=refs,
+        co_bytes = gated.certificate_bytes(admitted.fields)
+        co = entry_for(event, co_bytes, media, readers)
+        co_hash = co.hash_hex
+        evidence_to = (
+            sealing.evidence_readers(
+                membership, caller.org_id, self._importing_country(admitted.fields)
+            )
+            if sealed
+            else None
         )
-        proof = build_entry(
+        proof = entry_for(
             origin_gate.EVIDENCE_TYPE,
-            caller.org_id,
-            key,
-            gated.evidence_bytes(subject, co.hash_hex),
+            gated.evidence_bytes(subject, co_hash),
             "application/json",
-            consortium_id=self.consortium_id,
-            subject=subject,
-            refs=[co.hash_hex],
+            evidence_to,
         )
-        # the certificate's bytes now carry origin_determinations: the index digests them itself
-        self.prepared.remember([co], _Prepared(changes=admitted.changes))
+        # the certificate's bytes now carry origin_determinations: the index digests them
+        # itself (a sealed certificate: from the plaintext, which this node can open)
+        co_fields = None
+        if sealed:
+            co_fields, _ = bridge.read_document(co_bytes, media)
+        self.prepared.remember(
+            [co],
+            _Prepared(
+                bridge.document_digest(co_bytes, media) if sealed else None,
+                co_fields,
+                changes=admitted.changes,
+            ),
+        )
         self.prepared.remember([proof], _Prepared())
         return [co, proof]
+
+    @staticmethod
+    def _importing_country(fields: dict[str, Any]) -> str | None:
+        value = fields.get("importing_country")
+        if isinstance(value, str) and value:
+            return value
+        importer = fields.get("importer")
+        country = importer.get("country") if isinstance(importer, dict) else None
+        return country if isinstance(country, str) and country else None
+
+    def readers(
+        self,
+        author: str,
+        event: str,
+        subject: str,
+        fields: dict[str, Any],
+        membership: Membership,
+    ) -> set[str]:
+        """The organisations a document is sealed to: those the access policy will let read
+        it once it is indexed (its parties, the customs of its countries, the auditors), as
+        :class:`nodes.index.DocumentIndex` will derive its parties and countries."""
+        parties = {author}
+        countries: set[str | None] = set()
+
+        def country(party: Any) -> str | None:
+            value = party.get("country") if isinstance(party, dict) else None
+            return value if isinstance(value, str) else None
+
+        def from_certificate(doc_id: Any) -> None:
+            info = self.index.document(doc_id) if isinstance(doc_id, str) else None
+            if info is not None and info.kind == "certificate_of_origin":
+                parties.update(info.parties)
+                countries.update((info.exporting_country, info.importing_country))
+
+        doc = fields
+        if event == "co.application":
+            draft = fields.get("co")
+            doc = draft if isinstance(draft, dict) else fields
+            parties.add(subject.partition("/")[0])
+        for name in ("exporter", "importer"):
+            parties |= self.index.members_named(doc.get(name))
+            countries.add(country(doc.get(name)))
+        countries.add(self._importing_country(doc))
+        from_certificate(fields.get("co_reference"))
+        from_certificate(fields.get("supersedes"))
+        if event in _REFERS_TO_CO:
+            from_certificate(subject)
+        return sealing.document_readers(membership, parties, countries)
 
     def prepare_entry(self, caller: Caller, envelope: bytes, payload: bytes | None) -> Entry:
         """A pre-signed entry (``application/vnd.tradeledger.entry+json``): its document goes
@@ -328,7 +420,42 @@ class SubmissionPipeline:
                 f"check ({', '.join(DOCUMENT_EVENTS)})",
                 location="/signed/type",
             )
-        admitted = self.admit(caller, entry.type, payload, bridge.media_type(entry.content_type))
+        membership = self._membership()
+        document = payload
+        media_of = entry.content_type
+        if sealing.is_sealed(entry.content_type):
+            # every check below needs the plaintext: a node admits a sealed document only if it
+            # can read it (it runs one of its recipients); open_payload checks the commitment
+            opened = self.prepared.open_sealed(entry)
+            if opened is None:
+                raise NotARecipient(
+                    "this node holds no key the payload is sealed to, so it cannot check the "
+                    "document; submit it through a node of one of its recipients"
+                )
+            document, media_of = opened.plaintext, opened.media
+        elif sealing.sealing_on(membership):
+            raise InvalidInput(
+                "this consortium seals document payloads: seal the payload to the document's "
+                f"readers ({sealing.SEALED_TYPE})",
+                location="/signed/payload/content_type",
+            )
+        admitted = self.admit(caller, entry.type, document, bridge.media_type(media_of))
+        if document is not payload:
+            readers = self.readers(
+                entry.author, entry.type, admitted.subject, admitted.fields, membership
+            )
+            wanted = {k.key_id for k in membership.recipient_keys(sorted(readers))}
+            got = set(sealing.sealed_key_ids(payload))
+            if got != wanted:
+                missing = sorted(wanted - got)
+                extra = sorted(got - wanted)
+                raise InvalidInput(
+                    "the payload is sealed to the wrong recipients: it must be sealed to the "
+                    f"active encryption keys of {', '.join(sorted(readers))}"
+                    + (f"; missing {', '.join(missing)}" if missing else "")
+                    + (f"; not readers' keys {', '.join(extra)}" if extra else ""),
+                    location="/payload",
+                )
         if entry.subject != admitted.subject:
             raise InvalidInput(
                 f"the entry's subject must be {admitted.subject!r} for this document",
