@@ -45,6 +45,10 @@ class ReplayReport:
     consortium_id: str = ""
     failure: dict[str, Any] | None = None
     checkpoint_signers: dict[str, str] = field(default_factory=dict)
+    #: the last block whose checkpoint carries the consortium's checkpoint quorum
+    final_height: int = 0
+    #: conflicting signed headers the store kept (``node_evidence``), each one verified
+    evidence: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def entries_per_second(self) -> float:
@@ -64,6 +68,8 @@ class ReplayReport:
             "entries_per_second": round(self.entries_per_second, 1),
             "workers": self.workers,
             "latest_checkpoint_signers": self.checkpoint_signers,
+            "final_height": self.final_height,
+            "conflicting_signed_headers": self.evidence,
             "first_failure": self.failure,
         }
 
@@ -109,6 +115,9 @@ def replay(
             report.blocks += 1
             report.entries += len(summary.entries)
             report.checkpoint_signers = summary.signers
+            if len(summary.signers) >= state.membership.checkpoint_quorum:
+                # final: cosigned by the quorum; a final block vouches for all before it
+                report.final_height = state.height
             report.height = state.height
             report.tree_size = state.tree_size
             if on_block is not None:
@@ -202,3 +211,20 @@ def _split(
         n = len(raw.entries)
         yield raw, results[offset : offset + n]
         offset += n
+
+
+def verified_evidence(rows: list[dict[str, Any]], consortium: Consortium) -> list[dict[str, Any]]:
+    """The store's conflicting signed headers whose signature by a member verifies (a row
+    anyone with the database file could have written is not evidence unless it does)."""
+    from ledger.blocks import Checkpoint
+    from ledger.errors import TradeLedgerError
+
+    out = []
+    for row in rows:
+        try:
+            signers = Checkpoint.from_text(row["theirs"]).verified_signers(consortium.membership)
+        except (TradeLedgerError, ValueError):
+            continue
+        if row["signer"] in signers:
+            out.append({"height": row["height"], "signer": row["signer"], "theirs": row["theirs"]})
+    return out

@@ -285,10 +285,14 @@ class LedgerStore:
         return True
 
     def evidence(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT height, signer, ours, theirs, seen FROM node_evidence ORDER BY id")
-            ).all()
+        """The conflicting signed headers kept (none in a store from before consortia)."""
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    text("SELECT height, signer, ours, theirs, seen FROM node_evidence ORDER BY id")
+                ).all()
+        except (OperationalError, ProgrammingError):
+            return []
         return [
             {"height": int(r[0]), "signer": r[1], "ours": r[2], "theirs": r[3], "seen": r[4]}
             for r in rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -123,6 +123,7 @@ def replay_command(
             yield raw
 
     state = None
+    evidence_rows: list[dict[str, Any]] = []
     try:
         saved = None if state_file is None else audit_state.load(state_file, consortium)
         if saved is not None:
@@ -162,6 +163,7 @@ def replay_command(
                     report.failure["height"] = state.height
     finally:
         if isinstance(source, LedgerStore):
+            evidence_rows = source.evidence()
             source.dispose()
         else:
             source.close()
@@ -173,6 +175,10 @@ def replay_command(
         except TradeLedgerError as exc:
             report.valid = False
             report.failure = {"height": report.height, "reason": exc.code, "detail": exc.detail}
+    if evidence_rows:
+        from nodes.audit import verified_evidence
+
+        report.evidence = verified_evidence(evidence_rows, consortium)
     if json_out is not None:
         data = report.to_dict()
         if state_file is not None:
@@ -193,6 +199,16 @@ def replay_command(
             f"tree size {report.tree_size}\nroot {report.root}\nhead {report.head_hash}\n"
             f"{report.entries_per_second:,.0f} entries/s with {report.workers} worker(s)"
         )
+        if report.final_height < report.height:
+            print(
+                f"final through height {report.final_height}: blocks above it carry fewer than "
+                f"the checkpoint quorum's cosignatures"
+            )
+        for e in report.evidence:
+            print(
+                f"evidence: {e['signer']} signed a different header for height {e['height']} "
+                "(kept in node_evidence; see the JSON report)"
+            )
         raise typer.Exit(0)
     f = report.failure or {}
     where = f"block {f.get('height')}"

@@ -238,6 +238,12 @@ def test_a_member_signing_two_headers_for_one_height_is_kept_as_evidence(network
     )
     # the final checkpoint is untouched: the forged line is not added to it
     assert _cosigners(net, 0, height) == {"jp-jcci", "vn-customs", "th-customs"}
+    net.processes.stop()
+    replayed = audit_replay(net.layout.home(0))
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"evidence: th-customs signed a different header for height {height}" in (
+        replayed.stdout
+    )
 
 
 def test_an_organisation_joins_a_running_consortium(network_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
