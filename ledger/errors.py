@@ -210,6 +210,16 @@ class NotFound(TradeLedgerError):
     exit_code = 1
 
 
+class EntryLeftOut(NotFound):
+    """Acknowledged (the ordering service committed it) but left out of the ledger when its
+    block was cut, by every honest node alike: it failed the chain's rules then (another
+    node's entry for the same document came first, say). It will never be on the ledger."""
+
+    code = "entry-left-out"
+    title = "Entry left out of the ledger"
+    status = 410
+
+
 class Conflict(TradeLedgerError):
     code = "conflict"
     title = "Conflicts with the ledger's state"

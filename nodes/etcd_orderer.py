@@ -48,6 +48,7 @@ from ledger.encoding import canonical_bytes
 from ledger.entries import Entry, parse_entry
 from ledger.errors import (
     CheckpointInvalid,
+    Conflict,
     EncodingError,
     StorageError,
     StoreInconsistent,
@@ -58,7 +59,7 @@ from ledger.timefmt import format_time, now, parse_time
 from nodes.etcd import EtcdClient, EtcdUnavailable, WatchCompacted, WatchEvent
 from nodes.ordering import OnDone
 from nodes.store import LedgerStore
-from nodes.writer import LedgerWriter
+from nodes.writer import LedgerWriter, entry_of
 
 log = logging.getLogger("tradeledger.ordering")
 
@@ -187,6 +188,8 @@ class EtcdOrderer:
         add_cosignature: Callable[[int, str, str], None],
         on_final: Callable[[int], None],
         peers: list[Peer] | None = None,
+        defined: Callable[[list[str]], set[str]] | None = None,
+        defining_types: frozenset[str] = frozenset(),
         compaction_slack: int = COMPACTION_SLACK,
         interval: float = 0.2,
         max_entries: int = 500,
@@ -206,6 +209,9 @@ class EtcdOrderer:
         self.add_cosignature = add_cosignature
         self.on_final = on_final
         self.peers = peers or []
+        #: which of these document ids the node's index already holds (None: no such rule)
+        self.defined = defined
+        self.defining_types = defining_types
         self.compaction_slack = compaction_slack
         self.interval = interval
         self.max_entries = max_entries
@@ -429,20 +435,21 @@ class EtcdOrderer:
         except ValueError:
             log.warning("unreadable batch in the order skipped", extra={"from": writer_org})
             return
-        with self._lock:
+        entries: list[Entry] = []
+        for item in items:
+            try:
+                envelope = base64.b64decode(item[0], validate=True)
+                payload = None if item[1] is None else base64.b64decode(item[1], validate=True)
+                entries.append(parse_entry(envelope, payload))
+            except (TradeLedgerError, ValueError, TypeError, IndexError) as exc:
+                self.skipped += 1
+                log.warning(
+                    "entry in the order skipped: unreadable",
+                    extra={"from": writer_org, "error": str(exc)},
+                )
+        with self._lock:  # (held briefly: submissions take it too)
             own = self._own
-            for item in items:
-                try:
-                    envelope = base64.b64decode(item[0], validate=True)
-                    payload = None if item[1] is None else base64.b64decode(item[1], validate=True)
-                    entry = parse_entry(envelope, payload)
-                except (TradeLedgerError, ValueError, TypeError, IndexError) as exc:
-                    self.skipped += 1
-                    log.warning(
-                        "entry in the order skipped: unreadable",
-                        extra={"from": writer_org, "error": str(exc)},
-                    )
-                    continue
+            for entry in entries:
                 self._uncut.append(own.get(entry.entry_hash) or entry)
         if self._uncut and self._uncut_since is None:
             self._uncut_since = time.monotonic()
@@ -471,6 +478,7 @@ class EtcdOrderer:
             self.cosigned.record(checkpoint.height, checkpoint.block_hash)
             return checkpoint.cosigned_by(self.org_id, key, int(time.time()))
 
+        items, conflicting = self._drop_redefinitions(items)
         started = time.monotonic()
         summary, skipped = self.writer.build_ordered(
             items,
@@ -480,6 +488,12 @@ class EtcdOrderer:
             sign=cosign,
             order_revision=revision,
         )
+        skipped = conflicting + skipped
+        if skipped:
+            self.store.add_skipped(
+                [(e.entry_hash, reason.code, reason.detail) for e, reason in skipped],
+                format_time(now()),
+            )
         with self._lock:
             for entry, reason in skipped:
                 self.skipped += 1
@@ -511,6 +525,36 @@ class EtcdOrderer:
                 "behind_cut_ms": round((now() - parse_time(marker.time)).total_seconds() * 1000, 1),
             },
         )
+
+    def _drop_redefinitions(
+        self, items: list[Entry | CheckedEntry]
+    ) -> tuple[list[Entry | CheckedEntry], list[tuple[Entry, TradeLedgerError]]]:
+        """Leave out a second entry defining a document id (a certificate issued twice through
+        two nodes at once: each node's admission saw only its own). The chain's rules cannot
+        tell — document ids are the documents' business — so every honest node applies this
+        one at the cut, against its index (the same chain, so the same answer) and the entries
+        before it in the block: the first definition in the order wins."""
+        if self.defined is None:
+            return items, []
+        subjects = [
+            e.subject for e in map(entry_of, items) if e.subject and e.type in self.defining_types
+        ]
+        if not subjects:
+            return items, []
+        known = self.defined(subjects)
+        kept: list[Entry | CheckedEntry] = []
+        dropped: list[tuple[Entry, TradeLedgerError]] = []
+        for item in items:
+            e = entry_of(item)
+            if e.subject and e.type in self.defining_types:
+                if e.subject in known:
+                    dropped.append(
+                        (e, Conflict(f"{e.subject} was defined earlier in the consortium's order"))
+                    )
+                    continue
+                known.add(e.subject)
+            kept.append(item)
+        return kept, dropped
 
     def _after_block(self, summary: BlockSummary, *, fetched: bool = False) -> None:
         self.blocks_cut += 1

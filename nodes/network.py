@@ -222,9 +222,11 @@ class NetworkProcesses:
                     f"node {i} exited with code {p.returncode}; see {self.layout.root}/node{i}.log"
                 )
             try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
+                health = httpx.get(url, timeout=1.0)
+                # ours, not another process that holds the port (then ours exits: see above)
+                if health.status_code == 200 and health.json().get("org_id") == self.layout.org(i):
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.1)
         raise ConfigurationError(f"node {i} did not answer within {timeout:.0f} s")

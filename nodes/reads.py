@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from ledger.consortium import Membership
 from ledger.entries import Entry, parse_entry
-from ledger.errors import InvalidInput, NotFound, TradeLedgerError
+from ledger.errors import EntryLeftOut, InvalidInput, NotFound, TradeLedgerError
 from ledger.merkle import consistency_proof
 from ledger.sealed_payload import verify_commitment
 from nodes import documents_bridge as bridge
@@ -180,8 +180,15 @@ class LedgerReads:
             return False
 
     def entry(self, entry_hash: str, caller: Caller) -> dict[str, Any]:
-        stored = self.entry_by_hash(_entry_hash(entry_hash))
+        raw_hash = _entry_hash(entry_hash)
+        stored = self.entry_by_hash(raw_hash)
         if stored is None:
+            left_out = self.store.skipped(raw_hash)
+            if left_out is not None:
+                raise EntryLeftOut(
+                    f"entry {entry_hash} was acknowledged but left out of the ledger when its "
+                    f"block was cut: [{left_out[0]}] {left_out[1]}"
+                )
             raise NotFound(f"entry {entry_hash} is not in a block on this node")
         entry = parse_entry(stored.envelope, stored.payload)
         (ok,) = self._readable_entries(caller, [entry])

@@ -46,7 +46,7 @@ from nodes import documents_bridge as bridge
 from nodes.attest import check_index_at_start
 from nodes.etcd_orderer import COMPACTION_SLACK, CosignedHeights, EtcdOrderer, Peer
 from nodes.home import NodeHome, current_key
-from nodes.index import DocumentIndex, DocumentInfo, IndexedEntry
+from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntry
 from nodes.log_view import Head, LogView, MemoryKnownEntries, MemoryTree
 from nodes.ordering import Orderer
 from nodes.reads import LedgerReads
@@ -157,6 +157,8 @@ class LedgerNode:
                 add_cosignature=self.log.add_cosignature,
                 on_final=self._on_final,
                 peers=peers,
+                defined=self._defined_documents,
+                defining_types=DEFINING_TYPES,
                 compaction_slack=slack,
                 interval=block_interval,
                 max_entries=block_max_entries,
@@ -269,6 +271,14 @@ class LedgerNode:
         self.submissions.release_indexed(summary.entries)
         if self.witnesses.witnesses and not self.log.head_is_final_block:
             self.witnesses.offer(h.height)
+
+    def _defined_documents(self, document_ids: list[str]) -> set[str]:
+        """Which of these document ids the index holds a defining entry for."""
+        return {
+            doc_id
+            for doc_id, info in self.index.documents(document_ids).items()
+            if info is not None and info.defining_hash
+        }
 
     def _on_final(self, height: int) -> None:
         """Consortium nodes: block ``height`` is final; reads and proofs move on to it."""

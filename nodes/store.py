@@ -105,6 +105,18 @@ class EvidenceRow(SQLModel, table=True):
     seen: str
 
 
+class SkippedEntryRow(SQLModel, table=True):
+    """An entry the order held that failed the chain's rules when its block was cut, and was
+    left out by every honest node (consortium nodes): kept so that whoever was told it was
+    acknowledged can learn why it is not on the ledger."""
+
+    __tablename__ = "node_skipped_entries"
+    entry_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    reason: str
+    detail: str
+    seen: str
+
+
 @dataclass(frozen=True)
 class RawBlock:
     """A block as stored: what replay and the API hand on, verifiable from its bytes."""
@@ -160,7 +172,12 @@ class LedgerStore:
         try:
             SQLModel.metadata.create_all(
                 self.engine,
-                tables=[*_ledger_tables(), BlockOrderRow.__table__, EvidenceRow.__table__],  # type: ignore[list-item]
+                tables=[
+                    *_ledger_tables(),
+                    BlockOrderRow.__table__,  # type: ignore[list-item]
+                    EvidenceRow.__table__,  # type: ignore[list-item]
+                    SkippedEntryRow.__table__,  # type: ignore[list-item]
+                ],
             )
             with self.engine.begin() as conn:
                 for statement in _sqlite_triggers() if self.is_sqlite else _postgres_triggers():
@@ -297,6 +314,39 @@ class LedgerStore:
             {"height": int(r[0]), "signer": r[1], "ours": r[2], "theirs": r[3], "seen": r[4]}
             for r in rows
         ]
+
+    def add_skipped(self, rows: list[tuple[bytes, str, str]], seen: str) -> None:
+        """Record entries left out of a block: (entry hash, error code, detail)."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            for entry_hash, reason, detail in rows:
+                exists = conn.execute(
+                    text("SELECT 1 FROM node_skipped_entries WHERE entry_hash = :h"),
+                    {"h": entry_hash},
+                ).first()
+                if exists is None:
+                    conn.execute(
+                        SkippedEntryRow.__table__.insert(),  # type: ignore[attr-defined]
+                        {
+                            "entry_hash": entry_hash,
+                            "reason": reason,
+                            "detail": detail,
+                            "seen": seen,
+                        },
+                    )
+
+    def skipped(self, entry_hash: bytes) -> tuple[str, str] | None:
+        """(reason, detail) if the entry was left out of the ledger, else None."""
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    text("SELECT reason, detail FROM node_skipped_entries WHERE entry_hash = :h"),
+                    {"h": entry_hash},
+                ).first()
+        except (OperationalError, ProgrammingError):
+            return None
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def order_revision(self, height: int) -> int | None:
         """The ordering revision of the cut that made block ``height`` (None: not recorded)."""

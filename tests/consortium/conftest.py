@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 import threading
@@ -31,12 +33,28 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "documents"
 
 
-def _worker_offset() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw") or 0) * 1000
-
-
-_counter = iter(range(10_000))
+def _free_base_port(nodes: int) -> int:
+    """A base port P with P..P+nodes (the nodes and one spare), P+100..P+102 (etcd clients) and
+    P+200..P+202 (etcd peers) all free now: other test runs on this machine (another worker,
+    another clone) must not answer a health check meant for ours."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000, 10)
+        wanted = [*range(base, base + nodes + 1), *range(base + 100, base + 103)]
+        wanted += list(range(base + 200, base + 203))
+        sockets = []
+        try:
+            for port in wanted:
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError("no free ports for a test network")
 
 
 @dataclass
@@ -101,7 +119,7 @@ def network_factory(tmp_path: Path) -> Iterator[Any]:
     started: list[NetworkProcesses] = []
 
     def make(nodes: int, *, slack: int | None = None) -> Network:
-        base = 12100 + _worker_offset() + 10 * next(_counter) % 500
+        base = _free_base_port(nodes)
         layout = create_network(tmp_path / f"net{len(started)}", nodes, base)
         processes = NetworkProcesses(layout, log_level="warning")
         started.append(processes)

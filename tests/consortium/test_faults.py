@@ -362,3 +362,72 @@ def test_an_organisation_joins_a_running_consortium(network_factory, tmp_path) -
         proc.terminate()
         proc.wait(timeout=60)
         log.close()
+
+
+def test_one_document_issued_through_two_nodes_at_once_is_on_the_ledger_once(
+    network_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    """Each node's admission sees only the ledger so far, so both may acknowledge; the cut
+    keeps the first definition in the consortium's order, and the other is left out by every
+    node alike — its submitter learns why (410 entry-left-out)."""
+    import base64
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ledger.entries import build_entry
+
+    net: Network = network_factory(3)
+    key = NodeHome(net.layout.home(0)).signing_key("jp-jcci")
+    tokens = [net.token(i, "jp-jcci", "issuing_authority") for i in (0, 1)]
+    for attempt in range(5):
+        number = f"TWICE-{attempt}"
+        entries = [
+            build_entry(
+                "co.issued",
+                "jp-jcci",
+                key,
+                certificate(number),
+                "application/json",
+                consortium_id="tradeledger-local",
+                subject=f"jp-jcci/{number}",
+            )
+            for _ in (0, 1)
+        ]
+
+        def submit(i: int, entries: list = entries) -> httpx.Response:  # type: ignore[type-arg]
+            body = {
+                "envelope": base64.b64encode(entries[i].envelope).decode(),
+                "payload": base64.b64encode(entries[i].payload or b"").decode(),
+            }
+            return httpx.post(
+                f"{net.url(i)}/v1/documents",
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {tokens[i]}",
+                    "Content-Type": "application/vnd.tradeledger.entry+json",
+                },
+                timeout=30,
+            )
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(submit, (0, 1)))
+        if all(a.status_code == 201 for a in answers):
+            break
+        assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+    else:
+        raise AssertionError("the two nodes never both acknowledged (one always saw the other)")
+    net.settled([0, 1, 2])
+    auditor = net.token(2, "jp-kanto-audit", "auditor")
+    found = [
+        httpx.get(
+            f"{net.url(2)}/v1/entries/{e.hash_hex}",
+            headers={"Authorization": f"Bearer {auditor}"},
+            timeout=10,
+        )
+        for e in entries
+    ]
+    assert sorted(r.status_code for r in found) == [200, 410], [r.text for r in found]
+    left_out = next(r for r in found if r.status_code == 410).json()
+    assert left_out["code"] == "entry-left-out"
+    assert "defined earlier" in left_out["detail"]
+    for i in range(3):
+        assert net.health(i)["skipped_entries"] >= 1
