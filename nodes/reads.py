@@ -13,6 +13,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -203,7 +204,16 @@ class LedgerReads:
         return stored.payload, parse_entry(stored.envelope).content_type
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
-        info = self._readable_document(document_id, caller)
+
+        def readable() -> DocumentInfo:
+            if caller.role == AUDITOR and self.index.document(document_id) is None:
+                # An auditor may read every document, so telling it that one does not exist
+                # discloses nothing: it gets the status map's proof that the map holds nothing
+                # for the id (anyone else gets 404, as for a document it may not read).
+                return DocumentInfo(document_id)
+            return self._readable_document(document_id, caller)
+
+        info = readable()
         head, indexed = self.log.head, self.index.events(document_id)
         # The index learns of a block a moment before the head moves on to it: a status read
         # then may already count an event the head's tree does not hold yet, an answer a
@@ -212,7 +222,7 @@ class LedgerReads:
             if all(ev.idx < head.tree_size for ev in indexed):
                 break
             time.sleep(0.005)
-            info = self._readable_document(document_id, caller)
+            info = readable()
             head, indexed = self.log.head, self.index.events(document_id)
         size = head.tree_size
         events = []
@@ -232,6 +242,16 @@ class LedgerReads:
                     "inclusion_proof": self.log.inclusion(ev.idx, size),
                 }
             )
+        status_proof = self.status_proof(document_id, head.height)
+        if status_proof is not None:
+            # the status as of the head, which the proof is at (the index may be a block ahead)
+            record = status_proof["record"]
+            info = replace(
+                info,
+                status=record["status"] if record else "unknown",
+                superseded_by=record["superseded_by"] if record else None,
+                valid_until=record["valid_until"] if record else None,
+            )
         return {
             "document_id": document_id,
             "status": info.status_on(datetime.now(UTC).date()),
@@ -242,6 +262,28 @@ class LedgerReads:
             "height": head.height,
             "checkpoint": head.checkpoint,
             "events": events,
+            "status_proof": status_proof,
+        }
+
+    def status_proof(self, document_id: str, height: int) -> dict[str, Any] | None:
+        """The status map's record of ``document_id`` at block ``height`` (null if the map
+        holds none) with its proof, and the block's header (whose hash the checkpoint at
+        ``height`` signs, and whose ``status_root`` the proof leads to). None before the
+        first block."""
+        if height < 1:
+            return None
+        record, proof = self.index.prove_status(document_id, height)
+        with self.store.engine.connect() as conn:
+            header = conn.execute(
+                text("SELECT header FROM ledger_blocks WHERE height = :h"), {"h": height}
+            ).scalar()
+        if header is None:
+            return None
+        return {
+            "record": None if record is None else record.to_json(),
+            "proof": b64(proof.to_bytes()),
+            "height": height,
+            "header": b64(bytes(header)),
         }
 
     def origin_evidence(self, document_id: str, caller: Caller) -> dict[str, Any]:
@@ -355,6 +397,7 @@ class LedgerReads:
             "inclusion_proof": None,
             "checkpoint": head.to_json(),
             "reason": None,
+            "status_proof": None,
         }
         if info is None:
             if presented is not None and presented.kind == "certificate_of_origin":
@@ -368,6 +411,15 @@ class LedgerReads:
             else:
                 result["reason"] = "no document matching this on the ledger"
             return result
+        status_proof = self.status_proof(info.document_id, head.height)
+        record = status_proof["record"] if status_proof is not None else None
+        if record is not None:  # the status as of the head, which the proof is at
+            info = replace(
+                info,
+                status=record["status"],
+                superseded_by=record["superseded_by"],
+                valid_until=record["valid_until"],
+            )
         result.update(
             document_id=info.document_id,
             status=info.status_on(datetime.now(UTC).date()),
@@ -377,6 +429,7 @@ class LedgerReads:
             valid_until=info.valid_until,
             superseded_by=info.superseded_by,
             entry_hash=info.defining_hash,
+            status_proof=status_proof,
         )
         if info.defining_hash:
             stored = self.entry_by_hash(bytes.fromhex(info.defining_hash))
