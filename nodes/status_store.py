@@ -109,6 +109,22 @@ class _NodesAt:
     def put_many(self, nodes: Mapping[int, bytes]) -> None:  # pragma: no cover - read-only
         raise AssertionError("the map is written through StatusStore.write")
 
+    def fetch_latest(self, positions: Iterable[int]) -> None:
+        """Read the latest version of each position (None where there is none)."""
+        wanted = sorted(set(positions) - self.known.keys())
+        for chunk in _chunks(wanted):
+            rows = self.conn.execute(
+                text(
+                    "SELECT position, node FROM node_status_nodes n WHERE position IN :ps "
+                    "AND height = (SELECT MAX(height) FROM node_status_nodes m "
+                    "WHERE m.position = n.position)"
+                ).bindparams(bindparam("ps", expanding=True)),
+                {"ps": [position_bytes(p) for p in chunk]},
+            ).all()
+            found = {int.from_bytes(bytes(p), "big"): bytes(n) for p, n in rows}
+            for p in chunk:
+                self.known[p] = found.get(p)
+
     def prefetch_path(self, key: bytes, depth: int) -> None:
         """Fetch the key's path and its siblings down to ``depth`` in one query."""
         key_int = int.from_bytes(key, "big")
@@ -171,7 +187,38 @@ class StatusStore:
             self._latest.clear()
         # the cache holds latest nodes only: reads here fill it, writes update it once
         # committed, and only this (the writer's) thread stages and writes
-        return StatusMap(_NodesAt(conn, None, self._latest)).stage(states)
+        nodes = _NodesAt(conn, None, self._latest)
+        keys = [document_key(d) for d in states]
+        self._prefetch(nodes, keys)
+        return StatusMap(nodes).stage_hashed(
+            zip(keys, (s.state_hash() for s in states.values()), strict=True)
+        )
+
+    @staticmethod
+    def _prefetch(nodes: _NodesAt, keys: list[bytes]) -> None:
+        """Read the nodes the update of ``keys`` will ask for, level by level, a few queries
+        for the whole block instead of one a node: each key's path (and siblings) through
+        what is known, down to where its path ends (empty, or a leaf)."""
+        known = nodes.known
+        walks = {int.from_bytes(k, "big"): (1, 0) for k in keys}
+        while walks:
+            missing: set[int] = set()
+            stopped: dict[int, tuple[int, int]] = {}
+            for key, (position, depth) in walks.items():
+                while depth < KEY_BITS:
+                    if position not in known:
+                        missing.add(position)
+                        stopped[key] = (position, depth)
+                        break
+                    node = known[position]
+                    if node is None or len(node) != 32:
+                        break  # the path ends here
+                    child = 2 * position + ((key >> (KEY_BITS - 1 - depth)) & 1)
+                    if child ^ 1 not in known:
+                        missing.add(child ^ 1)
+                    position, depth = child, depth + 1
+            nodes.fetch_latest(missing)
+            walks = stopped
 
     def write(
         self,
@@ -180,22 +227,20 @@ class StatusStore:
         states: Mapping[str, DocumentState],
         staged: StagedUpdate,
     ) -> None:
-        """Store a staged update as of ``height`` (in the caller's transaction)."""
+        """Store a staged update as of ``height`` (in the caller's transaction): thousands of
+        rows a block, so through the driver's executemany, not one statement object a row."""
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         if staged.nodes:
-            conn.execute(
-                status_nodes_table.insert(),
-                [
-                    {"position": position_bytes(p), "height": height, "node": n}
-                    for p, n in staged.nodes.items()
-                ],
+            conn.exec_driver_sql(
+                f"INSERT INTO node_status_nodes (position, height, node) "
+                f"VALUES ({mark}, {mark}, {mark})",
+                [(position_bytes(p), height, n) for p, n in staged.nodes.items()],
             )
         if states:
-            conn.execute(
-                status_states_table.insert(),
-                [
-                    {"document_id": d, "height": height, "state": s.to_bytes()}
-                    for d, s in states.items()
-                ],
+            conn.exec_driver_sql(
+                f"INSERT INTO node_status_states (document_id, height, state) "
+                f"VALUES ({mark}, {mark}, {mark})",
+                [(d, height, s.to_bytes()) for d, s in states.items()],
             )
 
     def committed(self, staged: StagedUpdate) -> None:
