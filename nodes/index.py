@@ -211,6 +211,9 @@ class StagedBlock:
     events: list[dict[str, Any]]
     states: dict[str, DocumentState]
     update: StagedUpdate
+    #: the membership the parties were read with (a block changing it is staged again when
+    #: indexed, with the membership after it, as replay's index reads it)
+    membership: Membership
 
 
 class StatusRootMismatch(BlockInvalid):
@@ -377,6 +380,7 @@ class DocumentIndex:
         before it signs the block's header (the root goes into it); :meth:`index_block`
         writes it once the block is stored."""
         events: list[dict[str, Any]] = []
+        membership = self.membership()
         with self.engine.connect() as conn:
             # self._ids changes only below, on this (the sequencer's) thread: no copy needed
             subjects = {e.entry.entry_hash: e.entry.subject for e in entries}
@@ -399,7 +403,13 @@ class DocumentIndex:
             states = self._next_states(conn, ws.work, events)
             update = self.status.stage(conn, states)
         return StagedBlock(
-            height, tuple(e.entry.entry_hash for e in entries), ws.work, events, states, update
+            height,
+            tuple(e.entry.entry_hash for e in entries),
+            ws.work,
+            events,
+            states,
+            update,
+            membership,
         )
 
     def _next_states(
@@ -449,7 +459,11 @@ class DocumentIndex:
         nothing written unless the status map's root after the block is that."""
         staged, self._staged = self._staged, None
         hashes = tuple(e.entry.entry_hash for e in entries)
-        if staged is None or (staged.height, staged.hashes) != (height, hashes):
+        if (
+            staged is None
+            or (staged.height, staged.hashes) != (height, hashes)
+            or staged.membership is not self.membership()
+        ):
             staged = self.stage_block(height, entries)
         if status_root is not None and staged.update.root != status_root:
             raise StatusRootMismatch(
