@@ -20,9 +20,13 @@ them with no trust in the node (``docs/ledger-format.md`` §9):
    issuer and status agree with them. A verify answer's defining entry has the document as its
    subject, a defining type of the stated kind and the stated issuer as author.
 
-What is not proven is said too (:attr:`ProofReport.not_proven`): nothing yet proves that a
-node listed every event of a document, so a status is only shown consistent with the events
-it was given, never proven.
+6. the answer's ``status_proof`` (``docs/ledger-format.md`` §12): its block header is the block a
+   verified checkpoint signs, the status map proof leads from the document's record (or its
+   absence) to the header's ``status_root``, a provenance's events are exactly the record's
+   (none left out), and the stated status is the record's.
+
+What is not proven is said too (:attr:`ProofReport.not_proven`): an answer without a status
+proof (accepted only when ``require_status_proof`` is off) leaves the status the node's word.
 
 Pure: callers pass parsed JSON and parsed checkpoints. Every failure is a
 :class:`~ledger.errors.ProofInvalid` or :class:`~ledger.errors.CheckpointInvalid` whose one
