@@ -397,6 +397,7 @@ def _check_status_proof(
             "yet the answer says it was found"
         )
     status = response.get("status")
+    status = status if isinstance(status, str) else None  # a 404 problem's is its HTTP status
     if record is None:
         if status not in (None, "unknown"):
             raise ProofInvalid(

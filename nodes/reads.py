@@ -205,15 +205,9 @@ class LedgerReads:
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
 
-        def readable() -> DocumentInfo:
-            if caller.role == AUDITOR and self.index.document(document_id) is None:
-                # An auditor may read every document, so telling it that one does not exist
-                # discloses nothing: it gets the status map's proof that the map holds nothing
-                # for the id (anyone else gets 404, as for a document it may not read).
-                return DocumentInfo(document_id)
-            return self._readable_document(document_id, caller)
-
-        info = readable()
+        if caller.role == AUDITOR and self.index.document(document_id) is None:
+            self._absent(document_id)
+        info = self._readable_document(document_id, caller)
         head, indexed = self.log.head, self.index.events(document_id)
         # The index learns of a block a moment before the head moves on to it: a status read
         # then may already count an event the head's tree does not hold yet, an answer a
@@ -222,7 +216,7 @@ class LedgerReads:
             if all(ev.idx < head.tree_size for ev in indexed):
                 break
             time.sleep(0.005)
-            info = readable()
+            info = self._readable_document(document_id, caller)
             head, indexed = self.log.head, self.index.events(document_id)
         size = head.tree_size
         events = []
@@ -264,6 +258,22 @@ class LedgerReads:
             "events": events,
             "status_proof": status_proof,
         }
+
+    def _absent(self, document_id: str) -> None:
+        """An auditor may read every document, so telling it that one does not exist discloses
+        nothing: its 404 carries the status map's proof that the map holds nothing for the id,
+        as a provenance with no events (anyone else gets a plain 404, as for a document it may
+        not read). The problem's ``status`` stays the HTTP status."""
+        head = self.log.head
+        raise NotFound(
+            f"no document {document_id!r} that you may read",
+            document_id=document_id,
+            tree_size=head.tree_size,
+            height=head.height,
+            checkpoint=head.checkpoint,
+            events=[],
+            status_proof=self.status_proof(document_id, head.height),
+        )
 
     def status_proof(self, document_id: str, height: int) -> dict[str, Any] | None:
         """The status map's record of ``document_id`` at block ``height`` (null if the map
