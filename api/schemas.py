@@ -193,6 +193,31 @@ class ProvenanceEvent(_Model):
     inclusion_proof: InclusionProof
 
 
+class StatusRecord(_Model):
+    """A document's record in the status map (docs/ledger-format.md §12)."""
+
+    v: int = Field(examples=[1])
+    status: Literal["current", "revoked", "superseded", "unknown"] = Field(examples=["revoked"])
+    events: int = Field(description="How many events the document has.", examples=[3])
+    events_hash: str = Field(pattern=HEX64, description="Running hash of their entry hashes.")
+    latest_event: str = Field(pattern=HEX64, examples=[_HASH])
+    latest_type: str = Field(examples=["co.revoked"])
+    superseded_by: str | None = Field(examples=[None])
+    valid_until: str | None = Field(examples=["2027-11-22"])
+
+
+class StatusProof(_Model):
+    """The status map's proof for one document at the answer's checkpoint: ``record`` is what
+    the map holds for it (null: nothing, and ``proof`` is a non-membership proof), ``proof``
+    the map proof (base64, §12), ``header`` the block header at ``height`` (base64; its hash
+    is the checkpoint's ``block`` line, its ``status_root`` the map's root)."""
+
+    record: StatusRecord | None
+    proof: str = Field(description="Base64 of the binary status map proof.")
+    height: int = Field(examples=[3])
+    header: str = Field(description="Base64 of the block header's canonical bytes.")
+
+
 class ProvenanceResponse(_Model):
     document_id: str = Field(examples=["jp-jcci/JCCI-2026-0000042"])
     status: Literal["current", "revoked", "superseded", "expired", "unknown"] = Field(
@@ -203,6 +228,9 @@ class ProvenanceResponse(_Model):
     )
     checkpoint: str = Field(examples=[_CHECKPOINT])
     events: list[ProvenanceEvent]
+    status_proof: StatusProof | None = Field(
+        description="Proves the status and that the events listed are all of them."
+    )
 
 
 class SubmissionResponse(_Model):
@@ -298,6 +326,9 @@ class VerifyResponse(_Model):
     inclusion_proof: InclusionProof | None
     checkpoint: CheckpointResponse
     reason: str | None = Field(examples=[None])
+    status_proof: StatusProof | None = Field(
+        description="Proves the status at the checkpoint (null when nothing was found)."
+    )
 
 
 class OriginRequest(_Model):

@@ -1,6 +1,7 @@
 """Block headers and checkpoints (``docs/ledger-format.md`` §5–6).
 
-A :class:`BlockHeader` commits to the whole log through ``tree_size`` and ``tree_root``. A
+A :class:`BlockHeader` commits to the whole log through ``tree_size`` and ``tree_root``, and to
+every document's state through ``status_root`` (the status map, ``ledger.status_map``). A
 :class:`Checkpoint` is the header's C2SP ``tlog-checkpoint`` body plus C2SP ``signed-note``
 signature lines: the proposer's signature first, members' cosignatures added later. Verifiers
 ignore lines whose key they do not know, which is what lets cosignatures be added.
@@ -34,7 +35,8 @@ from ledger.notes import (
 )
 from ledger.timefmt import parse_time
 
-BLOCK_VERSION = 1
+BLOCK_VERSION = 2
+"""Version 2 added ``status_root`` (the status map's root after the block, §12)."""
 _HEADER_FIELDS = {
     "v",
     "consortium",
@@ -47,6 +49,7 @@ _HEADER_FIELDS = {
     "entry_count",
     "tree_size",
     "tree_root",
+    "status_root",
 }
 
 
@@ -62,6 +65,7 @@ class BlockHeader:
     entry_count: int
     tree_size: int
     tree_root: str
+    status_root: str
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +80,7 @@ class BlockHeader:
             "entry_count": self.entry_count,
             "tree_size": self.tree_size,
             "tree_root": self.tree_root,
+            "status_root": self.status_root,
         }
 
     def to_bytes(self) -> bytes:
@@ -95,7 +100,7 @@ class BlockHeader:
             value = doc[name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise EncodingError(f"{name} must be a non-negative integer", location=f"/{name}")
-        for name in ("consortium", "prev_hash", "tree_root"):
+        for name in ("consortium", "prev_hash", "tree_root", "status_root"):
             hex_to_bytes(doc[name] if isinstance(doc[name], str) else "", 32, name)
         for name in ("proposer", "key_id"):
             if not isinstance(doc[name], str) or not doc[name]:
@@ -112,6 +117,7 @@ class BlockHeader:
             entry_count=doc["entry_count"],
             tree_size=doc["tree_size"],
             tree_root=doc["tree_root"],
+            status_root=doc["status_root"],
         )
 
 
@@ -424,5 +430,5 @@ def header_matches_checkpoint(origin: str, header: BlockHeader, checkpoint: Chec
 
 def check_header_hashes(header: BlockHeader) -> None:
     """Raise if the header's hex fields are not well-formed (for callers building headers)."""
-    for name in ("consortium", "prev_hash", "tree_root"):
+    for name in ("consortium", "prev_hash", "tree_root", "status_root"):
         hex_to_bytes(getattr(header, name), 32, name)

@@ -46,6 +46,7 @@ from ledger.errors import (
 )
 from ledger.keys import SigningKey, verify_signature
 from ledger.merkle import CompactRange
+from ledger.status_map import EMPTY as EMPTY_STATUS_ROOT
 from ledger.timefmt import format_time, parse_time
 
 MAX_CLOCK_SKEW = timedelta(seconds=300)
@@ -460,17 +461,25 @@ class ChainState:
         proposer: str,
         key: SigningKey,
         time: datetime,
+        status_root: bytes = EMPTY_STATUS_ROOT,
     ) -> tuple[bytes, str]:
         """Header bytes and signed checkpoint text for a block of already-checked entries.
 
         The caller then applies it with :meth:`apply_block`, the same path replay takes.
+        ``status_root`` is the status map's root after the block, which the caller computes
+        from the document rules (a node's index); :meth:`apply_block` takes it as header data.
         """
-        header = self.next_header(entries, proposer, key.key_id, time)
+        header = self.next_header(entries, proposer, key.key_id, time, status_root)
         checkpoint = Checkpoint(checkpoint_body(self.origin, header)).signed_by(proposer, key)
         return header.to_bytes(), checkpoint.to_text()
 
     def next_header(
-        self, entries: Sequence[Entry], proposer: str, key_id: str, time: datetime
+        self,
+        entries: Sequence[Entry],
+        proposer: str,
+        key_id: str,
+        time: datetime,
+        status_root: bytes = EMPTY_STATUS_ROOT,
     ) -> BlockHeader:
         """The header of the next block holding ``entries`` (already checked), cut by
         ``proposer`` at ``time`` (never earlier than the head's time). Deterministic: every
@@ -492,6 +501,7 @@ class ChainState:
             entry_count=len(entries),
             tree_size=tree.size,
             tree_root=tree.root().hex(),
+            status_root=status_root.hex(),
         )
 
 

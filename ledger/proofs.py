@@ -20,9 +20,13 @@ them with no trust in the node (``docs/ledger-format.md`` §9):
    issuer and status agree with them. A verify answer's defining entry has the document as its
    subject, a defining type of the stated kind and the stated issuer as author.
 
-What is not proven is said too (:attr:`ProofReport.not_proven`): nothing yet proves that a
-node listed every event of a document, so a status is only shown consistent with the events
-it was given, never proven.
+6. the answer's ``status_proof`` (``docs/ledger-format.md`` §12): its block header is the block a
+   verified checkpoint signs, the status map proof leads from the document's record (or its
+   absence) to the header's ``status_root``, a provenance's events are exactly the record's
+   (none left out), and the stated status is the record's.
+
+What is not proven is said too (:attr:`ProofReport.not_proven`): an answer without a status
+proof (accepted only when ``require_status_proof`` is off) leaves the status the node's word.
 
 Pure: callers pass parsed JSON and parsed checkpoints. Every failure is a
 :class:`~ledger.errors.ProofInvalid` or :class:`~ledger.errors.CheckpointInvalid` whose one
@@ -34,9 +38,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
-from ledger.blocks import Checkpoint, checkpoint_origin
+from ledger.blocks import BlockHeader, Checkpoint, checkpoint_origin
 from ledger.consortium import Membership
 from ledger.encoding import b64decode
 from ledger.entries import Entry, parse_entry
@@ -48,6 +53,7 @@ from ledger.errors import (
     UnreadableInput,
 )
 from ledger.merkle import verify_consistency, verify_inclusion
+from ledger.status_map import DocumentState, verify_events, verify_proof
 
 __all__ = [
     "DEFINING_TYPES",
@@ -220,11 +226,17 @@ def verify_response(
     checkpoint: Checkpoint,
     membership: Membership,
     consistency: Mapping[str, Any] | None = None,
+    *,
+    require_status_proof: bool = False,
+    today: date | None = None,
 ) -> ProofReport:
     """Check ``response`` against the trusted ``checkpoint`` and ``membership`` (module doc).
 
     ``consistency`` is a ``GET /v1/consistency-proof`` response linking the response's tree
     size and the checkpoint's; a ``consistency_proof`` member of the response serves too.
+    ``require_status_proof`` refuses a provenance or found verify answer without a
+    ``status_proof`` (a node that withholds it would otherwise leave the status unproven);
+    ``today`` (default: today, UTC) decides whether a current certificate has expired.
     """
     kind = response_kind(response)
     signers = verify_checkpoint(checkpoint, membership)
@@ -255,20 +267,41 @@ def verify_response(
     not_proven: list[str] = []
     status = response.get("status")
     status = status if isinstance(status, str) else None
+    status_proof = response.get("status_proof") if kind != "inclusion-proof" else None
+    if kind != "inclusion-proof" and status_proof is None and require_status_proof:
+        raise ProofInvalid(
+            f"the response carries no status proof for {document_id}: nothing proves its "
+            "status, nor that no event of it was left out"
+        )
     if kind == "provenance":
         assert document_id is not None  # _claims requires it
         wheres = [c.where for c in claims]
         _check_order(entries, wheres)
         proven += _check_provenance(document_id, response, entries, wheres)
-        not_proven.append(
-            f"that these are all the events of {document_id}; the status {_quoted(status)} is "
-            "the node's word"
-        )
+        if status_proof is None:
+            not_proven.append(
+                f"that these are all the events of {document_id}; the status "
+                f"{_quoted(status)} is the node's word"
+            )
     elif kind == "verify":
         proven += _check_defining_entry(document_id, response, entries[0])
-        not_proven.append(
-            f"that {document_id} has no event but its defining entry (a revocation or "
-            f"amendment may be left out); the status {_quoted(status)} is the node's word"
+        if status_proof is None:
+            not_proven.append(
+                f"that {document_id} has no event but its defining entry (a revocation or "
+                f"amendment may be left out); the status {_quoted(status)} is the node's word"
+            )
+    if status_proof is not None and document_id is not None:
+        anchor = _status_anchor(status_proof, checkpoint, own_checkpoint, membership, proof_size)
+        proven.append(
+            _check_status_proof(
+                kind,
+                document_id,
+                response,
+                entries,
+                status_proof,
+                anchor,
+                today or datetime.now(UTC).date(),
+            )
         )
     return ProofReport(
         kind=kind,
@@ -281,6 +314,131 @@ def verify_response(
         status=status if kind != "inclusion-proof" else None,
         proven=tuple(proven),
         not_proven=tuple(not_proven),
+    )
+
+
+# --- the status map (docs/ledger-format.md §12) ----------------------------------------------
+
+
+def _status_anchor(
+    status_proof: Any,
+    trusted: Checkpoint,
+    own: Checkpoint | None,
+    membership: Membership,
+    proof_size: int,
+) -> tuple[BlockHeader, int]:
+    """The block header a status proof is at, shown to be the one a verified checkpoint signs
+    (the trusted one, or the response's own, linked to it by the proofs' tree): the header
+    and that checkpoint's height."""
+    if not isinstance(status_proof, dict):
+        raise ProofInvalid("the status proof is not an object")
+    height = _field(status_proof, "height", int, "the status proof")
+    try:
+        header = BlockHeader.from_bytes(
+            b64decode(_field(status_proof, "header", str, "the status proof"))
+        )
+    except (EncodingError, ValueError) as exc:
+        detail = exc.detail if isinstance(exc, EncodingError) else str(exc)
+        raise ProofInvalid(f"the status proof's block header is unreadable: {detail}") from exc
+    if header.height != height:
+        raise ProofInvalid(
+            f"the status proof is at height {height}, its block header at {header.height}"
+        )
+    if height == trusted.height:
+        anchor = trusted
+    elif own is not None and own.height == height and own.tree_size == proof_size:
+        verify_checkpoint(own, membership, "the response's checkpoint")
+        anchor = own
+    else:
+        raise ProofInvalid(
+            f"the status proof is at height {height}; neither the trusted checkpoint "
+            f"(height {trusted.height}) nor the response's own checkpoint is of that block"
+        )
+    if header.block_hash != anchor.block_hash or header.tree_size != anchor.tree_size:
+        raise ProofInvalid(
+            f"the status proof's block header is not the block the checkpoint at height "
+            f"{height} signs (its hash differs)"
+        )
+    return header, height
+
+
+def _check_status_proof(
+    kind: str,
+    document_id: str,
+    response: Mapping[str, Any],
+    entries: tuple[VerifiedEntry, ...],
+    status_proof: Mapping[str, Any],
+    anchor: tuple[BlockHeader, int],
+    today: date,
+) -> str:
+    """The map proof against the header's ``status_root``; a provenance's events against the
+    record (all of them, none missing); the stated status against it. The sentence proven."""
+    header, height = anchor
+    raw_record = status_proof.get("record")
+    try:
+        record = None if raw_record is None else DocumentState.from_json(raw_record)
+        proof = b64decode(_field(status_proof, "proof", str, "the status proof"))
+    except (EncodingError, ValueError) as exc:
+        detail = exc.detail if isinstance(exc, EncodingError) else str(exc)
+        raise ProofInvalid(f"the status proof is unreadable: {detail}") from exc
+    verify_proof(bytes.fromhex(header.status_root), document_id, proof, record)
+    if kind == "provenance":
+        if record is None:
+            if entries:
+                raise ProofInvalid(
+                    f"the status map holds nothing for {document_id} at checkpoint {height}; "
+                    f"the answer lists {len(entries)} event(s)"
+                )
+        else:
+            verify_events(record, [bytes.fromhex(e.entry_hash) for e in entries])
+    elif record is None:
+        raise ProofInvalid(
+            f"the status map holds nothing for {document_id} at checkpoint {height}, "
+            "yet the answer says it was found"
+        )
+    status = response.get("status")
+    status = status if isinstance(status, str) else None  # a 404 problem's is its HTTP status
+    if record is None:
+        if status not in (None, "unknown"):
+            raise ProofInvalid(
+                f"the answer says {document_id} is {_quoted(status)}; the status map at "
+                f"checkpoint {height} holds nothing for it"
+            )
+        return (
+            f"{document_id} has no event on the ledger as of checkpoint {height} "
+            "(the status map holds nothing for it)"
+        )
+    allowed = {record.status}
+    if record.status == "current" and record.valid_until is not None:
+        allowed.add("expired")  # decided by the node's date; ours is below
+    if status not in allowed:
+        raise ProofInvalid(
+            f"the answer says {document_id} is {_quoted(status)}; the status map at "
+            f"checkpoint {height} records {_quoted(record.status)}"
+        )
+    if response.get("superseded_by") != record.superseded_by:
+        raise ProofInvalid(
+            f"the answer says {document_id} is superseded by "
+            f"{response.get('superseded_by')!r}; the status map records "
+            f"{record.superseded_by!r}"
+        )
+    shown = record.status
+    if record.status == "superseded" and record.superseded_by:
+        shown += f" by {record.superseded_by}"
+    if record.valid_until is not None and record.status == "current":
+        shown = (
+            f"expired (current until {record.valid_until})"
+            if record.is_expired(today)
+            else f"current (valid until {record.valid_until})"
+        )
+    events = (
+        f"these {record.events} event(s) are all of its events"
+        if kind == "provenance"
+        else f"it has {record.events} event(s), which its provenance lists"
+    )
+    return (
+        f"status {shown} as of checkpoint {height} (the status map's record of "
+        f"{document_id}); {events}"
     )
 
 
@@ -433,6 +591,10 @@ def _claims(
         document_id = _field(response, "document_id", str, "the response")
         events = _field(response, "events", list, "the response")
         if not events:
+            status_proof = response.get("status_proof")
+            if isinstance(status_proof, dict) and status_proof.get("record") is None:
+                # a document the map holds nothing for: the status proof is all there is
+                return [], _own_checkpoint(response.get("checkpoint")), document_id
             raise ProofInvalid(f"the provenance of {document_id} lists no events to verify")
         claims = []
         for i, event in enumerate(events):
@@ -651,6 +813,8 @@ def verify_response_bytes(
     checkpoint: bytes | str,
     membership: Membership,
     consistency: bytes | None = None,
+    *,
+    require_status_proof: bool = False,
 ) -> ProofReport:
     """:func:`verify_response` on the raw files (JSON response, checkpoint, consistency)."""
     return verify_response(
@@ -658,6 +822,7 @@ def verify_response_bytes(
         parse_checkpoint(checkpoint),
         membership,
         None if consistency is None else _json(consistency, "the consistency proof"),
+        require_status_proof=require_status_proof,
     )
 
 

@@ -485,13 +485,17 @@ class _ScratchIndex:
                 ],
             )
         self._membership = membership
+        # the index's own rules give the status map after the block: its root must be the
+        # one the signed header commits to (StatusRootMismatch names the height otherwise)
         self.index.index_block(
             h.height,
             [IndexedEntry(h.first_index + i, h.height, e) for i, e in enumerate(entries)],
+            status_root=bytes.fromhex(h.status_root),
         )
 
     def compare(self, stored: Engine) -> None:
         from nodes.index import documents_table, events_table
+        from nodes.status_store import status_nodes_table, status_states_table
 
         doc_columns = [c.name for c in documents_table.columns]
         event_columns = [c.name for c in events_table.columns]
@@ -499,6 +503,17 @@ class _ScratchIndex:
             for table, columns, keys in (
                 ("node_documents", doc_columns, ("document_id",)),
                 ("node_document_events", event_columns, ("document_id", "idx")),
+                # the status map the node proves from, by height (node_status_*)
+                (
+                    "node_status_states",
+                    [c.name for c in status_states_table.columns],
+                    ("document_id", "height"),
+                ),
+                (
+                    "node_status_nodes",
+                    [c.name for c in status_nodes_table.columns],
+                    ("position", "height"),
+                ),
             ):
                 self._compare_table(mine, theirs, table, columns, keys)
 

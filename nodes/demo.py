@@ -99,9 +99,32 @@ def ensure_consortium(home: NodeHome, *, encryption: bool = False) -> None:
 
 
 def open_writer(home: NodeHome) -> LedgerWriter:
+    """A writer whose headers commit to the status map: its blocks are indexed (as the node
+    indexes them, with the documents' digests) before the next one is built."""
+    from nodes import documents_bridge as bridge
+    from nodes.index import DocumentIndex, status_root_hook
+
+    bridge.load_reference_data()
     consortium = home.consortium()
     org_id = home.org_id
-    return LedgerWriter(home.open_store(), consortium, org_id, home.signing_key(org_id))
+    store = home.open_store()
+    writer: list[LedgerWriter] = []
+    index = DocumentIndex(
+        store.engine,
+        lambda: writer[0].state.membership,
+        document_digest=lambda e: bridge.document_digest(e.payload or b"", e.content_type),
+    )
+    index.create_schema()
+    writer.append(
+        LedgerWriter(
+            store,
+            consortium,
+            org_id,
+            home.signing_key(org_id),
+            status_root=status_root_hook(index, store),
+        )
+    )
+    return writer[0]
 
 
 #: The worked example of ``examples/documents`` as a ledger story: (file, event, author); the

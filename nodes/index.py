@@ -43,11 +43,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from documents.rules import validity_end
+from ledger.blocks import BlockHeader
 from ledger.consortium import Membership
-from ledger.entries import Entry
-from ledger.errors import TradeLedgerError
+from ledger.entries import Entry, parse_entry
+from ledger.errors import BlockInvalid, TradeLedgerError
+from ledger.status_map import DocumentState, StagedUpdate, StatusProof, next_state
 from nodes import documents_bridge, sealing
 from nodes.access import DocumentAccess
+from nodes.status_store import StatusStore
+from nodes.store import LedgerStore
 
 log = logging.getLogger("tradeledger.index")
 
@@ -198,6 +202,27 @@ class DocumentEvent:
 
 
 @dataclass(frozen=True)
+class StagedBlock:
+    """What indexing one block writes, computed before it is written (``stage_block``)."""
+
+    height: int
+    hashes: tuple[bytes, ...]
+    work: dict[str, DocumentInfo]
+    events: list[dict[str, Any]]
+    states: dict[str, DocumentState]
+    update: StagedUpdate
+    #: the membership the parties were read with (a block changing it is staged again when
+    #: indexed, with the membership after it, as replay's index reads it)
+    membership: Membership
+    #: documents whose sealed payloads this node could not open (indexed from the envelope)
+    blind_docs: frozenset[str] = frozenset()
+
+
+class StatusRootMismatch(BlockInvalid):
+    """A block header's status root is not what the index's rules give for the chain."""
+
+
+@dataclass(frozen=True)
 class IndexedEntry:
     """An entry of a committed block, as the index reads it."""
 
@@ -276,9 +301,13 @@ class DocumentIndex:
         # Every indexed document id, so that asking about a new id (each new certificate's
         # number is checked twice) costs a set lookup, not a query. Ids only grow.
         self._ids: set[str] = set()
+        #: the status map (``ledger.status_map``), stored by height beside the index
+        self.status = StatusStore(engine)
+        self._staged: StagedBlock | None = None
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
+        self.status.create_schema()
         with self.engine.connect() as conn:
             ids = {r[0] for r in conn.execute(select(documents_table.c.document_id))}
         with self._lock:
@@ -358,9 +387,14 @@ class DocumentIndex:
 
     # -- writing (the sequencer's thread only) ------------------------------------------------
 
-    def index_block(self, height: int, entries: Sequence[IndexedEntry]) -> set[str]:
-        """Index one committed block; return the ids of the documents it touched."""
+    def stage_block(self, height: int, entries: Sequence[IndexedEntry]) -> StagedBlock:
+        """What indexing block ``height`` would write, computed by the index's rules against
+        the rows indexed so far, without writing: the documents, their events and their new
+        states in the status map, with the map's root after the block. A node calls this
+        before it signs the block's header (the root goes into it); :meth:`index_block`
+        writes it once the block is stored."""
         events: list[dict[str, Any]] = []
+        membership = self.membership()
         with self.engine.connect() as conn:
             # self._ids changes only below, on this (the sequencer's) thread: no copy needed
             subjects = {e.entry.entry_hash: e.entry.subject for e in entries}
@@ -380,8 +414,80 @@ class DocumentIndex:
                             "payload_digest": item.entry.payload_digest,
                         }
                     )
-        work = ws.work
-        self.blind_documents |= ws.blind_docs
+            states = self._next_states(conn, ws.work, events)
+            update = self.status.stage(conn, states)
+        return StagedBlock(
+            height,
+            tuple(e.entry.entry_hash for e in entries),
+            ws.work,
+            events,
+            states,
+            update,
+            membership,
+            frozenset(ws.blind_docs),
+        )
+
+    def _next_states(
+        self, conn: Any, work: dict[str, DocumentInfo], events: list[dict[str, Any]]
+    ) -> dict[str, DocumentState]:
+        """The status map's new record of each document the block changed: its events
+        appended (exactly the event rows the block adds: provenance lists these) and the
+        status the rules above gave it. A document with no event stays out of the map."""
+        new_events: dict[str, list[tuple[bytes, str]]] = {}
+        for ev in events:
+            new_events.setdefault(ev["document_id"], []).append((ev["entry_hash"], ev["type"]))
+        ids = set(work) | set(new_events)
+        prev = self.status.latest_states(conn, ids & self._ids)
+        states: dict[str, DocumentState] = {}
+        for doc_id in sorted(ids):
+            before, added = prev.get(doc_id), new_events.get(doc_id, [])
+            if before is None and not added:
+                continue
+            info = work.get(doc_id) or self.document(doc_id) or DocumentInfo(doc_id)
+            state = next_state(
+                before,
+                added,
+                status=info.status,
+                superseded_by=info.superseded_by,
+                valid_until=info.valid_until,
+            )
+            if state != before:
+                states[doc_id] = state
+        return states
+
+    def status_root(self, height: int, entries: Sequence[IndexedEntry]) -> bytes:
+        """The status map's root after block ``height`` of ``entries``, staged and kept for
+        :meth:`index_block` (the writer's hook: see ``LedgerWriter``)."""
+        staged = self.stage_block(height, entries)
+        self._staged = staged
+        return staged.update.root
+
+    def index_block(
+        self,
+        height: int,
+        entries: Sequence[IndexedEntry],
+        *,
+        status_root: bytes | None = None,
+    ) -> set[str]:
+        """Index one committed block; return the ids of the documents it touched. With
+        ``status_root`` (the block header's), :class:`StatusRootMismatch` is raised and
+        nothing written unless the status map's root after the block is that."""
+        staged, self._staged = self._staged, None
+        hashes = tuple(e.entry.entry_hash for e in entries)
+        if (
+            staged is None
+            or (staged.height, staged.hashes) != (height, hashes)
+            or staged.membership is not self.membership()
+        ):
+            staged = self.stage_block(height, entries)
+        if status_root is not None and staged.update.root != status_root:
+            raise StatusRootMismatch(
+                f"block {height}'s header commits to status root {status_root.hex()}; the "
+                f"index's rules give {staged.update.root.hex()}",
+                height=height,
+            )
+        work, events = staged.work, staged.events
+        self.blind_documents |= staged.blind_docs
         with self.engine.begin() as conn:
             if work:
                 conn.execute(
@@ -393,8 +499,10 @@ class DocumentIndex:
                 conn.execute(documents_table.insert(), [d.to_row() for d in work.values()])
             if events:
                 conn.execute(events_table.insert(), events)
+            self.status.write(conn, height, staged.states, staged.update)
             conn.execute(meta_table.delete().where(meta_table.c.key == "indexed_height"))
             conn.execute(meta_table.insert(), {"key": "indexed_height", "value": str(height)})
+        self.status.committed(staged.update)
         with self._lock:
             self._epoch += 1
             self._ids.update(work)
@@ -402,6 +510,12 @@ class DocumentIndex:
                 self._docs.pop(doc_id, None)
                 self._events.pop(doc_id, None)
         return set(work)
+
+    def prove_status(
+        self, document_id: str, height: int
+    ) -> tuple[DocumentState | None, StatusProof]:
+        """The document's status map record as of ``height`` and its (non-)membership proof."""
+        return self.status.prove(document_id, height)
 
     def _apply(self, entry: Entry, ws: _WorkingSet) -> list[str]:
         """Update the working documents for one entry; return the documents it concerns.
@@ -716,3 +830,34 @@ class _WorkingSet:
             text("SELECT subject FROM ledger_entries WHERE entry_hash = :h"), {"h": raw}
         ).scalar()
         return value if isinstance(value, str) else None
+
+
+def catch_up(index: DocumentIndex, store: LedgerStore) -> None:
+    """Index the stored blocks ``index`` lacks, each checked against its header's status root
+    (:class:`StatusRootMismatch` if the index's rules give another)."""
+    done = index.indexed_height()
+    height, _ = store.head()
+    for raw in store.iter_blocks(done + 1, height) if height > done else ():
+        header = BlockHeader.from_bytes(raw.header)
+        entries = [
+            IndexedEntry(header.first_index + i, raw.height, parse_entry(env, pl))
+            for i, (env, pl) in enumerate(raw.entries)
+        ]
+        index.index_block(raw.height, entries, status_root=bytes.fromhex(header.status_root))
+
+
+def status_root_hook(
+    index: DocumentIndex, store: LedgerStore
+) -> Callable[[int, int, Sequence[Entry]], bytes]:
+    """A ``LedgerWriter`` status-root hook over ``index``: the index first catches up with the
+    store (a block whose indexing failed, or a writer whose blocks nobody indexes, as in
+    ``tradeledger demo``), then stages the next block."""
+
+    def hook(height: int, first_index: int, entries: Sequence[Entry]) -> bytes:
+        if index.indexed_height() != height - 1:
+            catch_up(index, store)
+        return index.status_root(
+            height, [IndexedEntry(first_index + i, height, e) for i, e in enumerate(entries)]
+        )
+
+    return hook

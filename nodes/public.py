@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from documents.printable import render_certificate_pdf, verify_url
-from ledger.blocks import Checkpoint
+from ledger.blocks import BlockHeader, Checkpoint
+from ledger.encoding import b64decode
 from ledger.errors import InvalidInput, NotFound, TradeLedgerError
 from ledger.merkle import inclusion_proof, verify_inclusion
+from ledger.status_map import DocumentState, verify_events, verify_proof
 from nodes import documents_bridge as bridge
 from nodes.index import DocumentInfo
 
@@ -95,6 +97,9 @@ class CertificateView:
     entry_hash: str | None = None
     leaf_index: int | None = None
     included: bool = False
+    #: the status map's record at the checkpoint's block was checked against its header and
+    #: the events shown (``docs/ledger-format.md`` §12): how many events it counts, or None
+    status_proven_events: int | None = None
     events: list[TimelineEvent] = field(default_factory=list)
     #: how the visitor proved possession ("file" or "digest"), or None
     proven_by: str | None = None
@@ -269,6 +274,15 @@ class PublicCertificates:
             )
             if ev.entry_hash.hex() == info.defining_hash:
                 view.leaf_index = ev.idx
+        record = self._proven_status(info.document_id, checkpoint, view.events)
+        if record is not None:
+            # the status as of the checkpoint's block, proven (the index may be a block ahead)
+            today = datetime.now(UTC).date()
+            status = "expired" if record.is_expired(today) else record.status
+            view.status = "valid" if status == "current" else status
+            view.superseded_by = record.superseded_by
+            view.valid_until = record.valid_until
+            view.status_proven_events = record.events
         if view.leaf_index is not None and info.defining_hash:
             proof = inclusion_proof(self.node.tree, view.leaf_index, size)
             try:
@@ -283,6 +297,30 @@ class PublicCertificates:
             except TradeLedgerError:
                 view.included = False
         return view
+
+    def _proven_status(
+        self, document_id: str, checkpoint: CheckpointSeen, events: list[TimelineEvent]
+    ) -> DocumentState | None:
+        """The status map's record at the checkpoint's block, checked as ``proof verify``
+        checks it: the header is the block the checkpoint signs, the map proof leads from the
+        record to its status root, and the events shown are all the record counts."""
+        if not checkpoint.text:
+            return None
+        try:
+            answer = self.node.reads.status_proof(document_id, checkpoint.height)
+            if answer is None or answer["record"] is None:
+                return None
+            header = BlockHeader.from_bytes(b64decode(answer["header"]))
+            if header.block_hash != Checkpoint.from_text(checkpoint.text).block_hash:
+                return None
+            record = DocumentState.from_json(answer["record"])
+            verify_proof(
+                bytes.fromhex(header.status_root), document_id, b64decode(answer["proof"]), record
+            )
+            verify_events(record, [bytes.fromhex(ev.entry_hash) for ev in events])
+        except (TradeLedgerError, ValueError):
+            return None
+        return record
 
     # -- the printable certificate ------------------------------------------------------------
 

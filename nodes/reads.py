@@ -13,6 +13,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -249,6 +250,9 @@ class LedgerReads:
             return None
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
+
+        if caller.role == AUDITOR and self.index.document(document_id) is None:
+            self._absent(document_id)
         info = self._readable_document(document_id, caller)
         head, indexed = self.log.head, self.index.events(document_id)
         # The index learns of a block a moment before the head moves on to it: a status read
@@ -278,6 +282,16 @@ class LedgerReads:
                     "inclusion_proof": self.log.inclusion(ev.idx, size),
                 }
             )
+        status_proof = self.status_proof(document_id, head.height)
+        if status_proof is not None:
+            # the status as of the head, which the proof is at (the index may be a block ahead)
+            record = status_proof["record"]
+            info = replace(
+                info,
+                status=record["status"] if record else "unknown",
+                superseded_by=record["superseded_by"] if record else None,
+                valid_until=record["valid_until"] if record else None,
+            )
         return {
             "document_id": document_id,
             "status": info.status_on(datetime.now(UTC).date()),
@@ -288,6 +302,44 @@ class LedgerReads:
             "height": head.height,
             "checkpoint": head.checkpoint,
             "events": events,
+            "status_proof": status_proof,
+        }
+
+    def _absent(self, document_id: str) -> None:
+        """An auditor may read every document, so telling it that one does not exist discloses
+        nothing: its 404 carries the status map's proof that the map holds nothing for the id,
+        as a provenance with no events (anyone else gets a plain 404, as for a document it may
+        not read). The problem's ``status`` stays the HTTP status."""
+        head = self.log.head
+        raise NotFound(
+            f"no document {document_id!r} that you may read",
+            document_id=document_id,
+            tree_size=head.tree_size,
+            height=head.height,
+            checkpoint=head.checkpoint,
+            events=[],
+            status_proof=self.status_proof(document_id, head.height),
+        )
+
+    def status_proof(self, document_id: str, height: int) -> dict[str, Any] | None:
+        """The status map's record of ``document_id`` at block ``height`` (null if the map
+        holds none) with its proof, and the block's header (whose hash the checkpoint at
+        ``height`` signs, and whose ``status_root`` the proof leads to). None before the
+        first block."""
+        if height < 1:
+            return None
+        record, proof = self.index.prove_status(document_id, height)
+        with self.store.engine.connect() as conn:
+            header = conn.execute(
+                text("SELECT header FROM ledger_blocks WHERE height = :h"), {"h": height}
+            ).scalar()
+        if header is None:
+            return None
+        return {
+            "record": None if record is None else record.to_json(),
+            "proof": b64(proof.to_bytes()),
+            "height": height,
+            "header": b64(bytes(header)),
         }
 
     def origin_evidence(self, document_id: str, caller: Caller) -> dict[str, Any]:
@@ -416,6 +468,7 @@ class LedgerReads:
             "inclusion_proof": None,
             "checkpoint": head.to_json(),
             "reason": None,
+            "status_proof": None,
         }
         if info is None:
             if blind is not None and blind.kind == "certificate_of_origin":
@@ -438,6 +491,15 @@ class LedgerReads:
             else:
                 result["reason"] = "no document matching this on the ledger"
             return result
+        status_proof = self.status_proof(info.document_id, head.height)
+        record = status_proof["record"] if status_proof is not None else None
+        if record is not None:  # the status as of the head, which the proof is at
+            info = replace(
+                info,
+                status=record["status"],
+                superseded_by=record["superseded_by"],
+                valid_until=record["valid_until"],
+            )
         result.update(
             document_id=info.document_id,
             status=info.status_on(datetime.now(UTC).date()),
@@ -447,6 +509,7 @@ class LedgerReads:
             valid_until=info.valid_until,
             superseded_by=info.superseded_by,
             entry_hash=info.defining_hash,
+            status_proof=status_proof,
         )
         if info.defining_hash:
             stored = self.entry_by_hash(bytes.fromhex(info.defining_hash))

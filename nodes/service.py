@@ -22,7 +22,6 @@ for everything a user can get wrong.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -33,10 +32,9 @@ from typing import Any
 
 from ledger.chain import BlockSummary
 from ledger.consortium import Membership
-from ledger.entries import Entry, parse_entry
+from ledger.entries import Entry
 from ledger.errors import (
     ConfigurationError,
-    EncodingError,
     Forbidden,
     TradeLedgerError,
 )
@@ -46,7 +44,14 @@ from nodes import documents_bridge as bridge
 from nodes.attest import check_index_at_start
 from nodes.etcd_orderer import COMPACTION_SLACK, CosignedHeights, EtcdOrderer, Peer
 from nodes.home import NodeHome, current_key
-from nodes.index import DEFINING_TYPES, DocumentIndex, DocumentInfo, IndexedEntry
+from nodes.index import (
+    DEFINING_TYPES,
+    DocumentIndex,
+    DocumentInfo,
+    IndexedEntry,
+    catch_up,
+    status_root_hook,
+)
 from nodes.log_view import Head, LogView, MemoryKnownEntries, MemoryTree
 from nodes.ordering import Orderer
 from nodes.reads import LedgerReads
@@ -97,6 +102,7 @@ class LedgerNode:
             self.org_id,
             home.signing_key(self.org_id),
             key_for=lambda membership: self._current_key(self.org_id, membership),
+            status_root=lambda *block: self._status_root(*block),
         )
         # the private keys in the home, read again when the membership changes (a rotation)
         self._held_keys: dict[str, list[SigningKey]] = {}
@@ -117,6 +123,7 @@ class LedgerNode:
             open_sealed=self.prepared.open_sealed,
         )
         self.index.create_schema()
+        self._status_root = status_root_hook(self.index, self.store)
         self.log = LogView(self.store, self.consortium.hash)
         self.reads = LedgerReads(
             self.store,
@@ -247,15 +254,7 @@ class LedgerNode:
         self.store.dispose()
 
     def _catch_up_index(self) -> None:
-        done = self.index.indexed_height()
-        height, _ = self.store.head()
-        for raw in self.store.iter_blocks(done + 1, height) if height > done else ():
-            first = _first_index(raw.header)
-            entries = [
-                IndexedEntry(first + i, raw.height, parse_entry(env, pl))
-                for i, (env, pl) in enumerate(raw.entries)
-            ]
-            self.index.index_block(raw.height, entries)
+        catch_up(self.index, self.store)
 
     def _on_block(self, summary: BlockSummary) -> None:
         """The chain applier: called on the orderer's thread once a block is durably stored.
@@ -266,6 +265,7 @@ class LedgerNode:
         self.index.index_block(
             h.height,
             [IndexedEntry(h.first_index + i, h.height, e) for i, e in enumerate(summary.entries)],
+            status_root=bytes.fromhex(h.status_root),
         )
         self.log.apply(summary)
         self.submissions.release_indexed(summary.entries)
@@ -472,13 +472,6 @@ def consortium_ordering(
     if not isinstance(slack, int) or isinstance(slack, bool) or slack < 1:
         raise ConfigurationError(f"{where}: compaction_slack must be a positive integer")
     return endpoints, peers, slack, [(t["org_id"], t["token_sha256"]) for t in issued]
-
-
-def _first_index(header: bytes) -> int:
-    try:
-        return int(json.loads(header)["first_index"])
-    except (ValueError, KeyError) as exc:
-        raise EncodingError("a stored block header is unreadable") from exc
 
 
 __all__ = [

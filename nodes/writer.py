@@ -22,8 +22,9 @@ from ledger.chain import (
     config_changes,
 )
 from ledger.consortium import CONFIG_TYPE, Consortium, Membership
-from ledger.entries import Entry
+from ledger.entries import Entry, parse_entry
 from ledger.errors import (
+    BlockInvalid,
     CheckpointInvalid,
     ConfigurationError,
     DuplicateEntry,
@@ -34,8 +35,12 @@ from ledger.errors import (
 )
 from ledger.keys import SigningKey
 from ledger.merkle import CompactRange
+from ledger.status_map import EMPTY as EMPTY_STATUS_ROOT
 from ledger.timefmt import format_time, now, parse_time
 from nodes.store import LedgerStore, StoreKnownEntries
+
+#: ``(height, first_index, entries) -> status map root after the block`` (see LedgerWriter).
+StatusRootHook = Callable[[int, int, Sequence[Entry]], bytes]
 
 
 def load_state(store: LedgerStore, consortium: Consortium) -> ChainState:
@@ -139,10 +144,19 @@ class LedgerWriter:
         key: SigningKey,
         *,
         key_for: Callable[[Membership], SigningKey | None] | None = None,
+        status_root: StatusRootHook | None = None,
     ) -> None:
         """``key`` signs the blocks' checkpoints; ``key_for``, if given, chooses the key for
         each block from the membership in force instead, so that a rotated proposer key is
-        not used after its revocation (which would make every later block invalid)."""
+        not used after its revocation (which would make every later block invalid).
+
+        ``status_root(height, first_index, entries)`` gives the status map's root after a
+        block of ``entries`` (``ledger.status_map``): the document rules decide it, so a node
+        passes its index's :meth:`~nodes.index.DocumentIndex.status_root`, which stages the
+        block's index rows and map nodes for when it is stored. It is called before the
+        header is signed, by both the sequencer's and a consortium's block builder, and on a
+        block fetched from a peer, which is refused if its header commits to another root.
+        Without it (a bare writer: tests, tools) headers commit to the empty map."""
         owner = consortium.membership.key_owner(key.key_id)
         # None: an organisation that joined after genesis (its key comes with the chain's
         # config.update entries; key_for picks it once the membership in force has it)
@@ -153,6 +167,7 @@ class LedgerWriter:
         self.proposer = proposer
         self.key = key
         self.key_for = key_for
+        self.status_root = status_root
         self.state = load_state(store, consortium)
         self._lock = threading.RLock()
         self._pending: list[CheckedEntry] = []
@@ -319,7 +334,11 @@ class LedgerWriter:
                 if not accepted:
                     return None, skipped
                 header = self.state.next_header(
-                    [c.entry for c in accepted], proposer, proposer_key_id, reference
+                    [c.entry for c in accepted],
+                    proposer,
+                    proposer_key_id,
+                    reference,
+                    self._status_root([c.entry for c in accepted]),
                 )
                 checkpoint = sign(Checkpoint(checkpoint_body(self.state.origin, header))).to_text()
                 header_bytes = header.to_bytes()
@@ -342,6 +361,7 @@ class LedgerWriter:
                 self._raise_if_failed()
                 if self._pending:
                     raise DuplicateEntry("entries are waiting for a block; cut it first")
+                self._check_status_root(header, entries)
                 summary = self.state.apply_block(header, checkpoint, list(entries))
             self._write(summary, header, checkpoint, order_revision)
             return summary
@@ -351,9 +371,40 @@ class LedgerWriter:
     ) -> tuple[bytes, str, BlockSummary]:
         entries = [c.entry for c in batch]
         header, checkpoint = self.state.propose_block(
-            entries, self.proposer, self._proposer_key(), time or now()
+            entries,
+            self.proposer,
+            self._proposer_key(),
+            time or now(),
+            self._status_root(entries),
         )
         return header, checkpoint, self.state.apply_block(header, checkpoint, checked=list(batch))
+
+    def _status_root(self, entries: Sequence[Entry]) -> bytes:
+        if self.status_root is None:
+            return EMPTY_STATUS_ROOT
+        return self.status_root(self.state.height + 1, self.state.tree.size, entries)
+
+    def _check_status_root(
+        self, header: bytes, entries: Sequence[tuple[bytes, bytes | None]]
+    ) -> None:
+        """A fetched block's status root must be what this node's rules give (before it is
+        verified and stored: a block this node would not have built is not taken)."""
+        if self.status_root is None:
+            return
+        height = self.state.height + 1
+        try:
+            claimed = BlockHeader.from_bytes(header).status_root
+            parsed = [parse_entry(env, pl) for env, pl in entries]
+        except TradeLedgerError:
+            return  # apply_block names what is wrong with it
+        mine = self.status_root(height, self.state.tree.size, parsed)
+        if mine.hex() != claimed:
+            raise BlockInvalid(
+                f"the header commits to status root {claimed}; this node's index gives "
+                f"{mine.hex()} for the block",
+                height=height,
+                reason="status-root-mismatch",
+            )
 
     def _proposer_key(self) -> SigningKey:
         if self.key_for is None:

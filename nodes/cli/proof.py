@@ -64,6 +64,7 @@ def verify_command(
             checkpoint_bytes,
             genesis.membership,
             None if consistency is None else read_file(consistency, "consistency proof"),
+            require_status_proof=True,
         )
         # after the member quorum (checked above): the witnesses' cosignatures on the same
         # trusted checkpoint

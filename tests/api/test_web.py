@@ -194,6 +194,11 @@ def test_lookup_by_number_shows_status_timeline_and_checkpoint_but_not_goods(
     assert re.search(r"Root hash [0-9a-f]{64}", text)
     assert re.search(r"Signed by [^·]*" + re.escape(JCCI), text)
     assert "is proven to be in this tree" in text
+    # and the status by the status map the block commits to, with every event shown
+    assert (
+        "The status is proven: the status map this block commits to records it, with 1 event"
+        in text
+    )
     # confidentiality: nothing of the goods or the parties' documents
     cert = json.loads(body)
     for secret in (
@@ -280,6 +285,9 @@ def test_revoked_and_superseded_certificates(live: LiveNode, web: httpx.Client) 
     assert r.status_code == 200 and status_of(r) == "revoked"
     assert "Revoked by the issuing body" in page(r)
     assert re.findall(r'data-event="([^"]+)"', r.text)[-1] == "co.revoked"
+    assert "The status is proven: the status map this block commits to records it, with 2" in (
+        page(r)
+    )
 
     old_id, _ = issue(live)
     new_body = json.dumps(full_certificate(new_number(), supersedes=old_id)).encode()

@@ -70,7 +70,7 @@ def test_header_counts_must_be_non_negative_integers(name: str, bad: object) -> 
     assert e.value.location == f"/{name}"
 
 
-@pytest.mark.parametrize("name", ["consortium", "prev_hash", "tree_root"])
+@pytest.mark.parametrize("name", ["consortium", "prev_hash", "tree_root", "status_root"])
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
@@ -100,9 +100,10 @@ def test_header_proposer_and_key_must_be_strings(name: str, bad: object) -> None
 
 
 def test_header_version_and_time_are_checked() -> None:
-    with pytest.raises(EncodingError, match=exactly("unsupported block version")) as e:
-        BlockHeader.from_bytes(_header_with(v=2))
-    assert e.value.location == "/v"
+    for old_or_new in (1, 3):  # version 1 had no status_root
+        with pytest.raises(EncodingError, match=exactly("unsupported block version")) as e:
+            BlockHeader.from_bytes(_header_with(v=old_or_new))
+        assert e.value.location == "/v"
     with pytest.raises(EncodingError, match=r"^block time "):
         BlockHeader.from_bytes(_header_with(time="2026-11-01 09:00:00"))
 

@@ -298,6 +298,7 @@ def test_invalid_entry_in_block_names_height_and_index() -> None:
         entry_count=1,
         tree_size=2,
         tree_root="00" * 32,
+        status_root="00" * 32,
     )
     with pytest.raises(BlockInvalid) as err:
         chain.state.apply_block(header.to_bytes(), "x\n1\nAA==\n\n", [(bad.envelope, bad.payload)])

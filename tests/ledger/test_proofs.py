@@ -72,6 +72,7 @@ class Log:
             entry_count=size,
             tree_size=size,
             tree_root=(root or self.root(size)).hex(),
+            status_root="00" * 32,
         )
         checkpoint = Checkpoint(
             checkpoint_body(checkpoint_origin(self.chain.consortium.consortium_id), header)

@@ -18,6 +18,7 @@ from ledger.consortium import Consortium, FoundingMember, create_genesis
 from ledger.entries import build_entry, parse_entry
 from ledger.keys import SigningKey
 from ledger.notes import ALG_COSIGNATURE_V1, open_note, parse_note, parse_verifier_key
+from ledger.status_map import StatusMap, next_state
 
 VECTORS = Path(__file__).parent.parent / "vectors" / "ledger.json"
 T0 = datetime(2026, 1, 15, 9, 30, 0, tzinfo=UTC)
@@ -62,7 +63,10 @@ def make() -> dict[str, str]:
         nonce="00112233445566778899aabbccddeeff",
     )
     state = ChainState.genesis(consortium)
-    header, checkpoint = state.propose_block([entry], "jp-issuer", issuer, T0)
+    # the status map after the block: the certificate, current, with its one event (§12)
+    record = next_state(None, [(entry.entry_hash, entry.type)], status="current")
+    status_root = StatusMap().update({"jp-issuer/CO-1": record})
+    header, checkpoint = state.propose_block([entry], "jp-issuer", issuer, T0, status_root)
     # a member's tlog-cosignature/v1 line, at a fixed POSIX time (T0 + 1 s)
     cosigned = Checkpoint.from_text(checkpoint).cosigned_by(
         "vn-customs", customs, int(T0.timestamp()) + 1
@@ -76,6 +80,8 @@ def make() -> dict[str, str]:
         "entry_payload_hex": entry.payload.hex() if entry.payload else "",
         "entry_hash": entry.hash_hex,
         "block_header_hex": header.hex(),
+        "status_record_hex": record.to_bytes().hex(),
+        "status_root": status_root.hex(),
         "block_hash": BlockHeader.from_bytes(header).block_hash.hex(),
         "checkpoint": checkpoint,
         "checkpoint_cosigned": cosigned.to_text(),

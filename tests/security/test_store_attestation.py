@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from ledger.blocks import BlockHeader, Checkpoint, checkpoint_body, checkpoint_origin
 from nodes.cli.main import app
 from nodes.demo import run_demo
 from nodes.home import NodeHome
@@ -191,6 +193,23 @@ CASES: dict[str, tuple[str | None, Callable[[Path], None]]] = {
         "node_document_events",
         lambda h: _sql(h, "DELETE FROM node_document_events WHERE idx = 11"),
     ),
+    "node_status_states.state": (
+        "node_status_states",
+        lambda h: _sql(
+            h,
+            "UPDATE node_status_states SET state = :v WHERE document_id = "
+            "(SELECT min(document_id) FROM node_status_states)",
+            v=b"{}",
+        ),
+    ),
+    "node_status_nodes (deleted row)": (
+        "node_status_nodes",
+        lambda h: _sql(
+            h,
+            "DELETE FROM node_status_nodes WHERE rowid = (SELECT max(rowid) FROM "
+            "node_status_nodes)",
+        ),
+    ),
     "node_meta.indexed_height": (
         "node_meta",
         lambda h: _sql(h, "UPDATE node_meta SET value = '9' WHERE key = 'indexed_height'"),
@@ -212,3 +231,33 @@ def test_a_changed_stored_cell_fails_replay_naming_its_table(home: Path, case: s
         return
     assert failure["table"] == table, failure
     assert table in out, out
+
+
+def test_a_signed_header_with_a_wrong_status_root_fails_replay_naming_its_height(
+    home: Path,
+) -> None:
+    """A proposer signs a header whose status root is not what the chain's documents give (a
+    revocation left out of the map, say): every signature holds, and replay, which rebuilds the
+    status map with the index's own rules, fails at that block."""
+    node_home = NodeHome(home)
+    store = node_home.open_store()
+    height, _ = store.head()
+    raw = store.block(height)
+    header = BlockHeader.from_bytes(raw.header)
+    forged = replace(header, status_root="00" * 32)
+    key = node_home.signing_key(header.proposer)
+    origin = checkpoint_origin(node_home.consortium().consortium_id)
+    checkpoint = Checkpoint(checkpoint_body(origin, forged)).signed_by(header.proposer, key)
+    store.dispose()
+    _sql(
+        home,
+        "UPDATE ledger_blocks SET header = :h, block_hash = :b, checkpoint = :c WHERE height = :n",
+        h=forged.to_bytes(),
+        b=forged.block_hash,
+        c=checkpoint.to_text(),
+        n=height,
+    )
+    code, out, report = _replay(home)
+    assert code == 1, out
+    assert report["first_failure"]["height"] == height, report
+    assert "status root" in report["first_failure"]["detail"], report

@@ -3,14 +3,16 @@
 responses from the attacked node, tampers with them as an attacker would (every envelope and
 proof left genuine) and runs the CLI on them.
 
-The verifier cannot yet prove that a provenance lists every event of its document (that needs
-a status map, a later issue); what it must do is bind every event to the document, refuse an
-order or a repetition no node gives, refuse a status the listed events contradict, and say
-plainly that the status is the node's word.
+The verifier binds every event to the document, refuses an order or a repetition no node
+gives and a status the listed events contradict; and, through the status map the block header
+commits to (docs/ledger-format.md §12), proves the status and that no event was left out: an
+answer that withholds a revocation, edits the map's record or its proof, or drops the proof
+fails.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -121,6 +123,7 @@ def test_genuine_provenance_says_what_it_proved_and_what_not(
     node: LiveNode, answers: dict[str, Any], tmp_path: Path
 ) -> None:
     doc = answers["ids"]["revoked"]
+    height = answers["checkpoint"]["height"]
     r = proof_verify(node, answers, provenance(answers, "revoked"), tmp_path)
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
@@ -130,9 +133,10 @@ def test_genuine_provenance_says_what_it_proved_and_what_not(
     )
     assert 'proven: the status "revoked" is consistent with these events' in lines
     assert (
-        f'not proven: that these are all the events of {doc}; the status "revoked" is the '
-        "node's word" in lines
+        f"proven: status revoked as of checkpoint {height} (the status map's record of {doc}); "
+        "these 6 event(s) are all of its events" in lines
     )
+    assert not [line for line in lines if line.startswith("not proven")]
 
 
 def test_genuine_amendment_is_bound_to_the_old_certificate(
@@ -155,9 +159,8 @@ def test_json_report_lists_what_was_not_proven(
     assert report["verified"] is True and report["document_id"] == doc
     assert report["status"] == "current"
     assert [e["type"] for e in report["entries"]] == ["co.issued"]
-    assert report["not_proven"] == [
-        f'that these are all the events of {doc}; the status "current" is the node\'s word'
-    ]
+    assert report["not_proven"] == []
+    assert any(p.startswith("status current (valid until ") for p in report["proven"])
     r = proof_verify(node, answers, {**provenance(answers, "current"), "events": []}, tmp_path)
     assert r.exit_code == 1
     r = proof_verify(
@@ -171,20 +174,97 @@ def test_json_report_lists_what_was_not_proven(
 # --- a withheld or contradicted revocation ---------------------------------------------------
 
 
-def test_revocation_removed_and_status_current_is_not_proven(
-    node: LiveNode, answers: dict[str, Any], tmp_path: Path
-) -> None:
-    doc = answers["ids"]["revoked"]
+def test_revocation_withheld_fails(node: LiveNode, answers: dict[str, Any], tmp_path: Path) -> None:
+    """The node leaves the revocation out and says "current": every event it lists is genuine,
+    but the status map the header commits to counts the revocation."""
     forged = provenance(answers, "revoked")
     forged["events"] = [e for e in forged["events"] if e["event"] != "co.revoked"]
     forged["status"] = "current"
     r = proof_verify(node, answers, forged, tmp_path)
-    # every remaining event is genuine and the log proves no more: the verifier says so
+    assert r.exit_code == 1, r.output
+    assert "the status map records 6 event(s) for the document; the answer lists 5" in r.output
+
+
+def test_revocation_withheld_with_the_record_edited_fails(
+    node: LiveNode, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    """... and edits the map's record to match: the proof no longer leads to the root."""
+    forged = provenance(answers, "revoked")
+    forged["events"] = [e for e in forged["events"] if e["event"] != "co.revoked"]
+    forged["status"] = "current"
+    record = forged["status_proof"]["record"]
+    last = forged["events"][-1]
+    record.update(status="current", events=5, latest_event=last["entry_hash"])
+    record["latest_type"] = last["event"]
+    r = proof_verify(node, answers, forged, tmp_path)
+    assert r.exit_code == 1, r.output
+    assert "not the checkpoint's status root" in r.output
+
+
+def test_status_proof_withheld_fails(
+    node: LiveNode, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    forged = provenance(answers, "revoked")
+    forged["events"] = [e for e in forged["events"] if e["event"] != "co.revoked"]
+    forged["status"] = "current"
+    del forged["status_proof"]
+    r = proof_verify(node, answers, forged, tmp_path)
+    assert r.exit_code == 1, r.output
+    assert "the response carries no status proof" in r.output
+
+
+def test_tampered_status_map_proof_fails(
+    node: LiveNode, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    forged = provenance(answers, "revoked")
+    proof = bytearray(base64.b64decode(forged["status_proof"]["proof"]))
+    proof[-1] ^= 1  # one bit of the deepest sibling
+    forged["status_proof"]["proof"] = base64.b64encode(bytes(proof)).decode()
+    r = proof_verify(node, answers, forged, tmp_path)
+    assert r.exit_code == 1, r.output
+    assert "not the checkpoint's status root" in r.output
+
+
+def test_a_status_proof_under_another_header_fails(
+    node: LiveNode, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    """A header the checkpoint does not sign (its status root swapped) is refused."""
+    forged = provenance(answers, "revoked")
+    header = json.loads(base64.b64decode(forged["status_proof"]["header"]))
+    header["status_root"] = "00" * 32
+    raw = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    forged["status_proof"]["header"] = base64.b64encode(raw).decode()
+    r = proof_verify(node, answers, forged, tmp_path)
+    assert r.exit_code == 1, r.output
+    assert "is not the block the checkpoint at height" in r.output
+
+
+def test_an_unknown_id_has_a_non_membership_proof(
+    node: LiveNode, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    """An auditor (who may read every document) asking about an id no document has gets a 404
+    carrying the map's proof that it holds nothing for it; anyone else gets a plain 404."""
+    unknown = "jp-jcci/NO-SUCH-CERTIFICATE"
+    with node.http("auditor") as h:
+        checkpoint = h.get("/v1/checkpoint").json()
+        r = h.get(f"/v1/documents/{unknown}/provenance")
+    assert r.status_code == 404
+    answer = r.json()
+    with node.http("issuer") as h:
+        plain = h.get(f"/v1/documents/{unknown}/provenance")
+    assert plain.status_code == 404 and "status_proof" not in plain.json()
+    assert answer["events"] == [] and answer["status_proof"]["record"] is None
+    mine = {**answers, "checkpoint": checkpoint}
+    r = proof_verify(node, mine, answer, tmp_path)
     assert r.exit_code == 0, r.output
     assert (
-        f'not proven: that these are all the events of {doc}; the status "current" is the '
-        "node's word" in r.output.splitlines()
+        f"proven: {unknown} has no event on the ledger as of checkpoint {checkpoint['height']} "
+        "(the status map holds nothing for it)" in r.output.splitlines()
     )
+    # the same proof for an id that has events is refused
+    doc = answers["ids"]["current"]
+    r = proof_verify(node, mine, {**answer, "document_id": doc}, tmp_path)
+    assert r.exit_code == 1, r.output
 
 
 def test_status_current_beside_its_revocation_fails(
@@ -288,22 +368,24 @@ def test_an_event_twice_fails(node: LiveNode, answers: dict[str, Any], tmp_path:
 # --- POST /v1/verify answers ------------------------------------------------------------------
 
 
-def test_verify_answer_says_its_status_is_the_nodes_word(
+def test_verify_answer_proves_its_status(
     node: LiveNode, answers: dict[str, Any], tmp_path: Path
 ) -> None:
     doc = answers["ids"]["revoked"]
+    height = answers["checkpoint"]["height"]
     genuine = copy.deepcopy(answers["verify"]["revoked"])
     assert genuine["status"] == "revoked"
-    forged = {**genuine, "status": "current"}
-    r = proof_verify(node, answers, forged, tmp_path)
-    # the defining entry alone cannot show the revocation; the output says it proved no status
+    r = proof_verify(node, answers, genuine, tmp_path)
     assert r.exit_code == 0, r.output
     assert f"proven: {doc} is a certificate_of_origin by jp-jcci" in r.output
     assert (
-        f"not proven: that {doc} has no event but its defining entry (a revocation or "
-        'amendment may be left out); the status "current" is the node\'s word'
-        in r.output.splitlines()
+        f"proven: status revoked as of checkpoint {height} (the status map's record of {doc}); "
+        "it has 6 event(s), which its provenance lists" in r.output.splitlines()
     )
+    # the node says "current": the status map's record contradicts it
+    r = proof_verify(node, answers, {**genuine, "status": "current"}, tmp_path)
+    assert r.exit_code == 1, r.output
+    assert f'the answer says {doc} is "current"; the status map at checkpoint {height} ' in r.output
 
 
 def test_verify_answer_with_a_forged_id_fails(
