@@ -414,7 +414,10 @@ class DocumentIndex:
                             "payload_digest": item.entry.payload_digest,
                         }
                     )
-            states = self._next_states(conn, ws.work, events)
+            sealed = {
+                e.entry.entry_hash.hex() for e in entries if sealing.is_sealed(e.entry.content_type)
+            }
+            states = self._next_states(conn, ws.work, events, sealed)
             update = self.status.stage(conn, states)
         return StagedBlock(
             height,
@@ -428,7 +431,11 @@ class DocumentIndex:
         )
 
     def _next_states(
-        self, conn: Any, work: dict[str, DocumentInfo], events: list[dict[str, Any]]
+        self,
+        conn: Any,
+        work: dict[str, DocumentInfo],
+        events: list[dict[str, Any]],
+        sealed: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> dict[str, DocumentState]:
         """The status map's new record of each document the block changed: its events
         appended (exactly the event rows the block adds: provenance lists these) and the
@@ -444,12 +451,21 @@ class DocumentIndex:
             if before is None and not added:
                 continue
             info = work.get(doc_id) or self.document(doc_id) or DocumentInfo(doc_id)
+            # Every node must compute the same record, also one that cannot open a sealed
+            # payload: a validity date read from the payload is recorded only when the defining
+            # payload is in the clear, fixed at definition (an amendment is a new document).
+            if before is not None:
+                valid_until = before.valid_until
+            elif info.defining_hash in sealed:
+                valid_until = None
+            else:
+                valid_until = info.valid_until
             state = next_state(
                 before,
                 added,
                 status=info.status,
                 superseded_by=info.superseded_by,
-                valid_until=info.valid_until,
+                valid_until=valid_until,
             )
             if state != before:
                 states[doc_id] = state

@@ -94,7 +94,13 @@ def _other_home(a: NodeHome, path: Path) -> NodeHome:
     shutil.copy(a.path / "ledger.db", b.path / "ledger.db")
     store = b.open_store()
     with store.engine.begin() as conn:
-        for table in ("node_documents", "node_document_events", "node_meta"):
+        for table in (
+            "node_documents",
+            "node_document_events",
+            "node_meta",
+            "node_status_nodes",  # the status map is part of the index
+            "node_status_states",
+        ):
             conn.execute(text(f"DELETE FROM {table}"))
     store.dispose()
     return b
