@@ -93,7 +93,8 @@ def replay(
     try:
         if attest is not None:
             attest.begin()
-        for raw, checked in _checked_blocks(blocks, state, workers):
+        digests = attest is not None and attest.wants_document_digests
+        for raw, checked, found in _checked_blocks(blocks, state, workers, digests=digests):
             if raw.height != state.height + 1:
                 # The source skipped a height (a deleted block): say which one is missing.
                 from ledger.errors import ChainBroken
@@ -105,7 +106,7 @@ def replay(
             before = state.membership
             summary = state.apply_block(raw.header, raw.checkpoint, checked=checked)
             if attest is not None:
-                attest.block(raw, summary, before, state.membership)
+                attest.block(raw, summary, before, state.membership, digests=found)
             report.blocks += 1
             report.entries += len(summary.entries)
             report.checkpoint_signers = summary.signers
@@ -138,9 +139,15 @@ def replay(
     return report
 
 
+#: What a replay worker computed besides the checks, for the attestation's index rebuild:
+#: document digests by entry hash (see :func:`_document_digests`).
+Digests = dict[bytes, str | None]
+_NO_DIGESTS: Digests = {}
+
+
 def _checked_blocks(
-    blocks: Iterable[RawBlock], state: ChainState, workers: int
-) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure]]]:
+    blocks: Iterable[RawBlock], state: ChainState, workers: int, *, digests: bool = False
+) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure], Digests]]:
     """Pair each block with its pre-verified entries, verifying ``workers`` batches at a time.
 
     Parsing and signature checks run in ``workers`` processes, in batches of about
@@ -149,24 +156,25 @@ def _checked_blocks(
     while the main process reads and folds, which is most of a second core's worth of work.
     The first :data:`INLINE_ENTRIES` entries are verified in this process, before a pool
     is worth starting (an incremental audit of a few blocks, a small chain); ``workers=0``
-    verifies everything here."""
+    verifies everything here. With ``digests``, the workers also compute the document digests
+    the attestation's index rebuild asks for (it computes those of inline blocks itself)."""
     blocks = iter(blocks)
     inline = 0
     for raw in blocks:
-        yield raw, preverify_batch(raw.entries, state.membership.raw_keys())
+        yield raw, preverify_batch(raw.entries, state.membership.raw_keys()), _NO_DIGESTS
         inline += len(raw.entries)
         if workers >= 1 and inline >= INLINE_ENTRIES:
             break
     else:
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        inflight: deque[tuple[list[RawBlock], Future[list[CheckedEntry | EntryFailure]]]] = deque()
+        inflight: deque[tuple[list[RawBlock], Future[_WorkerResult]]] = deque()
         max_inflight = workers * 2
         for batch in _batches(blocks):
             items = [e for raw in batch for e in raw.entries]
             # Keys known now; a key added later by a membership change is checked by the fold.
             inflight.append(
-                (batch, pool.submit(_preverify_slim, items, state.membership.raw_keys()))
+                (batch, pool.submit(_preverify_slim, items, state.membership.raw_keys(), digests))
             )
             if len(inflight) >= max_inflight:
                 yield from _split(*inflight.popleft())
@@ -174,10 +182,38 @@ def _checked_blocks(
             yield from _split(*inflight.popleft())
 
 
+_WorkerResult = tuple[list[CheckedEntry | EntryFailure], Digests]
+
+
 def _preverify_slim(
-    items: list[tuple[bytes, bytes | None]], raw_keys: dict[str, bytes]
-) -> list[CheckedEntry | EntryFailure]:
-    return preverify_batch(items, raw_keys, slim=True)
+    items: list[tuple[bytes, bytes | None]], raw_keys: dict[str, bytes], digests: bool
+) -> _WorkerResult:
+    results = preverify_batch(items, raw_keys, slim=True)
+    return results, _document_digests(results, items) if digests else _NO_DIGESTS
+
+
+def _document_digests(
+    results: list[CheckedEntry | EntryFailure], items: list[tuple[bytes, bytes | None]]
+) -> Digests:
+    """The document digest of each entry the index defines a document by (a certificate or a
+    declaration with a subject and its payload): the most expensive part of indexing, and one
+    that needs nothing but the entry, so it is done here, beside the signature checks."""
+    from nodes import documents_bridge
+    from nodes.index import CO_TYPES, DEFINING_TYPES
+
+    out: Digests = {}
+    for result, (_, payload) in zip(results, items, strict=True):
+        if not isinstance(result, CheckedEntry) or payload is None:
+            continue
+        entry = result.entry
+        if entry.subject and (entry.type in CO_TYPES or entry.type in DEFINING_TYPES):
+            try:
+                out[entry.entry_hash] = documents_bridge.document_digest(
+                    payload, entry.content_type
+                )
+            except Exception:  # as the index does: a digest it cannot compute is not indexed
+                out[entry.entry_hash] = None
+    return out
 
 
 def _batches(blocks: Iterable[RawBlock]) -> Iterator[list[RawBlock]]:
@@ -194,11 +230,11 @@ def _batches(blocks: Iterable[RawBlock]) -> Iterator[list[RawBlock]]:
 
 
 def _split(
-    batch: list[RawBlock], future: Future[list[CheckedEntry | EntryFailure]]
-) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure]]]:
-    results = future.result()
+    batch: list[RawBlock], future: Future[_WorkerResult]
+) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure], Digests]]:
+    results, digests = future.result()
     offset = 0
     for raw in batch:
         n = len(raw.entries)
-        yield raw, results[offset : offset + n]
+        yield raw, results[offset : offset + n], digests
         offset += n
