@@ -288,7 +288,7 @@ def parse_entry_fields(envelope: bytes, payload: bytes | None = None) -> tuple[A
     if not isinstance(signed, dict) or not isinstance(sig_list, list):
         raise EncodingError("an entry's signed must be an object and signatures a list")
     signatures = _signatures(sig_list)
-    signed_bytes = fast_canonical_bytes(signed)
+    signed_bytes = fast_canonical_bytes(signed, parsed=True)
     # The signature list is validated hex and canonical base64, which JSON never escapes, so
     # its canonical bytes can be written directly (cheaper than re-encoding on replay's path).
     sig_bytes = b",".join(
