@@ -23,6 +23,7 @@ row's key, the column and the height; replay reports it as its first failure.
 from __future__ import annotations
 
 import contextlib
+import copy
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -495,7 +496,9 @@ class _IndexFeed:
                     self._digests[entry.entry_hash] = digests[entry.entry_hash]
         if self._inline is not None:
             self._inline.known_digests, self._digests = self._digests, {}
-            self._inline.add(height, first_index, _with_bytes(items), membership)
+            # these entries are also the fold's (its block summary): complete copies
+            copies = [(copy.copy(e) if env is not None else e, env, pl) for e, env, pl in items]
+            self._inline.add(height, first_index, _with_bytes(copies), membership)
             return
         changed = None if membership is self._sent else membership
         self._sent = membership
@@ -547,8 +550,8 @@ def _in_memory(url: str) -> bool:
 
 
 def _with_bytes(items: list[IndexItem]) -> list[Entry]:
-    """The entries with their envelope and payload put back (the items are this process's own
-    copies, freshly unpickled or about to be dropped, so they are completed in place)."""
+    """The entries with their envelope and payload put back, in place: the items must be
+    this process's own copies (freshly unpickled, or copied)."""
     entries = []
     for entry, envelope, payload in items:
         if envelope is not None:

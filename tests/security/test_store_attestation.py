@@ -231,3 +231,21 @@ def test_attestation_with_every_block_verified_in_workers(
     assert code == 1, out
     assert report["first_failure"]["table"] == "node_documents", report
     assert report["first_failure"]["column"] == "document_digest", report
+
+
+def test_attestation_indexes_in_this_process_when_no_other_can_open_the_store(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An in-memory store cannot be opened by the index process: the index is rebuilt here,
+    with the same result."""
+    import nodes.attest
+
+    in_memory = nodes.attest._in_memory
+    assert in_memory("sqlite://") and in_memory("sqlite:///:memory:")
+    assert not in_memory(NodeHome(home).database_url())
+    monkeypatch.setattr(nodes.attest, "_in_memory", lambda url: True)
+    assert _replay(home)[0] == 0
+    CASES["node_documents.parties"][1](home)
+    code, out, report = _replay(home)
+    assert code == 1, out
+    assert report["first_failure"]["table"] == "node_documents", report
