@@ -14,7 +14,9 @@ can write the database can change any of them without touching a signed byte, so
 * checkpoint signature lines: each must be a member's signature on the block's checkpoint body
   (the fold has verified those) or a valid cosignature by a witness the auditor trusts;
 * the index: rebuilt from the verified chain by :class:`nodes.index.DocumentIndex` itself (the
-  node's own indexing code, into a scratch database) and compared row by row.
+  node's own indexing code, into a scratch database) and compared row by row. The rebuild runs
+  in a process of its own, fed the verified blocks in batches, beside the fold rather than on
+  its thread; replay's workers compute the document digests it asks for.
 
 The first difference raises :class:`~ledger.errors.StoreInconsistent` naming the table, the
 row's key, the column and the height; replay reports it as its first failure.
