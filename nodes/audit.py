@@ -9,6 +9,7 @@ references to unknown entries).
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections import deque
@@ -29,6 +30,8 @@ BATCH_ENTRIES = 1024
 #: Entries verified in the main process before the worker pool starts: starting it costs about
 #: as much as verifying this many, so short runs (a few new blocks) do without.
 INLINE_ENTRIES = 2048
+#: The cyclic collector's young-generation threshold while replay runs (see :func:`replay`).
+REPLAY_GC_YOUNG = 50_000
 
 
 @dataclass
@@ -90,6 +93,10 @@ def replay(
     state = ChainState.genesis(consortium) if state is None else state
     report = ReplayReport(workers=workers, consortium_id=consortium.consortium_id)
     started = time.perf_counter()
+    # The fold and the unpickling of checked entries make and drop objects by the million, no
+    # cycles among them: collect young objects every REPLAY_GC_YOUNG allocations, not 700.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], REPLAY_GC_YOUNG), *thresholds[1:])
     try:
         if attest is not None:
             attest.begin()
@@ -129,6 +136,7 @@ def replay(
         if report.failure["height"] is None:
             report.failure["height"] = state.height + 1
     finally:
+        gc.set_threshold(*thresholds)
         if attest is not None:
             attest.close()
     report.seconds = time.perf_counter() - started
@@ -188,8 +196,15 @@ _WorkerResult = tuple[list[CheckedEntry | EntryFailure], Digests]
 def _preverify_slim(
     items: list[tuple[bytes, bytes | None]], raw_keys: dict[str, bytes], digests: bool
 ) -> _WorkerResult:
-    results = preverify_batch(items, raw_keys, slim=True)
-    return results, _document_digests(results, items) if digests else _NO_DIGESTS
+    # A batch allocates a few dozen objects per entry and frees them by reference count; the
+    # cyclic collector would run every 700 of them and find nothing (about a tenth of a
+    # worker's time). It runs once the batch is done instead.
+    gc.disable()
+    try:
+        results = preverify_batch(items, raw_keys, slim=True)
+        return results, _document_digests(results, items) if digests else _NO_DIGESTS
+    finally:
+        gc.enable()
 
 
 def _document_digests(
