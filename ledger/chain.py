@@ -12,6 +12,8 @@ processes, by :func:`preverify`; ``apply_block`` then only looks at the outcome.
 
 from __future__ import annotations
 
+import itertools
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,8 +26,14 @@ from ledger.blocks import (
     checkpoint_origin,
 )
 from ledger.consortium import CONFIG_TYPE, Consortium, Membership
-from ledger.encoding import parse_json
-from ledger.entries import Entry, parse_entry
+from ledger.encoding import Tag, parse_json
+from ledger.entries import (
+    Entry,
+    entry_fields,
+    parse_entry_fields,
+    restore_entry,
+    slim_fields,
+)
 from ledger.errors import (
     BlockInvalid,
     ChainBroken,
@@ -50,6 +58,9 @@ from ledger.status_map import EMPTY as EMPTY_STATUS_ROOT
 from ledger.timefmt import format_time, parse_time
 
 MAX_CLOCK_SKEW = timedelta(seconds=300)
+_SLOT = struct.Struct("16s")  # one slot of TruncatedHashSet's table
+# positions in an entry's field values (ledger.entries.parse_entry_fields)
+_SIGNED_BYTES, _SIGNATURES = 2, 3
 #: How far an entry's timestamp may be before the previous block's time (block 1: the genesis's
 #: ``created``). Entries are signed moments before they are sent; one signed ahead may wait up to
 #: a day for submission (docs/ledger-format.md §4.4).
@@ -90,21 +101,32 @@ class TruncatedHashSet:
 
     def _slot(self, key: bytes) -> tuple[int, bool]:
         """Byte offset of ``key``'s slot, and whether the key is there (else it is empty)."""
-        table, width, mask = self._table, self._WIDTH, self._mask
+        table, mask, empty = self._table, self._mask, self._EMPTY
         i = int.from_bytes(key[:8], "big") & mask
         while True:
-            offset = i * width
-            current = table[offset : offset + width]
+            offset = i << 4  # i * _WIDTH
+            current = table[offset : offset + 16]
             if current == key:
                 return offset, True
-            if current == self._EMPTY:
+            if current == empty:
                 return offset, False
             i = (i + 1) & mask
 
     def __contains__(self, entry_hash: object) -> bool:
+        # _slot inlined: replay asks this once or twice per entry
         if not isinstance(entry_hash, bytes):
             return False
-        return self._slot(entry_hash[: self._WIDTH])[1]
+        key = entry_hash[:16]
+        table, mask, empty = self._table, self._mask, self._EMPTY
+        i = int.from_bytes(key[:8], "big") & mask
+        while True:
+            offset = i << 4
+            current = table[offset : offset + 16]
+            if current == key:
+                return True
+            if current == empty:
+                return False
+            i = (i + 1) & mask
 
     def add(self, entry_hash: bytes) -> None:
         key = entry_hash[: self._WIDTH]
@@ -113,20 +135,24 @@ class TruncatedHashSet:
         offset, present = self._slot(key)
         if present:
             return
-        self._table[offset : offset + self._WIDTH] = key
+        self._table[offset : offset + 16] = key
         self._count += 1
         if self._count * 2 > self._mask + 1:
             self._grow()
 
     def _grow(self) -> None:
-        old, width = self._table, self._WIDTH
+        old = self._table
         self._table = bytearray(len(old) * 2)
         self._mask = (self._mask + 1) * 2 - 1
-        for offset in range(0, len(old), width):
-            key = bytes(old[offset : offset + width])
-            if key != self._EMPTY:
-                slot, _ = self._slot(key)
-                self._table[slot : slot + width] = key
+        # the stored keys, found among the slots at C speed (most slots are empty)
+        slots = itertools.chain.from_iterable(_SLOT.iter_unpack(old))
+        keys = filter(self._EMPTY.__ne__, slots)
+        table, mask, empty = self._table, self._mask, self._EMPTY
+        for key in keys:
+            i = int.from_bytes(key[:8], "big") & mask
+            while table[i << 4 : (i << 4) + 16] != empty:
+                i = (i + 1) & mask
+            table[i << 4 : (i << 4) + 16] = key
 
     def __len__(self) -> int:
         return self._count
@@ -162,8 +188,26 @@ class CheckedEntry:
     good_keys: frozenset[str]
     bad_keys: frozenset[str]
 
-    def __reduce__(self) -> tuple[type[CheckedEntry], tuple[Entry, frozenset[str], frozenset[str]]]:
-        return (CheckedEntry, (self.entry, self.good_keys, self.bad_keys))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # One call rebuilds both objects from plain values (replay's fold unpickles every
+        # entry a worker checked): no dataclass __init__, no separate Entry reduce.
+        return (_restore_checked, (entry_fields(self.entry), self.good_keys, self.bad_keys))
+
+
+_CHECKED_SETTERS = tuple(
+    getattr(CheckedEntry, name).__set__ for name in ("entry", "good_keys", "bad_keys")
+)
+
+
+def _restore_checked(
+    fields: tuple[Any, ...], good: frozenset[str], bad: frozenset[str]
+) -> CheckedEntry:
+    checked = object.__new__(CheckedEntry)
+    set_entry, set_good, set_bad = _CHECKED_SETTERS
+    set_entry(checked, restore_entry(fields))
+    set_good(checked, good)
+    set_bad(checked, bad)
+    return checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,28 +219,39 @@ class EntryFailure:
 
 
 def preverify(
-    envelope: bytes, payload: bytes | None, raw_keys: dict[str, bytes], *, slim: bool = False
+    envelope: bytes,
+    payload: bytes | None,
+    raw_keys: dict[str, bytes],
+    *,
+    slim: bool = False,
+    shared: dict[Any, Any] | None = None,
 ) -> CheckedEntry | EntryFailure:
     """Parse an entry and check each signature whose key is in ``raw_keys``. Pure; cheap to
     run in a worker process. Signatures by keys not in ``raw_keys`` are left to the caller.
 
     With ``slim``, an entry whose signatures were all checked here comes back without its
-    bytes (:meth:`Entry.slim`), which keeps what crosses between processes small."""
+    bytes (:meth:`Entry.slim`), which keeps what crosses between processes small; values
+    that repeat between entries are then taken from ``shared`` (see :meth:`Entry.slim`)."""
     try:
-        entry = parse_entry(envelope, payload)
+        fields = parse_entry_fields(envelope, payload)
     except TradeLedgerError as exc:
         return EntryFailure(exc.code, exc.detail)
-    message = entry.signing_message
+    message = Tag.ENTRY_SIGNATURE.value + fields[_SIGNED_BYTES]
+    signatures: tuple[tuple[str, bytes], ...] = fields[_SIGNATURES]
     good: set[str] = set()
     bad: set[str] = set()
-    for key_id, sig in entry.signatures:
+    for key_id, sig in signatures:
         raw = raw_keys.get(key_id)
         if raw is None:
             continue
         (good if verify_signature(raw, sig, message) else bad).add(key_id)
-    if slim and len(good) + len(bad) == len(entry.signatures):
-        entry = entry.slim()
-    return CheckedEntry(entry, frozenset(good), frozenset(bad))
+    good_keys, bad_keys = frozenset(good), frozenset(bad)
+    if slim and len(good) + len(bad) == len(signatures):
+        fields = slim_fields(fields, shared)
+        if shared is not None:
+            good_keys = shared.setdefault(good_keys, good_keys)
+            bad_keys = shared.setdefault(bad_keys, bad_keys)
+    return CheckedEntry(restore_entry(fields), good_keys, bad_keys)
 
 
 def preverify_batch(
@@ -205,7 +260,8 @@ def preverify_batch(
     *,
     slim: bool = False,
 ) -> list[CheckedEntry | EntryFailure]:
-    return [preverify(env, pl, raw_keys, slim=slim) for env, pl in items]
+    shared: dict[Any, Any] = {}  # one batch's repeated values (slim entries), pickled once
+    return [preverify(env, pl, raw_keys, slim=slim, shared=shared) for env, pl in items]
 
 
 @dataclass(frozen=True)
@@ -231,6 +287,9 @@ class ChainState:
     head_time: str | None
     tree: CompactRange
     known: KnownEntries = field(default_factory=lambda: _empty_known())
+    #: the head's time (or the genesis's) and its parsed value, which every entry of the next
+    #: block is compared with: parsed once, not once per entry
+    _since: tuple[str, datetime] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def genesis(cls, consortium: Consortium, known: KnownEntries | None = None) -> ChainState:
@@ -302,7 +361,10 @@ class ChainState:
                 f"{format_time(reference_time)}"
             )
         since = self.head_time or self.consortium.created
-        if timestamp < parse_time(since) - backdating:
+        cached = self._since
+        if cached is None or cached[0] != since:
+            cached = self._since = (since, parse_time(since))
+        if timestamp < cached[1] - backdating:
             raise TimestampTooOld(
                 f"timestamp {entry.timestamp} is more than {_hours(backdating)} before "
                 f"{since}, the time of the {'previous block' if self.head_time else 'genesis'}"

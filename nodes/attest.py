@@ -14,7 +14,9 @@ can write the database can change any of them without touching a signed byte, so
 * checkpoint signature lines: each must be a member's signature on the block's checkpoint body
   (the fold has verified those) or a valid cosignature by a witness the auditor trusts;
 * the index: rebuilt from the verified chain by :class:`nodes.index.DocumentIndex` itself (the
-  node's own indexing code, into a scratch database) and compared row by row.
+  node's own indexing code, into a scratch database) and compared row by row. The rebuild runs
+  in a process of its own, fed the verified blocks in batches, beside the fold rather than on
+  its thread; replay's workers compute the document digests it asks for.
 
 The first difference raises :class:`~ledger.errors.StoreInconsistent` naming the table, the
 row's key, the column and the height; replay reports it as its first failure.
@@ -22,9 +24,10 @@ row's key, the column and the height; replay reports it as its first failure.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,7 @@ from ledger.chain import BlockSummary
 from ledger.consortium import Consortium, Membership
 from ledger.cosignature import CosignerKey, parse_signature_line, verify_cosignature_line
 from ledger.entries import Entry
-from ledger.errors import EncodingError, StoreInconsistent, TradeLedgerError
+from ledger.errors import EncodingError, IntegrityError, StoreInconsistent, TradeLedgerError
 from nodes.store import LedgerStore, RawBlock
 
 #: Entries compared per round of queries (a few blocks): big enough to amortise the queries.
@@ -84,7 +87,7 @@ class StoreAttestation:
         self.witnesses = list(witnesses)
         self._blocks: list[tuple[BlockSummary, Membership]] = []
         self._entries = 0
-        self._index: _ScratchIndex | None = None
+        self._index: _IndexFeed | None = None
         self._indexed_height = 0
 
     # -- the three steps -------------------------------------------------------------------
@@ -120,22 +123,38 @@ class StoreAttestation:
                 raise mismatch(
                     "node_meta", "key", "indexed_height", "value", None, f"{value!r} is no height"
                 ) from None
-            self._index = _ScratchIndex()
+            self._index = _IndexFeed(self.store.url)
+
+    @property
+    def wants_document_digests(self) -> bool:
+        """Whether :meth:`block` can use document digests computed ahead (an index to check)."""
+        return self._index is not None
 
     def block(
-        self, raw: RawBlock, summary: BlockSummary, before: Membership, after: Membership
+        self,
+        raw: RawBlock,
+        summary: BlockSummary,
+        before: Membership,
+        after: Membership,
+        *,
+        digests: Mapping[bytes, str | None] | None = None,
     ) -> None:
         """Take in one verified block (``raw``: its stored bytes, which the fold verified),
-        with the membership in force when it began and after it."""
+        with the membership in force when it began and after it. ``digests`` may hold the
+        document digests of some of its entries (by entry hash), computed elsewhere with
+        :func:`nodes.documents_bridge.document_digest`; the index computes the others."""
         self._blocks.append((summary, before))
         self._entries += len(summary.entries)
         if self._index is not None and summary.header.height <= self._indexed_height:
             # a replay worker may hand back entries without their bytes; the index reads them
-            entries = [
-                e if e.payload is not None or pl is None else replace(e, envelope=env, payload=pl)
+            items: list[IndexItem] = [
+                (e, None, None) if e.payload is not None or pl is None else (e, env, pl)
                 for e, (env, pl) in zip(summary.entries, raw.entries, strict=True)
             ]
-            self._index.add(summary, entries, after)
+            h = summary.header
+            self._index.add(
+                h.height, h.first_index, items, after, digests or {}, bytes.fromhex(h.status_root)
+            )
         if self._entries >= CHUNK_ENTRIES:
             self._flush()
 
@@ -155,7 +174,7 @@ class StoreAttestation:
                         f"the index says it has indexed up to height {self._indexed_height}, "
                         f"the chain ends at {height}",
                     )
-                self._index.compare(self.store.engine)
+                self._index.compare(self.store)
             finally:
                 self._index.close()
                 self._index = None
@@ -439,6 +458,184 @@ def _show(value: object) -> str:
     return repr(value)
 
 
+#: One block's entries for the scratch index: a verified entry, and the envelope and payload
+#: to put back into it when a replay worker sent it back without them (else ``None``).
+IndexItem = tuple[Entry, bytes | None, bytes | None]
+#: Entries sent to the index process per message.
+INDEX_SEND_ENTRIES = 1024
+
+
+class _IndexFeed:
+    """Feeds verified blocks to the scratch index rebuild, which runs in a process of its own.
+
+    The rebuild (the node's indexing rules, document digests, SQL per block) costs several
+    times what the fold does per entry, so it runs beside the fold rather than on its thread;
+    blocks go over a pipe in batches of about :data:`INDEX_SEND_ENTRIES` entries, and the
+    comparison with the stored index runs there too, once the last block is in. A store the
+    process cannot open by its URL (an in-memory database) is indexed in this process."""
+
+    def __init__(self, store_url: str) -> None:
+        import multiprocessing
+
+        self._inline: _ScratchIndex | None = None
+        self._batch: list[tuple[int, int, list[IndexItem], Membership | None]] = []
+        self._batched = 0
+        self._digests: dict[bytes, str | None] = {}
+        self._sent: Membership | None = None
+        if _in_memory(store_url):
+            self._inline = _ScratchIndex()
+            return
+        ctx = multiprocessing.get_context()
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_index_process, args=(child,), name="tradeledger-attest-index", daemon=True
+        )
+        self._process.start()
+        child.close()
+
+    def add(
+        self,
+        height: int,
+        first_index: int,
+        items: list[IndexItem],
+        membership: Membership,
+        digests: Mapping[bytes, str | None],
+        status_root: bytes,
+    ) -> None:
+        if digests:
+            for entry, _, _ in items:
+                if entry.entry_hash in digests:
+                    self._digests[entry.entry_hash] = digests[entry.entry_hash]
+        if self._inline is not None:
+            self._inline.known_digests, self._digests = self._digests, {}
+            # these entries are also the fold's (its block summary): complete copies
+            copies = [(copy.copy(e) if env is not None else e, env, pl) for e, env, pl in items]
+            self._inline.add(height, first_index, _with_bytes(copies), membership, status_root)
+            return
+        changed = None if membership is self._sent else membership
+        self._sent = membership
+        self._batch.append((height, first_index, items, changed, status_root))
+        self._batched += len(items)
+        if self._batched >= INDEX_SEND_ENTRIES:
+            self._send()
+
+    def _send(self) -> None:
+        if self._batch:
+            self._conn.send(("blocks", self._batch, self._digests))
+            self._batch, self._batched, self._digests = [], 0, {}
+
+    def compare(self, store: LedgerStore) -> None:
+        """Compare the rebuilt index with the stored one; raise the first difference."""
+        if self._inline is not None:
+            self._inline.compare(store.engine)
+            return
+        self._send()
+        self._conn.send(("compare", store.url))
+        try:
+            kind, *rest = self._conn.recv()
+        except EOFError:
+            raise RuntimeError("the index rebuild process ended unexpectedly") from None
+        if kind == "mismatch":
+            detail, extra = rest
+            raise StoreInconsistent(detail, **extra)
+        if kind == "invalid":
+            from nodes.index import StatusRootMismatch
+
+            detail, height = rest
+            raise StatusRootMismatch(detail, height=height)
+        if kind == "crash":
+            raise RuntimeError(f"the index rebuild failed:\n{rest[0]}")
+
+    def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+            return
+        if self._process.is_alive():
+            with contextlib.suppress(OSError):  # it may have gone already
+                self._conn.send(("close",))
+            self._process.join(10)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join()
+        self._conn.close()
+
+
+def _in_memory(url: str) -> bool:
+    bare = url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:")
+    return url.startswith("sqlite") and (bare or ":memory:" in url or "mode=memory" in url)
+
+
+def _with_bytes(items: list[IndexItem]) -> list[Entry]:
+    """The entries with their envelope and payload put back, in place: the items must be
+    this process's own copies (freshly unpickled, or copied)."""
+    entries = []
+    for entry, envelope, payload in items:
+        if envelope is not None:
+            object.__setattr__(entry, "envelope", envelope)
+            object.__setattr__(entry, "payload", payload)
+        entries.append(entry)
+    return entries
+
+
+def _index_process(conn: Any) -> None:
+    """The index process: rebuild from the blocks received, then compare when asked."""
+    import traceback
+
+    index: _ScratchIndex | None = None
+    membership: Membership | None = None
+    crashed: str | None = None
+    invalid: tuple[str, int] | None = None
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:
+                return
+            kind = message[0]
+            if kind == "close":
+                return
+            if crashed is not None:
+                if kind == "compare":
+                    conn.send(("crash", crashed))
+                continue
+            if invalid is not None:  # a block the index's rules refuse: say so when asked
+                if kind == "compare":
+                    conn.send(("invalid", *invalid))
+                continue
+            try:
+                if index is None:
+                    index = _ScratchIndex()
+                if kind == "blocks":
+                    index.known_digests = message[2]
+                    for height, first_index, items, changed, root in message[1]:
+                        membership = changed if changed is not None else membership
+                        assert membership is not None
+                        try:
+                            index.add(height, first_index, _with_bytes(items), membership, root)
+                        except IntegrityError as exc:  # a wrong status root: the chain's fault
+                            invalid = (exc.detail, height)
+                            break
+                elif kind == "compare":
+                    store = LedgerStore(message[1])
+                    try:
+                        index.compare(store.engine)
+                    except StoreInconsistent as exc:
+                        conn.send(("mismatch", exc.detail, exc.extra))
+                    else:
+                        conn.send(("ok",))
+                    finally:
+                        store.dispose()
+            except Exception:
+                crashed = traceback.format_exc()
+                if kind == "compare":
+                    conn.send(("crash", crashed))
+    finally:
+        if index is not None:
+            index.close()
+        conn.close()
+
+
 class _ScratchIndex:
     """The node's index rebuilt from verified blocks, by the node's own code, in a scratch
     SQLite file (memory stays flat: the index may be as big as the ledger)."""
@@ -460,27 +657,37 @@ class _ScratchIndex:
                 )
             )
         self._membership: Membership | None = None
-        self.index = DocumentIndex(
-            self.engine,
-            self._current_membership,
-            document_digest=lambda e: bridge.document_digest(e.payload or b"", e.content_type),
-        )
+        #: digests computed ahead (by replay workers) for entries about to be indexed
+        self.known_digests: Mapping[bytes, str | None] = {}
+
+        def digest(e: Entry) -> str | None:
+            if e.entry_hash in self.known_digests:
+                return self.known_digests[e.entry_hash]
+            return bridge.document_digest(e.payload or b"", e.content_type)
+
+        self.index = DocumentIndex(self.engine, self._current_membership, document_digest=digest)
         self.index.create_schema()
 
     def _current_membership(self) -> Membership:
         assert self._membership is not None
         return self._membership
 
-    def add(self, summary: BlockSummary, entries: list[Entry], membership: Membership) -> None:
+    def add(
+        self,
+        height: int,
+        first_index: int,
+        entries: Sequence[Entry],
+        membership: Membership,
+        status_root: bytes,
+    ) -> None:
         """Index one verified block as the node does: with the membership in force after it."""
         from nodes.index import IndexedEntry
 
-        h = summary.header
         with self.engine.begin() as conn:
             conn.execute(
                 text("INSERT INTO ledger_entries (idx, entry_hash, subject) VALUES (:i, :h, :s)"),
                 [
-                    {"i": h.first_index + i, "h": e.entry_hash, "s": e.subject}
+                    {"i": first_index + i, "h": e.entry_hash, "s": e.subject}
                     for i, e in enumerate(entries)
                 ],
             )
@@ -488,9 +695,9 @@ class _ScratchIndex:
         # the index's own rules give the status map after the block: its root must be the
         # one the signed header commits to (StatusRootMismatch names the height otherwise)
         self.index.index_block(
-            h.height,
-            [IndexedEntry(h.first_index + i, h.height, e) for i, e in enumerate(entries)],
-            status_root=bytes.fromhex(h.status_root),
+            height,
+            [IndexedEntry(first_index + i, height, e) for i, e in enumerate(entries)],
+            status_root=status_root,
         )
 
     def compare(self, stored: Engine) -> None:

@@ -9,6 +9,7 @@ references to unknown entries).
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections import deque
@@ -29,6 +30,8 @@ BATCH_ENTRIES = 1024
 #: Entries verified in the main process before the worker pool starts: starting it costs about
 #: as much as verifying this many, so short runs (a few new blocks) do without.
 INLINE_ENTRIES = 2048
+#: The cyclic collector's young-generation threshold while replay runs (see :func:`replay`).
+REPLAY_GC_YOUNG = 50_000
 
 
 @dataclass
@@ -96,10 +99,15 @@ def replay(
     state = ChainState.genesis(consortium) if state is None else state
     report = ReplayReport(workers=workers, consortium_id=consortium.consortium_id)
     started = time.perf_counter()
+    # The fold and the unpickling of checked entries make and drop objects by the million, no
+    # cycles among them: collect young objects every REPLAY_GC_YOUNG allocations, not 700.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], REPLAY_GC_YOUNG), *thresholds[1:])
     try:
         if attest is not None:
             attest.begin()
-        for raw, checked in _checked_blocks(blocks, state, workers):
+        digests = attest is not None and attest.wants_document_digests
+        for raw, checked, found in _checked_blocks(blocks, state, workers, digests=digests):
             if raw.height != state.height + 1:
                 # The source skipped a height (a deleted block): say which one is missing.
                 from ledger.errors import ChainBroken
@@ -111,7 +119,7 @@ def replay(
             before = state.membership
             summary = state.apply_block(raw.header, raw.checkpoint, checked=checked)
             if attest is not None:
-                attest.block(raw, summary, before, state.membership)
+                attest.block(raw, summary, before, state.membership, digests=found)
             report.blocks += 1
             report.entries += len(summary.entries)
             report.checkpoint_signers = summary.signers
@@ -137,6 +145,7 @@ def replay(
         if report.failure["height"] is None:
             report.failure["height"] = state.height + 1
     finally:
+        gc.set_threshold(*thresholds)
         if attest is not None:
             attest.close()
     report.seconds = time.perf_counter() - started
@@ -147,9 +156,15 @@ def replay(
     return report
 
 
+#: What a replay worker computed besides the checks, for the attestation's index rebuild:
+#: document digests by entry hash (see :func:`_document_digests`).
+Digests = dict[bytes, str | None]
+_NO_DIGESTS: Digests = {}
+
+
 def _checked_blocks(
-    blocks: Iterable[RawBlock], state: ChainState, workers: int
-) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure]]]:
+    blocks: Iterable[RawBlock], state: ChainState, workers: int, *, digests: bool = False
+) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure], Digests]]:
     """Pair each block with its pre-verified entries, verifying ``workers`` batches at a time.
 
     Parsing and signature checks run in ``workers`` processes, in batches of about
@@ -158,24 +173,25 @@ def _checked_blocks(
     while the main process reads and folds, which is most of a second core's worth of work.
     The first :data:`INLINE_ENTRIES` entries are verified in this process, before a pool
     is worth starting (an incremental audit of a few blocks, a small chain); ``workers=0``
-    verifies everything here."""
+    verifies everything here. With ``digests``, the workers also compute the document digests
+    the attestation's index rebuild asks for (it computes those of inline blocks itself)."""
     blocks = iter(blocks)
     inline = 0
     for raw in blocks:
-        yield raw, preverify_batch(raw.entries, state.membership.raw_keys())
+        yield raw, preverify_batch(raw.entries, state.membership.raw_keys()), _NO_DIGESTS
         inline += len(raw.entries)
         if workers >= 1 and inline >= INLINE_ENTRIES:
             break
     else:
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        inflight: deque[tuple[list[RawBlock], Future[list[CheckedEntry | EntryFailure]]]] = deque()
+        inflight: deque[tuple[list[RawBlock], Future[_WorkerResult]]] = deque()
         max_inflight = workers * 2
         for batch in _batches(blocks):
             items = [e for raw in batch for e in raw.entries]
             # Keys known now; a key added later by a membership change is checked by the fold.
             inflight.append(
-                (batch, pool.submit(_preverify_slim, items, state.membership.raw_keys()))
+                (batch, pool.submit(_preverify_slim, items, state.membership.raw_keys(), digests))
             )
             if len(inflight) >= max_inflight:
                 yield from _split(*inflight.popleft())
@@ -183,10 +199,45 @@ def _checked_blocks(
             yield from _split(*inflight.popleft())
 
 
+_WorkerResult = tuple[list[CheckedEntry | EntryFailure], Digests]
+
+
 def _preverify_slim(
-    items: list[tuple[bytes, bytes | None]], raw_keys: dict[str, bytes]
-) -> list[CheckedEntry | EntryFailure]:
-    return preverify_batch(items, raw_keys, slim=True)
+    items: list[tuple[bytes, bytes | None]], raw_keys: dict[str, bytes], digests: bool
+) -> _WorkerResult:
+    # A batch allocates a few dozen objects per entry and frees them by reference count; the
+    # cyclic collector would run every 700 of them and find nothing (about a tenth of a
+    # worker's time). It runs once the batch is done instead.
+    gc.disable()
+    try:
+        results = preverify_batch(items, raw_keys, slim=True)
+        return results, _document_digests(results, items) if digests else _NO_DIGESTS
+    finally:
+        gc.enable()
+
+
+def _document_digests(
+    results: list[CheckedEntry | EntryFailure], items: list[tuple[bytes, bytes | None]]
+) -> Digests:
+    """The document digest of each entry the index defines a document by (a certificate or a
+    declaration with a subject and its payload): the most expensive part of indexing, and one
+    that needs nothing but the entry, so it is done here, beside the signature checks."""
+    from nodes import documents_bridge
+    from nodes.index import CO_TYPES, DEFINING_TYPES
+
+    out: Digests = {}
+    for result, (_, payload) in zip(results, items, strict=True):
+        if not isinstance(result, CheckedEntry) or payload is None:
+            continue
+        entry = result.entry
+        if entry.subject and (entry.type in CO_TYPES or entry.type in DEFINING_TYPES):
+            try:
+                out[entry.entry_hash] = documents_bridge.document_digest(
+                    payload, entry.content_type
+                )
+            except Exception:  # as the index does: a digest it cannot compute is not indexed
+                out[entry.entry_hash] = None
+    return out
 
 
 def _batches(blocks: Iterable[RawBlock]) -> Iterator[list[RawBlock]]:
@@ -203,13 +254,13 @@ def _batches(blocks: Iterable[RawBlock]) -> Iterator[list[RawBlock]]:
 
 
 def _split(
-    batch: list[RawBlock], future: Future[list[CheckedEntry | EntryFailure]]
-) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure]]]:
-    results = future.result()
+    batch: list[RawBlock], future: Future[_WorkerResult]
+) -> Iterator[tuple[RawBlock, list[CheckedEntry | EntryFailure], Digests]]:
+    results, digests = future.result()
     offset = 0
     for raw in batch:
         n = len(raw.entries)
-        yield raw, results[offset : offset + n]
+        yield raw, results[offset : offset + n], digests
         offset += n
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from datetime import timedelta
 
 import pytest
@@ -555,7 +556,17 @@ def test_preverified_outcomes_are_what_apply_block_trusts() -> None:
     assert checked == [
         preverify(e, p, chain.state.membership.raw_keys(), slim=True) for e, p in raw
     ]
-    chain.state.apply_block(header, checkpoint, checked=checked)
+    # a batch's slim entries share their repeated values, so a batch pickles them once; the
+    # round trip through pickle (worker to fold) gives the same checked entries
+    first, second = checked[0], checked[1]
+    assert isinstance(first, CheckedEntry) and isinstance(second, CheckedEntry)
+    assert first.entry.consortium_id is second.entry.consortium_id
+    assert first.entry.signatures is second.entry.signatures
+    assert first.good_keys is second.good_keys and first.bad_keys is second.bad_keys
+    back = pickle.loads(pickle.dumps(checked))
+    assert back == checked and type(back[0]) is CheckedEntry
+    assert back[0].entry.consortium_id is back[1].entry.consortium_id
+    chain.state.apply_block(header, checkpoint, checked=back)
     assert chain.state.height == 1
 
 

@@ -46,6 +46,7 @@ def test_canonical_vectors(vector: dict) -> None:
 def test_fast_path_equals_rfc8785(value: object) -> None:
     expected = rfc8785.dumps(value)
     assert fast_canonical_bytes(value) == expected
+    assert fast_canonical_bytes(value, parsed=True) == expected  # the prebuilt C encoder
     assert canonical_bytes(value) == expected
     assert parse_canonical(expected) == value
 
@@ -84,7 +85,11 @@ def test_tags_separate_domains() -> None:
 def test_a_lone_surrogate_is_refused_by_every_encoder_with_its_location(
     value: object, location: str
 ) -> None:
-    for encode in (canonical_bytes, fast_canonical_bytes):
+    for encode in (
+        canonical_bytes,
+        fast_canonical_bytes,
+        lambda v: fast_canonical_bytes(v, parsed=True),
+    ):
         with pytest.raises(EncodingError) as caught:
             encode(value)
         assert caught.value.location == location, encode
@@ -188,6 +193,7 @@ def test_a_value_beyond_the_bmp_does_not_hide_a_key_beyond_it() -> None:
     value = {"\ue000": 1, "\U0001f600": "\U0001f600"}
     assert fast_canonical_bytes(value) == rfc8785.dumps(value)
     assert fast_canonical_bytes(value) == '{"\U0001f600":"\U0001f600","\ue000":1}'.encode()
+    assert fast_canonical_bytes(value, parsed=True) == rfc8785.dumps(value)
 
 
 @pytest.mark.parametrize("text", ["YW*Jj", "YWJj\n", "YWJ", "YW Jj", "YWI=YWI="])

@@ -467,6 +467,17 @@ def test_with_payload_reads_the_envelope_again_with_the_payload() -> None:
         bare.with_payload(b"[]")
 
 
+def test_parse_entry_fields_and_slim_fields_agree_with_the_entry_methods() -> None:
+    from ledger.entries import entry_fields, parse_entry_fields, restore_entry, slim_fields
+
+    fields = parse_entry_fields(BASE.envelope, BASE.payload)
+    assert fields == entry_fields(BASE) and restore_entry(fields) == BASE
+    shared: dict[object, object] = {}
+    slim = restore_entry(slim_fields(fields, shared))
+    assert slim == BASE.slim() == BASE.slim(shared)
+    assert slim.author in shared and slim.signatures in shared
+
+
 def test_an_entry_survives_pickling_whole() -> None:
     for entry in (BASE, BASE.slim()):
         assert pickle.loads(pickle.dumps(entry)) == entry
