@@ -233,6 +233,16 @@ class TradeLedgerClient:
         )
         return SubmissionResponse.model_validate(response.json())
 
+    def share_document(self, document_id: str, org_id: str) -> SubmissionResponse:
+        """Share a sealed document with another organisation (a ``payload.shared`` entry)."""
+        response = self._request(
+            "POST",
+            f"/v1/documents/{document_id}/share",
+            content=json.dumps({"org_id": org_id}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        return SubmissionResponse.model_validate(response.json())
+
     def document(self, document_id: str) -> bytes:
         """The document's current content, as the node holds it (JSON or XML bytes)."""
         return self._request("GET", f"/v1/documents/{document_id}").content

@@ -58,6 +58,9 @@ DEFAULT_POLICY: dict[str, tuple[str, ...]] = {
     "customs.verification_requested": ("customs",),
     "customs.verification_result": ("customs",),
     "bank.presentation": ("bank",),
+    # a document's parties share a sealed document later (issue 16): a key grant to another
+    # organisation (docs/ledger-format.md §11, "Sharing later")
+    "payload.shared": ("bank", "customs", "exporter", "issuing_authority"),
 }
 
 

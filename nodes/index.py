@@ -651,6 +651,18 @@ class DocumentIndex:
                 or _country(payload.get("importer")),
             )
             ws.put(doc)
+        elif etype == sealing.SHARE_TYPE and subject:
+            # a party shares the document's sealed content (its defining entry) with more
+            # organisations: they become readers. From the signed envelope and the grant's key
+            # ids only (no key), so every node derives the same parties.
+            doc = ws.load(subject)
+            if (
+                doc.defining_hash is not None
+                and entry.refs == (doc.defining_hash,)
+                and author in doc.parties
+                and entry.content_type == sealing.GRANT_TYPE
+            ):
+                ws.put(self._add_parties(doc, self._granted(entry)))
         elif etype == "bank.presentation":
             co = referred_certificate(subject)
             # the bank becomes a party only by proving it holds the certificate (its document
@@ -685,6 +697,13 @@ class DocumentIndex:
         """The organisations a sealed payload is sealed to (from its key ids; no key)."""
         try:
             return sealing.recipient_orgs(entry.payload or b"", self.membership())
+        except TradeLedgerError:
+            return set()
+
+    def _granted(self, entry: Entry) -> set[str]:
+        """The organisations a key grant is made to (from its key ids; no key)."""
+        try:
+            return sealing.grant_orgs(entry.payload or b"", self.membership())
         except TradeLedgerError:
             return set()
 

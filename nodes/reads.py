@@ -169,16 +169,39 @@ class LedgerReads:
             for e in entries
         ]
 
-    @staticmethod
-    def _recipient(caller: Caller, entry: Entry, membership: Membership) -> bool:
-        """A sealed payload only to an organisation it is sealed to (issue 16): the access
-        policy at the time of reading does not widen who was given the key."""
+    def _recipient(self, caller: Caller, entry: Entry, membership: Membership) -> bool:
+        """A sealed payload only to an organisation it is sealed to, or granted to later by a
+        ``payload.shared`` entry (issue 16): the access policy at the time of reading does not
+        widen who was given the key."""
         if not sealing.is_sealed(entry.content_type) or entry.payload is None:
             return True
         try:
-            return caller.org_id in sealing.recipient_orgs(entry.payload, membership)
+            if caller.org_id in sealing.recipient_orgs(entry.payload, membership):
+                return True
         except TradeLedgerError:
             return False
+        return any(caller.org_id in orgs for _, orgs in self._grants(entry, membership))
+
+    def _grants(self, entry: Entry, membership: Membership) -> list[tuple[Entry, set[str]]]:
+        """The key grants recorded for a sealed entry (``payload.shared`` entries about its
+        subject naming it), with the organisations each is made to (from key ids)."""
+        if not entry.subject:
+            return []
+        found: list[tuple[Entry, set[str]]] = []
+        for ev in self.index.events(entry.subject):
+            if ev.type != sealing.SHARE_TYPE:
+                continue
+            stored = self.entry_by_hash(ev.entry_hash)
+            if stored is None or stored.payload is None:
+                continue
+            share = parse_entry(stored.envelope, stored.payload)
+            if share.refs != (entry.hash_hex,) or share.content_type != sealing.GRANT_TYPE:
+                continue
+            try:
+                found.append((share, sealing.grant_orgs(stored.payload, membership)))
+            except TradeLedgerError:
+                continue
+        return found
 
     def entry(self, entry_hash: str, caller: Caller) -> dict[str, Any]:
         raw_hash = _entry_hash(entry_hash)
@@ -240,14 +263,37 @@ class LedgerReads:
     def _open(self, entry: Entry, caller: Caller | None) -> sealing.Opened | None:
         """A sealed entry's plaintext for ``caller`` (None: not a recipient, or this node holds
         none of the keys it is sealed to)."""
-        if caller is not None and not self._recipient(caller, entry, self._membership()):
-            return None
+        membership = self._membership()
         if self.opener is None:
             return None
-        try:
-            return self.opener.open(entry)
-        except TradeLedgerError:
-            return None
+        direct = caller is None
+        if caller is not None:
+            try:
+                direct = caller.org_id in sealing.recipient_orgs(entry.payload or b"", membership)
+            except TradeLedgerError:
+                return None
+        if direct:
+            try:
+                opened = self.opener.open(entry)
+            except TradeLedgerError:
+                opened = None
+            if opened is not None:
+                return opened
+        # shared later: through a key grant made to the caller's organisation (any, without one)
+        for share, orgs in self._grants(entry, membership):
+            key_ids = None
+            if caller is not None:
+                if caller.org_id not in orgs:
+                    continue
+                org = membership.organisations.get(caller.org_id)
+                key_ids = set(org.encryption_keys) if org is not None else set()
+            try:
+                opened = self.opener.open_granted(entry, share, key_ids)
+            except TradeLedgerError:
+                continue  # a grant that does not open grants nothing
+            if opened is not None:
+                return opened
+        return None
 
     def provenance(self, document_id: str, caller: Caller) -> dict[str, Any]:
 

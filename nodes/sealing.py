@@ -17,6 +17,10 @@ use of it:
 * **Opening.** :class:`PayloadOpener` opens a sealed entry with the decryption keys the node's
   home holds (:meth:`nodes.home.NodeHome.decryption_keys`), for the organisations it runs;
   anything it cannot open it treats as an envelope only.
+* **Sharing later.** A party of a document appends a :data:`SHARE_TYPE` entry: subject the
+  document id, refs the sealed entry it shares, payload a key grant
+  (:func:`ledger.sealed_payload.grant_payload_key`) to the target organisation's active
+  encryption keys. :meth:`PayloadOpener.open_granted` opens the shared entry through it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from ledger.errors import NotARecipient, SealedPayloadInvalid
 from ledger.keys import DecryptionKey
 
 SEALED_TYPE = sp.CONTENT_TYPE
+#: The entry type of a key grant: a party shares a sealed document with another organisation.
+SHARE_TYPE = "payload.shared"
+GRANT_TYPE = sp.GRANT_CONTENT_TYPE
 _PARAM = ";content="
 
 
@@ -91,6 +98,12 @@ def recipient_orgs(payload: bytes, membership: Membership) -> set[str]:
     return {o for k in parsed.recipients if (o := membership.encryption_key_owner(k))}
 
 
+def grant_orgs(grant: bytes, membership: Membership) -> set[str]:
+    """The organisations a key grant is made to, read from its key ids (no key)."""
+    parsed = sp.parse_key_grant(grant)
+    return {o for s in parsed.slots if (o := membership.encryption_key_owner(s.key_id))}
+
+
 def sealed_key_ids(payload: bytes) -> tuple[str, ...]:
     return sp.parse_sealed_payload(payload).recipients
 
@@ -138,6 +151,44 @@ class PayloadOpener:
             if key is None:
                 continue
             opened = sp.open_payload(entry.payload, key, binding(entry))
+            return Opened(opened.plaintext, inner_media(entry.content_type), opened)
+        return None
+
+    def held_key_ids(self) -> set[str]:
+        """The key ids of the decryption keys this node holds."""
+        return set(self._keys())
+
+    def open_as(self, entry: Entry, key_ids: Iterable[str]) -> Opened | None:
+        """A sealed entry opened with one of ``key_ids`` (an organisation's keys) that this
+        node holds; None if it holds none of them or the payload is not sealed to them."""
+        if entry.payload is None or not is_sealed(entry.content_type):
+            return None
+        keys = self._keys()
+        recipients = set(sp.parse_sealed_payload(entry.payload).recipients)
+        for key_id in sorted(set(key_ids) & recipients):
+            key = keys.get(key_id)
+            if key is not None:
+                opened = sp.open_payload(entry.payload, key, binding(entry))
+                return Opened(opened.plaintext, inner_media(entry.content_type), opened)
+        return None
+
+    def open_granted(
+        self, entry: Entry, grant: Entry, key_ids: Iterable[str] | None = None
+    ) -> Opened | None:
+        """A sealed entry opened through a key grant (``grant``'s payload) with a key this node
+        holds (of ``key_ids`` only, if given); None if the grant is for none of them. A grant
+        that is for one of them but does not open (altered, made for another entry, or for
+        another sealed payload) raises :class:`SealedPayloadInvalid`."""
+        if entry.payload is None or grant.payload is None or not is_sealed(entry.content_type):
+            return None
+        parsed = sp.parse_key_grant(grant.payload)
+        keys = self._keys()
+        wanted = None if key_ids is None else set(key_ids)
+        for slot in parsed.slots:
+            key = keys.get(slot.key_id)
+            if key is None or (wanted is not None and slot.key_id not in wanted):
+                continue
+            opened = sp.open_granted_payload(entry.payload, grant.payload, key, binding(entry))
             return Opened(opened.plaintext, inner_media(entry.content_type), opened)
         return None
 

@@ -384,6 +384,9 @@ class LedgerNode:
     def prepare_entry(self, caller: Caller, envelope: bytes, payload: bytes | None) -> Entry:
         return self.submissions.prepare_entry(caller, envelope, payload)
 
+    def prepare_share(self, caller: Caller, document_id: str, org_id: Any) -> list[Entry]:
+        return self.submissions.prepare_share(caller, document_id, org_id)
+
     def enqueue_all(
         self, entries: list[Entry], on_done: Callable[[TradeLedgerError | None], None]
     ) -> dict[str, Any]:

@@ -33,10 +33,18 @@ from ledger.errors import (
     Forbidden,
     InvalidInput,
     NotARecipient,
+    NotFound,
+    SealedPayloadInvalid,
     TradeLedgerError,
 )
 from ledger.keys import SigningKey
-from ledger.sealed_payload import PayloadBinding, seal_payload
+from ledger.sealed_payload import (
+    PayloadBinding,
+    grant_payload_key,
+    parse_key_grant,
+    payload_digest,
+    seal_payload,
+)
 from nodes import documents_bridge as bridge
 from nodes import origin_gate, sealing
 from nodes.access import may_read, require_own_country, require_role_for
@@ -414,6 +422,10 @@ class SubmissionPipeline:
         if self._entry_by_hash(entry.entry_hash) is not None:
             # a replay: say so before any document rule (e.g. "already issued") could
             raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
+        if entry.type == sealing.SHARE_TYPE:
+            self._check_share(caller, entry)
+            self.prepared.remember([entry], _Prepared(signed_here=False))
+            return entry
         if entry.type not in DOCUMENT_EVENTS:
             raise InvalidInput(
                 f"{entry.type} is not a document event; a node admits only documents it can "
@@ -469,6 +481,146 @@ class SubmissionPipeline:
             )
         self.prepared.remember([entry], admitted.prepared(signed_here=False))
         return entry
+
+    # -- sharing a sealed document later (issue 16) ------------------------------------------
+
+    def _shared_source(self, caller: Caller, document_id: str) -> tuple[DocumentInfo, Entry]:
+        """The document a caller shares and its sealed defining entry: the caller must be able
+        to read the document and its organisation be a party of it."""
+        membership = self._membership()
+        require_role_for(caller, sealing.SHARE_TYPE, membership)
+        info = self.index.document(document_id)
+        if info is None or not may_read(caller, info.access(), membership):
+            raise NotFound(f"no document {document_id!r} that you may read")
+        if caller.org_id not in info.parties:
+            raise Forbidden(
+                f"{caller.org_id} may read {document_id} but is not a party of it; only its "
+                "parties share it"
+            )
+        stored = (
+            self._entry_by_hash(bytes.fromhex(info.defining_hash)) if info.defining_hash else None
+        )
+        if stored is None or stored.payload is None:
+            raise NotFound(f"document {document_id!r} has no content on this node")
+        source = parse_entry(stored.envelope, stored.payload)
+        if not sealing.is_sealed(source.content_type):
+            raise InvalidInput(
+                f"{document_id} is not sealed: its parties and auditors read it as it is; "
+                "sharing grants the key of a sealed document",
+                location="/path/document_id",
+            )
+        return info, source
+
+    def _open_for(self, caller: Caller, source: Entry) -> bytes:
+        """The payload secret of ``source``, opened with a key of the caller's organisation
+        (sealed to it, or granted to it later)."""
+        opener = self.prepared.opener
+        org = self._membership().organisations.get(caller.org_id)
+        own = set(org.encryption_keys) if org is not None else set()
+        opened = opener.open_as(source, own) if opener is not None else None
+        if opened is None and opener is not None and source.subject:
+            for ev in self.index.events(source.subject):
+                if ev.type != sealing.SHARE_TYPE:
+                    continue
+                stored = self._entry_by_hash(ev.entry_hash)
+                if stored is None:
+                    continue
+                share = parse_entry(stored.envelope, stored.payload)
+                if share.refs != (source.hash_hex,):
+                    continue
+                try:
+                    opened = opener.open_granted(source, share, own)
+                except TradeLedgerError:
+                    continue
+                if opened is not None:
+                    break
+        if opened is None:
+            raise NotARecipient(
+                f"this node holds no decryption key of {caller.org_id} that opens "
+                f"{source.subject}; share it through a node that runs {caller.org_id}"
+            )
+        return opened.opened.payload_secret
+
+    def prepare_share(self, caller: Caller, document_id: str, org_id: Any) -> list[Entry]:
+        """``POST /v1/documents/{id}/share``: a ``payload.shared`` entry, signed as the
+        caller's organisation, granting the key of the document's sealed content (its defining
+        entry: what ``GET /v1/documents/{id}`` serves) to ``org_id``'s active encryption
+        keys. The target becomes a reader of the document once the entry is indexed."""
+        if not isinstance(org_id, str) or not org_id:
+            raise InvalidInput("org_id must name an organisation", location="/org_id")
+        membership = self._membership()
+        info, source = self._shared_source(caller, document_id)
+        target = membership.organisations.get(org_id)
+        if target is None:
+            raise InvalidInput(f"{org_id!r} is not a member organisation", location="/org_id")
+        if org_id in info.parties or org_id in sealing.recipient_orgs(
+            source.payload or b"", membership
+        ):
+            raise Conflict(f"{org_id} already reads {document_id}")
+        keys = target.active_encryption_keys()
+        if not keys:
+            raise InvalidInput(
+                f"{org_id} has no active encryption key to share with", location="/org_id"
+            )
+        secret = self._open_for(caller, source)
+        assert source.payload is not None
+        grant = grant_payload_key(source.payload, secret, keys, sealing.binding(source))
+        entry = build_entry(
+            sealing.SHARE_TYPE,
+            caller.org_id,
+            self._signing_key_for(caller.org_id),
+            grant,
+            sealing.GRANT_TYPE,
+            consortium_id=self.consortium_id,
+            subject=document_id,
+            refs=[source.hash_hex],
+        )
+        return self.prepared.remember([entry], _Prepared())
+
+    def _check_share(self, caller: Caller, entry: Entry) -> None:
+        """A pre-signed ``payload.shared`` entry: the same rules as one the node makes, and its
+        grant must open the entry it names. The node checks that with the target's key, so it
+        admits only grants to organisations it runs (as it admits a sealed document only if it
+        can read it)."""
+        if entry.subject is None:
+            raise InvalidInput("a share names the document it shares", location="/signed/subject")
+        _, source = self._shared_source(caller, entry.subject)
+        if entry.refs != (source.hash_hex,):
+            raise InvalidInput(
+                f"a share's refs must be exactly the document's sealed entry ({source.hash_hex})",
+                location="/signed/refs",
+            )
+        if entry.content_type != sealing.GRANT_TYPE:
+            raise InvalidInput(
+                f"a share's payload is a key grant ({sealing.GRANT_TYPE})",
+                location="/signed/payload/content_type",
+            )
+        assert entry.payload is not None and source.payload is not None
+        grant = parse_key_grant(entry.payload)
+        if grant.payload_digest != payload_digest(source.payload):
+            raise SealedPayloadInvalid(
+                f"the key grant is for another sealed payload than {source.hash_hex}'s",
+                location="/payload",
+            )
+        membership = self._membership()
+        opener = self.prepared.opener
+        keys = opener.held_key_ids() if opener is not None else set()
+        for slot in grant.slots:
+            owner = membership.encryption_key_owner(slot.key_id)
+            org = membership.organisations.get(owner) if owner else None
+            if org is None or org.encryption_keys[slot.key_id].status != "active":
+                raise InvalidInput(
+                    f"key {slot.key_id} of the grant is no active encryption key of a member",
+                    location="/payload",
+                )
+            if slot.key_id not in keys:
+                raise NotARecipient(
+                    f"this node holds no key of {owner}, so it cannot check that the grant "
+                    f"opens for it; submit the share through a node that runs {owner}"
+                )
+        for slot in grant.slots:  # raises SealedPayloadInvalid for a key that does not open
+            assert opener is not None
+            opener.open_granted(source, entry, {slot.key_id})
 
     def _prepare_membership_change(self, caller: Caller, entry: Entry) -> Entry:
         """A ``config.update`` the consortium's members signed (how an organisation joins, a

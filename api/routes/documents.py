@@ -224,6 +224,52 @@ def _signed_entry(body: bytes) -> tuple[bytes, bytes]:
     return out[0], out[1]
 
 
+@router.post(
+    "/documents/{document_id:path}/share",
+    status_code=201,
+    response_model=SubmissionResponse,
+    summary="Share a sealed document with another organisation",
+    description=(
+        'Body `{"org_id": "<organisation>"}`. The node opens the document\'s sealed content '
+        "(its defining entry, what `GET /v1/documents/{document_id}` serves) with the caller "
+        "organisation's decryption key, grants its key to the target organisation's active "
+        "encryption keys in a `payload.shared` entry signed as the caller's organisation, and "
+        "orders it; once it is in a block the target reads the document. Parties of the "
+        "document only (404 to anyone who may not read it, 403 to a reader that is not a "
+        "party); 409 if the target reads it already."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["org_id"],
+                        "properties": {"org_id": {"type": "string"}},
+                        "additionalProperties": False,
+                    },
+                    "example": {"org_id": "jp-sakura-bank"},
+                }
+            },
+        }
+    },
+    responses=problems(401, 403, 404, 409, 415, 422, 503),
+)
+async def share(
+    request: Request, node: NodeDep, caller: CallerDep, document_id: DocumentIdPath
+) -> Response:
+    body = await request.body()
+    if bridge.media_type(request.headers.get("content-type", "")) != "application/json":
+        raise bridge.UnsupportedMediaType("send the share as application/json")
+    data = bridge.parse_json(body)
+    if not isinstance(data, dict) or set(data) != {"org_id"}:
+        raise InvalidInput('the body is {"org_id": "<organisation>"}', location="/")
+    prepare = partial(node.prepare_share, caller, document_id, data["org_id"])
+    result = await _journaled(node, prepare, len(body))
+    return json_response(result, 201, headers={"Location": f"/v1/entries/{result['entry_hash']}"})
+
+
 @router.get(
     "/documents/{document_id:path}/provenance",
     response_model=ProvenanceResponse,

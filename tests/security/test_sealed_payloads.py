@@ -78,15 +78,19 @@ def sealed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sealed]:
         node.close()
 
 
-def _other_home(a: NodeHome, path: Path) -> NodeHome:
-    """B: the consortium, th-customs' keys only, and a copy of A's ledger with no index."""
+def _other_home(
+    a: NodeHome, path: Path, org: str = OTHER_ORG, key_ids: set[str] | None = None
+) -> NodeHome:
+    """B: the consortium, ``org``'s keys only (of its decryption keys, those of ``key_ids``
+    if given), and a copy of A's ledger with no index."""
     b = NodeHome(path)
     b.keys_dir.mkdir(parents=True)
     shutil.copy(a.consortium_file, b.consortium_file)
-    b.write_settings(OTHER_ORG, [OTHER_ORG], None)
-    shutil.copy(a.keys_dir / f"{OTHER_ORG}.pem", b.keys_dir / f"{OTHER_ORG}.pem")
-    for key in a.keys_dir.glob(f"{OTHER_ORG}.*.x25519"):
-        shutil.copy(key, b.keys_dir / key.name)
+    b.write_settings(org, [org], None)
+    shutil.copy(a.keys_dir / f"{org}.pem", b.keys_dir / f"{org}.pem")
+    for key in a.keys_dir.glob(f"{org}.*.x25519"):
+        if key_ids is None or key.name.split(".")[1] in key_ids:
+            shutil.copy(key, b.keys_dir / key.name)
     store = a.open_store()
     with store.engine.connect() as conn:
         conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
