@@ -49,7 +49,7 @@ def run(mode: str, entries: list, seed: Path, root: Path) -> float:  # type: ign
         )
         index.create_schema()
         if mode == "index":  # the map switched off: no records, no nodes, an empty root
-            index._next_states = lambda conn, work, events: {}  # type: ignore[method-assign]
+            index._next_states = lambda conn, work, events, sealed=frozenset(): {}  # type: ignore[method-assign]
             index.status.stage = lambda conn, states: StagedUpdate(EMPTY, {})  # type: ignore[method-assign]
         hook = status_root_hook(index, store)
     writer = LedgerWriter(
