@@ -281,41 +281,22 @@ def test_an_organisation_joins_a_running_consortium(network_factory, tmp_path) -
         "consortium", "change", "propose", str(home / "add-organisation.json"),
         "--home", str(layout.home(0)), "--org", "jp-jcci", "--out", str(change),
     )  # fmt: skip
+
+    def sign_and_submit(node: int, org: str) -> httpx.Response:
+        home_args = ["--home", str(layout.home(node)), "--org", org]
+        run("consortium", "change", "sign", str(change), *home_args)
+        return httpx.post(
+            f"{net.url(0)}/v1/documents",
+            content=change.read_bytes(),
+            headers={**auth, "Content-Type": "application/vnd.tradeledger.entry+json"},
+            timeout=30,
+        )
+
     # signed by two of three: below the configuration quorum (3), refused before ordering
-    run(
-        "consortium",
-        "change",
-        "sign",
-        str(change),
-        "--home",
-        str(layout.home(1)),
-        "--org",
-        "vn-customs",
-    )
-    short = httpx.post(
-        f"{net.url(0)}/v1/documents",
-        content=change.read_bytes(),
-        headers={**auth, "Content-Type": "application/vnd.tradeledger.entry+json"},
-        timeout=30,
-    )
+    short = sign_and_submit(1, "vn-customs")
     assert short.status_code in (403, 422), short.text
     assert "needs 3 organisations' signatures, it has 2" in short.json()["detail"]
-    run(
-        "consortium",
-        "change",
-        "sign",
-        str(change),
-        "--home",
-        str(layout.home(2)),
-        "--org",
-        "th-customs",
-    )
-    joined = httpx.post(
-        f"{net.url(0)}/v1/documents",
-        content=change.read_bytes(),
-        headers={**auth, "Content-Type": "application/vnd.tradeledger.entry+json"},
-        timeout=30,
-    )
+    joined = sign_and_submit(2, "th-customs")
     assert joined.status_code == 201, joined.text
     net.settled([0, 1, 2])
     # the members issue the new node its peer tokens; it then starts and catches up

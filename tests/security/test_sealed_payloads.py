@@ -8,6 +8,7 @@ that is not a reader of a Japan→Viet Nam certificate, holding the full databas
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -54,9 +55,10 @@ class Sealed:
     b_home: NodeHome
 
 
-@pytest.fixture(scope="module")
-def sealed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sealed]:
-    root = tmp_path_factory.mktemp("sealed")
+@contextlib.contextmanager
+def sealing_node(root: Path) -> Iterator[LiveNode]:
+    """Node A: a development consortium with encryption keys, running every organisation,
+    served over HTTP, with a token for each of the tests' users."""
     home = NodeHome(root / "a")
     ensure_consortium(home, encryption=True)
     run_demo(home, 0).store.dispose()
@@ -66,16 +68,25 @@ def sealed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sealed]:
     for user, (org, role) in USERS.items():
         live.tokens[user] = create_token(node.store, node.consortium, org, role)
     try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        node.close()
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sealed]:
+    root = tmp_path_factory.mktemp("sealed")
+    with sealing_node(root) as live:
         receipt = live.client("issuer").submit_document(
             _certificate("SEAL-0001"), event="co.issued"
         )
         live.wait_for_block(receipt.entry_hash)
         live.settled()
-        yield Sealed(live, receipt.document_id, receipt.entry_hash, _other_home(home, root / "b"))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        node.close()
+        yield Sealed(
+            live, receipt.document_id, receipt.entry_hash, _other_home(live.home, root / "b")
+        )
 
 
 def _other_home(

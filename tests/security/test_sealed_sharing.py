@@ -22,13 +22,17 @@ from ledger import sealed_payload as sp
 from ledger.entries import Entry, build_entry, parse_entry
 from ledger.keys import DecryptionKey
 from nodes import sealing
-from nodes.demo import ensure_consortium, run_demo
-from nodes.home import NodeHome
 from nodes.service import LedgerNode
-from nodes.tokens import Caller, create_token
-from tests.api.conftest import USERS, LiveNode, free_port, serve_in_thread
+from nodes.tokens import Caller
+from tests.api.conftest import LiveNode
 from tests.security.test_authentication import change_membership
-from tests.security.test_sealed_payloads import SECRET, _certificate, _files_hold, _other_home
+from tests.security.test_sealed_payloads import (
+    SECRET,
+    _certificate,
+    _files_hold,
+    _other_home,
+    sealing_node,
+)
 
 BANK = "jp-sakura-bank"
 
@@ -44,21 +48,9 @@ class Shared:
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
     root = tmp_path_factory.mktemp("shared")
-    home = NodeHome(root / "a")
-    ensure_consortium(home, encryption=True)
-    run_demo(home, 0).store.dispose()
-    node = LedgerNode.open(home, block_interval=0.02)
-    server, thread = serve_in_thread(node, port := free_port())
-    live = LiveNode(f"http://127.0.0.1:{port}", node, home)
-    for user, (org, role) in USERS.items():
-        live.tokens[user] = create_token(node.store, node.consortium, org, role)
-    try:
+    with sealing_node(root) as live:
         receipt = _issue(live, "SHARE-0001")
         yield Shared(live, root, receipt.document_id or "", receipt.entry_hash)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        node.close()
 
 
 def _issue(live: LiveNode, number: str) -> Any:
