@@ -1,4 +1,5 @@
-"""`tradeledger consortium keys`: the consortium's keys as C2SP verifier keys (vkeys)."""
+"""`tradeledger consortium keys` (the keys as C2SP verifier keys) and `consortium change` (propose
+and sign a membership change up to the configuration quorum)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ledger.blocks import consortium_verifier_keys
 from ledger.entries import Entry
 from ledger.notes import ALG_COSIGNATURE_V1, ALG_ED25519
 from nodes.cli.trusted import CONSORTIUM_OPTION, HOME_OPTION, trusted_consortium
+from nodes.home import NodeHome
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -57,7 +59,6 @@ def change_propose(
     from ledger.consortium import CONFIG_TYPE
     from ledger.entries import build_entry
     from ledger.errors import EncodingError, InvalidInput
-    from nodes.home import NodeHome
 
     node_home = NodeHome(home)
     try:
@@ -90,7 +91,6 @@ def change_sign(
     changes; the entry's content is not altered, only its signature list grows."""
     from ledger.chain import config_changes
     from ledger.entries import add_signatures
-    from nodes.home import NodeHome
 
     node_home = NodeHome(home)
     proposed = _read_entry(entry)
@@ -105,11 +105,7 @@ def change_sign(
     typer.echo(f"signed: {signed.hash_hex} by {org}; now {_signers(signed, node_home)}")
 
 
-def _signers(entry: object, home: object) -> str:
-    from ledger.entries import Entry
-    from nodes.home import NodeHome
-
-    assert isinstance(entry, Entry) and isinstance(home, NodeHome)
+def _signers(entry: Entry, home: NodeHome) -> str:
     membership = home.consortium().membership
     orgs = sorted({membership.key_owner(k) or k for k, _ in entry.signatures})
     return (
@@ -118,13 +114,11 @@ def _signers(entry: object, home: object) -> str:
     )
 
 
-def _write_entry(path: Path, entry: object) -> None:
+def _write_entry(path: Path, entry: Entry) -> None:
     import base64
     import json
 
-    from ledger.entries import Entry
-
-    assert isinstance(entry, Entry) and entry.payload is not None
+    assert entry.payload is not None  # a membership change always carries its payload
     path.write_text(
         json.dumps(
             {
