@@ -1,8 +1,8 @@
 """A small client for etcd's v3 JSON gateway (``/v3/...``), over httpx.
 
 etcd is the consortium's ordering engine (Raft: a write is acknowledged once a majority of its
-members has it on disk). tradeledger needs eight of its calls — put, transaction, range,
-compaction, lease grant/keep-alive/revoke, status, and the watch stream — so it talks to the
+members has it on disk). tradeledger needs a handful of its calls — put, transaction, counting
+range, compaction, lease grant/keep-alive/revoke, and the watch stream — so it talks to the
 gateway every etcd ≥ 3.4 serves on its client URL, with the HTTP client the project already
 uses, instead of a gRPC stack. Keys and values travel base64-encoded; revisions as decimal
 strings (the gateway's proto3 JSON mapping of int64).
@@ -156,21 +156,6 @@ class EtcdClient:
             body["lease"] = str(lease)
         return int(self._call("/v3/kv/put", body)["header"]["revision"])
 
-    def get(self, key: bytes) -> KeyValue | None:
-        kvs, _ = self.range(key)
-        return kvs[0] if kvs else None
-
-    def range(
-        self, key: bytes, range_end: bytes | None = None, *, limit: int = 0
-    ) -> tuple[list[KeyValue], int]:
-        body: dict[str, Any] = {"key": _b64(key)}
-        if range_end is not None:
-            body["range_end"] = _b64(range_end)
-        if limit:
-            body["limit"] = str(limit)
-        data = self._call("/v3/kv/range", body)
-        return [_kv(kv) for kv in data.get("kvs", [])], int(data["header"]["revision"])
-
     def count_changed(self, prefix: bytes, since_revision: int) -> int:
         """How many keys under ``prefix`` were written after ``since_revision``."""
         body = {
@@ -183,32 +168,33 @@ class EtcdClient:
         return int(self._call("/v3/kv/range", body).get("count", 0))
 
     def put_if(
-        self, key: bytes, value: bytes, *, create_revision: int, lease: int = 0
+        self,
+        key: bytes,
+        value: bytes,
+        *,
+        create_revision: int,
+        lease: int = 0,
+        compare_key: bytes | None = None,
     ) -> tuple[bool, int]:
-        """Put ``key`` only if its create revision is ``create_revision`` (0: it does not
-        exist); return (succeeded, the key's create revision after the call)."""
+        """Put ``key`` only if ``compare_key`` (default: ``key`` itself) has the create revision
+        ``create_revision`` (0: it does not exist), in one transaction; return (succeeded, the
+        revision the transaction was answered at — on success the put's own revision)."""
         put: dict[str, Any] = {"key": _b64(key), "value": _b64(value)}
         if lease:
             put["lease"] = str(lease)
         body = {
             "compare": [
                 {
-                    "key": _b64(key),
+                    "key": _b64(key if compare_key is None else compare_key),
                     "target": "CREATE",
                     "result": "EQUAL",
                     "create_revision": str(create_revision),
                 }
             ],
             "success": [{"request_put": put}],
-            "failure": [{"request_range": {"key": _b64(key)}}],
         }
         data = self._call("/v3/kv/txn", body)
-        if data.get("succeeded"):
-            if create_revision == 0:
-                return True, int(data["header"]["revision"])
-            return True, create_revision
-        kvs = data.get("responses", [{}])[0].get("response_range", {}).get("kvs", [])
-        return False, int(kvs[0]["create_revision"]) if kvs else 0
+        return bool(data.get("succeeded")), int(data["header"]["revision"])
 
     def compact(self, revision: int) -> None:
         """Drop the history before ``revision`` (already compacted: nothing to do)."""
@@ -231,14 +217,6 @@ class EtcdClient:
     def lease_revoke(self, lease: int) -> None:
         with contextlib.suppress(StorageError):  # it expires by itself anyway
             self._call("/v3/lease/revoke", {"ID": str(lease)})
-
-    # -- cluster ----------------------------------------------------------------------------
-
-    def status(self, endpoint: str) -> dict[str, Any]:
-        response = self._http.post(endpoint.rstrip("/") + "/v3/maintenance/status", json={})
-        response.raise_for_status()
-        data: dict[str, Any] = response.json()
-        return data
 
     # -- watching ---------------------------------------------------------------------------
 

@@ -705,7 +705,14 @@ class EtcdOrderer:
                         key = self.signing_key(self.writer.state.membership)
                         if key is not None:
                             marker = CutMarker.make(self.consortium_id, self.org_id, key)
-                            ok, revision = self._put_marker(client, cutter_key, held_since, marker)
+                            # only while our lease still holds the cutter key: a node that
+                            # lost the role cannot cut
+                            ok, revision = client.put_if(
+                                self.prefix + b"cut",
+                                marker.to_bytes(),
+                                create_revision=held_since,
+                                compare_key=cutter_key,
+                            )
                             if not ok:
                                 raise StorageError("we no longer hold the cutter key")
                             self._marker_sent = time.monotonic()
@@ -747,32 +754,6 @@ class EtcdOrderer:
         self._last_asked = now_
         since = last_cut or self.read_revision
         return client.count_changed(self.prefix + b"order/", since) > 0
-
-    def _put_marker(
-        self, client: EtcdClient, cutter_key: bytes, held_since: int, marker: CutMarker
-    ) -> tuple[bool, int]:
-        """Write ``marker`` only while our lease still holds the cutter key (a transaction
-        comparing its create revision), so a node that lost the role cannot cut."""
-        body = {
-            "compare": [
-                {
-                    "key": base64.b64encode(cutter_key).decode(),
-                    "target": "CREATE",
-                    "result": "EQUAL",
-                    "create_revision": str(held_since),
-                }
-            ],
-            "success": [
-                {
-                    "request_put": {
-                        "key": base64.b64encode(self.prefix + b"cut").decode(),
-                        "value": base64.b64encode(marker.to_bytes()).decode(),
-                    }
-                }
-            ],
-        }
-        data = client._call("/v3/kv/txn", body)
-        return bool(data.get("succeeded")), int(data["header"]["revision"])
 
     def _compact(self, client: EtcdClient, compacted_to: int) -> int:
         """Drop etcd's history below the cut of a block ``compaction_slack`` under the final
