@@ -7,6 +7,7 @@ their operators (see ``docker-compose.yml``); this is for trying the consortium 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -136,24 +137,29 @@ class EtcdCluster:
 
     def kill(self, index: int) -> None:
         """SIGKILL one member (its data directory stays)."""
-        p = self.members[index].process
-        if p is not None and p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        kill_group(self.members[index].process)
 
     def stop(self) -> None:
-        for m in self.members:
-            p = m.process
-            if p is not None and p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-        for m in self.members:
-            p = m.process
-            if p is not None:
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
+        stop_groups([m.process for m in self.members], timeout=10)
+
+
+def kill_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL a child started in its own session (``start_new_session``) and reap it."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def stop_groups(processes: list[subprocess.Popen[bytes] | None], *, timeout: float) -> None:
+    """SIGTERM every child's process group at once, then wait for each; one that has not
+    exited after ``timeout`` seconds is killed."""
+    for p in processes:
+        if p is not None and p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+    for p in processes:
+        if p is not None:
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(p)

@@ -10,10 +10,7 @@ node 0, as a chamber of commerce hosting its members would.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +22,7 @@ import httpx
 from ledger.consortium import FoundingMember, create_genesis
 from ledger.errors import ConfigurationError
 from ledger.keys import SigningKey
-from nodes.etcd_cluster import EtcdCluster
+from nodes.etcd_cluster import EtcdCluster, kill_group, stop_groups
 from nodes.home import NodeHome
 
 CONSORTIUM_ID = "tradeledger-local"
@@ -232,21 +229,9 @@ class NetworkProcesses:
         raise ConfigurationError(f"node {i} did not answer within {timeout:.0f} s")
 
     def kill_node(self, i: int) -> None:
-        p = self.nodes[i]
-        if p is not None and p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        kill_group(self.nodes[i])
 
     def stop(self) -> None:
-        for p in self.nodes:
-            if p is not None and p.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGTERM)
-        for p in self.nodes:
-            if p is not None:
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
+        # nodes first (each finishes what it was writing), then the ordering service
+        stop_groups(self.nodes, timeout=30)
         self.etcd.stop()
