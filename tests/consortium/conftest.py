@@ -142,6 +142,17 @@ def certificate(number: str) -> bytes:
     return json.dumps(doc).encode()
 
 
+def issue(net: Network, token: str, number: str, node: int = 0) -> httpx.Response:
+    """Submit a certificate numbered ``number`` through ``node`` as the Japanese chamber."""
+    return httpx.post(
+        f"{net.url(node)}/v1/documents",
+        params={"event": "co.issued"},
+        content=certificate(number),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=60,
+    )
+
+
 def import_declaration(number: str) -> bytes:
     doc = json.loads((EXAMPLES / "vn-import-declaration.json").read_text())
     doc["number"] = number

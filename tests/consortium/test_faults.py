@@ -19,7 +19,7 @@ import httpx
 
 from ledger.blocks import Checkpoint
 from nodes.etcd import EtcdClient
-from nodes.etcd_orderer import cosignature_key
+from nodes.etcd_orderer import CutMarker, cosignature_key, order_prefix
 from nodes.home import NodeHome
 from tests.consortium.conftest import (
     Network,
@@ -27,6 +27,7 @@ from tests.consortium.conftest import (
     audit_replay,
     certificate,
     import_declaration,
+    issue,
     leaf_indexes,
 )
 
@@ -83,28 +84,18 @@ def test_kill_nodes_and_the_etcd_leader_while_clients_submit(network_factory) ->
 def test_without_an_etcd_majority_nothing_is_acknowledged(network_factory) -> None:  # type: ignore[no-untyped-def]
     net: Network = network_factory(3)
     token = net.token(0, "jp-jcci", "issuing_authority")
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def submit(number: str) -> httpx.Response:
-        return httpx.post(
-            f"{net.url(0)}/v1/documents",
-            params={"event": "co.issued"},
-            content=certificate(number),
-            headers=headers,
-            timeout=60,
-        )
-
-    assert submit("MAJ-1").status_code == 201
+    assert issue(net, token, "MAJ-1").status_code == 201
     before = net.settled([0, 1, 2])
     net.processes.etcd.kill(1)
     net.processes.etcd.kill(2)
-    refused = submit("MAJ-2")
+    refused = issue(net, token, "MAJ-2")
     assert refused.status_code == 503, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     net.processes.etcd.start_member(1)
     net.processes.etcd.start_member(2)
     net.processes.etcd.wait_ready(timeout=60)
-    assert submit("MAJ-3").status_code == 201
+    assert issue(net, token, "MAJ-3").status_code == 201
     after = net.settled([0, 1, 2])
     assert after > before
     # A write etcd could not commit in time was not acknowledged, but Raft may still commit it
@@ -117,7 +108,7 @@ def test_without_an_etcd_majority_nothing_is_acknowledged(network_factory) -> No
         timeout=10,
     )
     assert listed.status_code in (200, 404)
-    again = submit("MAJ-2")
+    again = issue(net, token, "MAJ-2")
     assert again.status_code == (409 if listed.status_code == 200 else 201), again.text
     net.settled([0, 1, 2])
     events = httpx.get(
@@ -132,13 +123,7 @@ def test_a_node_whose_database_was_altered_refuses_to_sign(network_factory) -> N
     net: Network = network_factory(3)
     token = net.token(0, "jp-jcci", "issuing_authority")
     for n in range(3):
-        r = httpx.post(
-            f"{net.url(0)}/v1/documents",
-            params={"event": "co.issued"},
-            content=certificate(f"ALT-{n}"),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=30,
-        )
+        r = issue(net, token, f"ALT-{n}")
         assert r.status_code == 201
     height = net.settled([0, 1, 2])
     net.processes.kill_node(2)
@@ -154,13 +139,7 @@ def test_a_node_whose_database_was_altered_refuses_to_sign(network_factory) -> N
     log = (net.layout.root / "node2.log").read_text()
     assert f"at height {height}" in log and "refusing" in log
     # the other two go on
-    r = httpx.post(
-        f"{net.url(0)}/v1/documents",
-        params={"event": "co.issued"},
-        content=certificate("ALT-9"),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        timeout=30,
-    )
+    r = issue(net, token, "ALT-9")
     assert r.status_code == 201
     result = audit_replay(net.layout.home(2))
     assert result.returncode == 1
@@ -204,13 +183,7 @@ def test_a_node_behind_etcd_compaction_catches_up_from_peers_and_a_new_node_join
 def test_a_member_signing_two_headers_for_one_height_is_kept_as_evidence(network_factory) -> None:  # type: ignore[no-untyped-def]
     net: Network = network_factory(3)
     token = net.token(0, "jp-jcci", "issuing_authority")
-    r = httpx.post(
-        f"{net.url(0)}/v1/documents",
-        params={"event": "co.issued"},
-        content=certificate("EQ-1"),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        timeout=30,
-    )
+    r = issue(net, token, "EQ-1")
     assert r.status_code == 201
     height = net.settled([0, 1, 2])
     # Thai customs' key signs a second, different header for the same height
@@ -238,6 +211,26 @@ def test_a_member_signing_two_headers_for_one_height_is_kept_as_evidence(network
     )
     # the final checkpoint is untouched: the forged line is not added to it
     assert _cosigners(net, 0, height) == {"jp-jcci", "vn-customs", "th-customs"}
+
+    # Whoever can write to etcd but holds no member key: an unreadable batch and an entry that
+    # is not one are left out (counted), and a cut marker without a member's signature is
+    # ignored by every node — its time would otherwise date the next block 2030.
+    prefix = order_prefix("tradeledger-local")
+    skipped = [net.health(i)["skipped_entries"] for i in range(3)]
+    etcd = EtcdClient(net.processes.etcd.client_urls)
+    etcd.put(prefix + b"order/intruder", b"not a batch")
+    etcd.put(prefix + b"order/intruder", json.dumps([["bm90IGFuIGVudHJ5", None]]).encode())
+    second = issue(net, token, "EQ-2")
+    assert second.status_code == 201
+    unsigned = CutMarker("2030-01-01T00:00:00.000000Z", "th-customs", key.key_id, bytes(64))
+    etcd.put(prefix + b"cut", unsigned.to_bytes())
+    etcd.close()
+    after = net.settled([0, 1, 2])
+    assert after == height + 1
+    head = httpx.get(f"{net.url(0)}/v1/checkpoint", timeout=5).json()
+    assert not head["time"].startswith("2030"), head
+    for i in range(3):
+        assert net.health(i)["skipped_entries"] == skipped[i] + 1  # the entry that is not one
     net.processes.stop()
     replayed = audit_replay(net.layout.home(0))
     assert replayed.returncode == 0, replayed.stderr
@@ -250,13 +243,7 @@ def test_an_organisation_joins_a_running_consortium(network_factory, tmp_path) -
     net: Network = network_factory(3)
     token = net.token(0, "jp-jcci", "issuing_authority")
     auth = {"Authorization": f"Bearer {token}"}
-    first = httpx.post(
-        f"{net.url(0)}/v1/documents",
-        params={"event": "co.issued"},
-        content=certificate("JOIN-1"),
-        headers={**auth, "Content-Type": "application/json"},
-        timeout=30,
-    )
+    first = issue(net, token, "JOIN-1")
     assert first.status_code == 201
     net.settled([0, 1, 2])
     layout = net.layout
@@ -321,13 +308,7 @@ def test_an_organisation_joins_a_running_consortium(network_factory, tmp_path) -
             60,
             "the new node to catch up",
         )
-        second = httpx.post(
-            f"{net.url(0)}/v1/documents",
-            params={"event": "co.issued"},
-            content=certificate("JOIN-2"),
-            headers={**auth, "Content-Type": "application/json"},
-            timeout=30,
-        )
+        second = issue(net, token, "JOIN-2")
         assert second.status_code == 201
         net.wait(
             lambda: (
