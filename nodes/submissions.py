@@ -416,7 +416,7 @@ class SubmissionPipeline:
                 f"only its own organisation's entries"
             )
         if entry.type == CONFIG_TYPE:
-            return self._prepare_membership_change(caller, entry)
+            return self._prepare_membership_change(entry)
         require_role_for(caller, entry.type, self._membership())
         origin_gate.refuse_presigned(entry.type, payload, entry.content_type)
         if self._entry_by_hash(entry.entry_hash) is not None:
@@ -622,19 +622,12 @@ class SubmissionPipeline:
             assert opener is not None
             opener.open_granted(source, entry, {slot.key_id})
 
-    def _prepare_membership_change(self, caller: Caller, entry: Entry) -> Entry:
+    def _prepare_membership_change(self, entry: Entry) -> Entry:
         """A ``config.update`` the consortium's members signed (how an organisation joins, a
-        key is rotated, a quorum changes): any member may hand it in, provided its own
-        organisation is among the signers; the chain's rules then require the configuration
-        quorum of valid signatures and changes that apply (``LedgerWriter.check``, the same
-        rule replay uses) before anything is ordered."""
-        membership = self._membership()
-        signers = {membership.key_owner(key_id) for key_id, _ in entry.signatures}
-        if caller.org_id not in signers:
-            raise Forbidden(
-                f"a user of {caller.org_id} may submit a membership change only once "
-                f"{caller.org_id} has signed it"
-            )
+        key is rotated, a quorum changes), handed in by a user of its author (the rule above,
+        as for every pre-signed entry); the chain's rules then require the configuration quorum
+        of valid signatures and changes that apply (``LedgerWriter.check``, the same rule replay
+        uses) before anything is ordered."""
         if self._entry_by_hash(entry.entry_hash) is not None:
             raise DuplicateEntry(f"entry {entry.hash_hex} is already on the ledger")
         if entry.subject is not None or entry.refs:

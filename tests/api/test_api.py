@@ -670,3 +670,48 @@ def test_client_maps_problems_to_typed_errors(live: LiveNode) -> None:
         pytest.raises(NodeUnreachable),
     ):
         c.health()
+
+
+def test_a_membership_change_is_admitted_only_from_a_user_of_its_author(
+    live: LiveNode,
+) -> None:
+    """A config.update (how an organisation joins, a key rotates) goes through the same door
+    as documents: only a user of its author hands it in; anyone else is refused before anything
+    is ordered, whatever its role (an auditor too)."""
+    import httpx
+
+    from ledger.consortium import CONFIG_TYPE
+
+    changes = {"changes": [{"op": "set_endpoints", "org": "jp-sakura-bank", "endpoints": []}]}
+    entry = build_entry(
+        CONFIG_TYPE,
+        "jp-sakura-bank",
+        live.home.signing_key("jp-sakura-bank"),
+        json.dumps(changes).encode(),
+        "application/json",
+        consortium_id=live.node.consortium.consortium_id,
+    )
+    body = {
+        "envelope": base64.b64encode(entry.envelope).decode(),
+        "payload": base64.b64encode(entry.payload or b"").decode(),
+    }
+
+    def submit(user: str) -> httpx.Response:
+        return httpx.post(
+            f"{live.base_url}/v1/documents",
+            json=body,
+            headers={
+                "Authorization": f"Bearer {live.tokens[user]}",
+                "Content-Type": "application/vnd.tradeledger.entry+json",
+            },
+            timeout=30,
+        )
+
+    for outsider in ("issuer", "auditor"):
+        refused = submit(outsider)
+        assert refused.status_code == 403, refused.text
+        assert "only its own organisation's entries" in refused.json()["detail"]
+    assert live.node.store.entry_by_hash(entry.entry_hash) is None
+    accepted = submit("bank")
+    assert accepted.status_code == 201, accepted.text
+    live.wait_for_block(accepted.json()["entry_hash"])
